@@ -1,0 +1,47 @@
+import type { ModelKind, PriceVersion } from '../../domain/model-price';
+
+export interface ModelRef {
+  provider: string;
+  model: string;
+}
+
+export interface CatalogModel {
+  id: string;
+  provider: string;
+  model: string;
+  kind: ModelKind;
+  /** "workspace" for a workspace's own entry, otherwise the catalog source it was seeded from */
+  source: string;
+  prices: PriceVersion[];
+}
+
+export interface NewModel {
+  provider: string;
+  model: string;
+  kind: ModelKind;
+  price: PriceVersion;
+}
+
+export interface ModelFilter {
+  provider?: string;
+  search?: string;
+  kind?: ModelKind;
+  limit: number;
+  offset: number;
+}
+
+export interface PriceCatalog {
+  /**
+   * Price schedules for each reported model, most specific first (the workspace's own
+   * entry, then the built-in catalog), keyed by `${provider}\u0000${model}` of the input.
+   * Models found nowhere are absent.
+   */
+  schedulesFor(workspaceId: string, refs: ReadonlyArray<ModelRef>): Promise<Map<string, PriceVersion[][]>>;
+  list(workspaceId: string, filter: ModelFilter): Promise<{ items: CatalogModel[]; total: number }>;
+  create(workspaceId: string, model: NewModel): Promise<CatalogModel>;
+  addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel>;
+}
+
+export function modelRefKey(ref: ModelRef): string {
+  return `${ref.provider}\u0000${ref.model}`;
+}

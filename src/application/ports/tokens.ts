@@ -1,0 +1,10 @@
+/** Every DI token of the application, in one place. */
+export const TOKENS = {
+  UsageRepository: Symbol('UsageRepository'),
+  UsageQueries: Symbol('UsageQueries'),
+  PriceCatalog: Symbol('PriceCatalog'),
+  ApiKeyStore: Symbol('ApiKeyStore'),
+  Clock: Symbol('Clock'),
+  Settings: Symbol('Settings'),
+  DatabaseHealth: Symbol('DatabaseHealth'),
+} as const;

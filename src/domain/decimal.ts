@@ -1,0 +1,104 @@
+/**
+ * Exact non-negative-or-negative decimal numbers for money and prices.
+ * Backed by BigInt so that 0.1 + 0.2 is 0.3 and a million micro-dollars sum to one dollar.
+ */
+export class Decimal {
+  private constructor(
+    /** the value times 10^scale */
+    readonly units: bigint,
+    readonly scale: number,
+  ) {}
+
+  static readonly ZERO = new Decimal(0n, 0);
+
+  private static readonly PATTERN = /^(-)?(\d+)(?:\.(\d+))?$/;
+
+  static isValid(text: string): boolean {
+    return Decimal.PATTERN.test(text);
+  }
+
+  /** Parses a plain decimal string such as "2.50" or "-0.000001"; no exponents, no floats. */
+  static parse(text: string): Decimal {
+    const match = Decimal.PATTERN.exec(text);
+    if (!match) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
+    const [, sign, whole, fraction = ''] = match;
+    const units = BigInt(`${whole}${fraction}`);
+    return new Decimal(sign ? -units : units, fraction.length);
+  }
+
+  /**
+   * Takes a JSON number at the decimal text it was written as (its shortest round-trip
+   * form), so 0.1 stays 0.1 and 1e-7 becomes 0.0000001; no binary arithmetic happens.
+   */
+  static fromNumber(value: number): Decimal {
+    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+    const match = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(value));
+    if (!match) throw new RangeError(`not a decimal number: ${value}`);
+    const [, sign, whole, fraction = '', exponent = '0'] = match;
+    const shift = Number(exponent);
+    let units = BigInt(`${whole}${fraction}`);
+    let scale = fraction.length - shift;
+    if (scale < 0) {
+      units *= 10n ** BigInt(-scale);
+      scale = 0;
+    }
+    return new Decimal(sign ? -units : units, scale);
+  }
+
+  static fromInteger(value: number | bigint): Decimal {
+    if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+      throw new RangeError(`not a safe integer: ${value}`);
+    }
+    return new Decimal(BigInt(value), 0);
+  }
+
+  plus(other: Decimal): Decimal {
+    const scale = Math.max(this.scale, other.scale);
+    return new Decimal(this.rescaled(scale) + other.rescaled(scale), scale);
+  }
+
+  times(other: Decimal): Decimal {
+    return new Decimal(this.units * other.units, this.scale + other.scale);
+  }
+
+  /** Exact division by a power of ten (e.g. per-million prices to per-token). */
+  shiftLeft(digits: number): Decimal {
+    return new Decimal(this.units, this.scale + digits);
+  }
+
+  isZero(): boolean {
+    return this.units === 0n;
+  }
+
+  isNegative(): boolean {
+    return this.units < 0n;
+  }
+
+  compare(other: Decimal): number {
+    const scale = Math.max(this.scale, other.scale);
+    const a = this.rescaled(scale);
+    const b = other.rescaled(scale);
+    return a === b ? 0 : a < b ? -1 : 1;
+  }
+
+  /** Plain decimal text without trailing zeros beyond `minScale` fraction digits. */
+  toString(minScale = 0): string {
+    let units = this.units;
+    let scale = this.scale;
+    while (scale > minScale && units % 10n === 0n) {
+      units /= 10n;
+      scale -= 1;
+    }
+    const target = Math.max(scale, minScale);
+    units *= 10n ** BigInt(target - scale);
+    const negative = units < 0n;
+    const digits = (negative ? -units : units).toString().padStart(target + 1, '0');
+    const whole = digits.slice(0, digits.length - target);
+    const fraction = digits.slice(digits.length - target);
+    return `${negative ? '-' : ''}${whole}${target > 0 ? `.${fraction}` : ''}`;
+  }
+
+  private rescaled(scale: number): bigint {
+    return this.units * 10n ** BigInt(scale - this.scale);
+  }
+}

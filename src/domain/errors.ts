@@ -1,0 +1,42 @@
+/** Errors that carry meaning for the caller; the HTTP layer maps each kind to one status. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: ReadonlyArray<{ path: string; message: string }>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The request names something invalid (a field, a parameter); maps to 400. */
+export class ValidationError extends DomainError {
+  constructor(message: string, details?: ReadonlyArray<{ path: string; message: string }>) {
+    super('validation_failed', message, details);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(message: string) {
+    super('not_found', message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'authentication required') {
+    super('unauthorized', message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}

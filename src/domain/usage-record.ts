@@ -1,0 +1,108 @@
+import { Decimal } from './decimal';
+import { checkTokenUsage, type FieldError, type TokenUsage } from './token-usage';
+
+export type CostStatus = 'computed' | 'provided' | 'unpriced';
+
+/** One LLM call as stored: who made it, on which model, how many tokens, what it cost. */
+export interface UsageRecord extends TokenUsage {
+  workspaceId: string;
+  requestId: string;
+  occurredAt: Date;
+  userId: string;
+  provider: string;
+  model: string;
+  operation: string | null;
+  totalTokens: number;
+  durationMs: number | null;
+  success: boolean;
+  error: string | null;
+  cost: Decimal | null;
+  costStatus: CostStatus;
+  metadata: Record<string, unknown> | null;
+}
+
+/** A record as a client sends it, after its shape and bounds were checked. */
+export interface UsageRecordDraft {
+  requestId: string;
+  occurredAt?: Date;
+  userId?: string;
+  provider: string;
+  model: string;
+  operation?: string;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+  cacheWriteTokens?: number;
+  reasoningTokens?: number;
+  totalTokens?: number;
+  durationMs?: number;
+  success?: boolean;
+  error?: string;
+  cost?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** How far ahead of the server clock a record may claim to have happened (client clock skew). */
+export const MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
+
+export interface RecordContext {
+  workspaceId: string;
+  userId: string;
+  receivedAt: Date;
+  /** records that happened before this instant are past the raw retention window */
+  oldestAccepted: Date;
+}
+
+export type RecordOutcome =
+  | { ok: true; record: Omit<UsageRecord, 'cost' | 'costStatus'> & { providedCost: Decimal | null } }
+  | { ok: false; errors: FieldError[] };
+
+/** Applies defaults and the invariants a shape check cannot express. */
+export function createUsageRecord(draft: UsageRecordDraft, context: RecordContext): RecordOutcome {
+  const tokens: TokenUsage = {
+    inputTokens: draft.inputTokens,
+    outputTokens: draft.outputTokens,
+    cachedInputTokens: draft.cachedInputTokens ?? 0,
+    cacheWriteTokens: draft.cacheWriteTokens ?? 0,
+    reasoningTokens: draft.reasoningTokens ?? 0,
+  };
+  const errors = checkTokenUsage(tokens, draft.totalTokens);
+  const occurredAt = draft.occurredAt ?? context.receivedAt;
+  if (occurredAt.getTime() > context.receivedAt.getTime() + MAX_FUTURE_SKEW_MS) {
+    errors.push({ path: '/occurredAt', message: 'occurredAt is more than one hour in the future' });
+  }
+  if (occurredAt.getTime() < context.oldestAccepted.getTime()) {
+    errors.push({
+      path: '/occurredAt',
+      message: `occurredAt is older than the raw retention window (before ${context.oldestAccepted.toISOString()})`,
+    });
+  }
+  let providedCost: Decimal | null = null;
+  if (draft.cost !== undefined) {
+    providedCost = Decimal.isValid(draft.cost) ? Decimal.parse(draft.cost) : null;
+    if (!providedCost || providedCost.isNegative()) {
+      errors.push({ path: '/cost', message: 'cost must be a non-negative decimal number of USD' });
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  const success = draft.success ?? draft.error === undefined;
+  return {
+    ok: true,
+    record: {
+      workspaceId: context.workspaceId,
+      requestId: draft.requestId,
+      occurredAt,
+      userId: context.userId,
+      provider: draft.provider.trim().toLowerCase(),
+      model: draft.model.trim().toLowerCase(),
+      operation: draft.operation?.trim().toLowerCase() ?? null,
+      ...tokens,
+      totalTokens: tokens.inputTokens + tokens.outputTokens,
+      durationMs: draft.durationMs ?? null,
+      success,
+      error: draft.error ?? null,
+      providedCost,
+      metadata: draft.metadata ?? null,
+    },
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * Turns the price data bundled in `@pydantic/genai-prices` into our seed catalog:
+ * one row per (provider, model), each with dated price versions as exact decimal strings.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { waitForUpdate, type ConditionalPrice, type ModelInfo, type ModelPrice, type Provider } from '@pydantic/genai-prices';
+
+export interface SeedPrice {
+  /** ISO 8601 instant; the epoch when the source gives no start date */
+  effectiveFrom: string;
+  inputPerMillion: string;
+  outputPerMillion: string;
+  cachedInputPerMillion: string | null;
+  cacheWritePerMillion: string | null;
+  reasoningPerMillion: string | null;
+}
+
+export interface SeedModel {
+  provider: string;
+  model: string;
+  kind: 'language' | 'embedding';
+  /** sorted by effectiveFrom ascending, never empty */
+  prices: SeedPrice[];
+}
+
+const PACKAGE = '@pydantic/genai-prices';
+const EPOCH = '1970-01-01T00:00:00Z';
+// Resolve the package whether this file runs as CommonJS or as an ES module.
+const requireHere = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+const PACKAGE_ENTRY = requireHere.resolve(PACKAGE);
+
+export const CATALOG_SOURCE: { name: string; version: string } = readPackageInfo();
+
+/** The seed catalog from the data bundled with the installed package (nothing is fetched). */
+export async function loadBundledCatalog(): Promise<SeedModel[]> {
+  return loadGenaiPricesCatalog(await readBundledProviders());
+}
+
+/** Builds the seed catalog from provider data in the package's format. */
+export function loadGenaiPricesCatalog(providers: Provider[]): SeedModel[] {
+  const seen = new Set<string>();
+  const catalog: SeedModel[] = [];
+  for (const source of providers) {
+    const provider = source.id.toLowerCase();
+    for (const info of source.models) {
+      const model = info.id.toLowerCase();
+      const key = `${provider}\u0000${model}`;
+      // The package matches the first model that fits, so the first occurrence wins here too.
+      if (seen.has(key)) continue;
+      const prices = seedPrices(info);
+      if (prices.length === 0) continue; // neither input nor output price: not billed per token
+      seen.add(key);
+      catalog.push({ provider, model, kind: kindOf(source, info, prices), prices });
+    }
+  }
+  return catalog;
+}
+
+/**
+ * `prices` is either one price set or a list the package evaluates like this: the first entry is
+ * the fallback (it has no constraint in practice), later `start_date` entries take over from that
+ * day (UTC), and `time_of_date` entries override the price inside a daily window. We keep the first
+ * entry (from the epoch) and each `start_date` entry as price versions, and drop the time-of-day
+ * windows so the unconditional price stands; our rows cannot express a daily window.
+ */
+function seedPrices(info: ModelInfo): SeedPrice[] {
+  const entries: ConditionalPrice[] = Array.isArray(info.prices)
+    ? info.prices
+    : [{ prices: info.prices }];
+  // Keyed by start so a later entry for the same day wins, as it does in the package.
+  const versions = new Map<string, SeedPrice>();
+  for (const [index, entry] of entries.entries()) {
+    const effectiveFrom = startOf(entry, index, info.id);
+    const version = effectiveFrom === null ? null : seedPrice(effectiveFrom, entry.prices);
+    if (version) versions.set(version.effectiveFrom, version);
+  }
+  // Fixed-width ISO instants sort correctly as plain strings.
+  const sorted = [...versions.values()].sort((a, b) =>
+    a.effectiveFrom < b.effectiveFrom ? -1 : 1,
+  );
+  // A dated entry that changes only what we drop (tiers, other units) would repeat the row before it.
+  return sorted.filter((version, i) => i === 0 || !samePrices(version, sorted[i - 1]!));
+}
+
+/** When a price-list entry starts to apply, or null for a time-of-day window. */
+function startOf({ constraint }: ConditionalPrice, index: number, modelId: string): string | null {
+  if (index === 0) return EPOCH;
+  switch (constraint?.type) {
+    case 'start_date':
+      return `${constraint.start_date}T00:00:00Z`;
+    case 'time_of_date':
+      return null;
+    default:
+      // A later unconstrained entry would shadow everything before it; fail loudly, don't guess.
+      throw new Error(`${PACKAGE}: unsupported price list for model '${modelId}'`);
+  }
+}
+
+function samePrices(a: SeedPrice, b: SeedPrice): boolean {
+  return (
+    a.inputPerMillion === b.inputPerMillion &&
+    a.outputPerMillion === b.outputPerMillion &&
+    a.cachedInputPerMillion === b.cachedInputPerMillion &&
+    a.cacheWritePerMillion === b.cacheWritePerMillion &&
+    a.reasoningPerMillion === b.reasoningPerMillion
+  );
+}
+
+function seedPrice(effectiveFrom: string, prices: ModelPrice): SeedPrice | null {
+  const input = price(prices.input_mtok);
+  const output = price(prices.output_mtok);
+  if (input === null && output === null) return null;
+  return {
+    effectiveFrom,
+    // Input-only models (embeddings) never produce output tokens.
+    inputPerMillion: input ?? '0',
+    outputPerMillion: output ?? '0',
+    cachedInputPerMillion: price(prices.cache_read_mtok),
+    // The default (5-minute) cache write; `cache_write_1h_mtok` has no column of its own.
+    cacheWritePerMillion: price(prices.cache_write_mtok),
+    // Only a few models bill reasoning separately; elsewhere it is billed as output tokens.
+    reasoningPerMillion: price(prices.output_reasoning_mtok),
+  };
+}
+
+/**
+ * Tiered prices (`{ base, tiers: [{ start, price }] }`, e.g. long-context rates above 200k input
+ * tokens) become their `base`: the price below the first threshold, which most requests pay.
+ */
+function price(value: ModelPrice[string]): string | null {
+  if (value === undefined) return null;
+  return toDecimalString(typeof value === 'number' ? value : value.base);
+}
+
+/**
+ * Exact decimal text for a price from the source, with no float arithmetic: 15 significant digits
+ * give back any decimal literal of up to 15 digits unchanged and drop binary noise the source
+ * carries (0.18000000000000002 becomes 0.18); exponents are expanded (1e-7 becomes 0.0000001).
+ */
+export function toDecimalString(value: number): string {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${PACKAGE}: invalid price ${value}`);
+  }
+  const [mantissa = '', exponent = '0'] = value.toPrecision(15).split('e');
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  const digits = whole + fraction;
+  const point = whole.length + Number(exponent);
+  const padded = point <= 0 ? '0'.repeat(1 - point) + digits : digits.padEnd(point, '0');
+  const at = Math.max(point, 1);
+  const integer = padded.slice(0, at).replace(/^0+(?=\d)/, '');
+  const decimals = padded.slice(at).replace(/0+$/, '');
+  return decimals ? `${integer}.${decimals}` : integer;
+}
+
+/**
+ * The source has no kind field. It marks embeddings in the model id, name or description, and
+ * Voyage AI marks its whole (input-priced only) list as embedding models in the provider comments.
+ */
+function kindOf(provider: Provider, info: ModelInfo, prices: SeedPrice[]): SeedModel['kind'] {
+  const embed = /embed/i;
+  if (
+    [info.id, info.name, info.description].some((text) => text !== undefined && embed.test(text))
+  ) {
+    return 'embedding';
+  }
+  const providerText = `${provider.description ?? ''} ${provider.price_comments ?? ''}`;
+  const inputOnly = prices.every((version) => version.outputPerMillion === '0');
+  return inputOnly && embed.test(providerText) ? 'embedding' : 'language';
+}
+
+/** The package exposes its bundled data only through `waitForUpdate()`; we never ask it to update. */
+async function readBundledProviders(): Promise<Provider[]> {
+  const providers: unknown = await waitForUpdate();
+  if (!Array.isArray(providers)) throw new Error(`${PACKAGE}: bundled data is not a provider list`);
+  return providers as Provider[];
+}
+
+/** The package does not export its package.json, so find it above the resolved entry point. */
+function readPackageInfo(): { name: string; version: string } {
+  for (let dir = dirname(PACKAGE_ENTRY); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === PACKAGE && manifest.version) {
+        return { name: PACKAGE, version: manifest.version };
+      }
+    } catch {
+      // no package.json at this level; keep walking up
+    }
+  }
+  throw new Error(`${PACKAGE}: package.json not found`);
+}

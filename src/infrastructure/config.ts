@@ -1,0 +1,86 @@
+import { DEPLOYMENT_MODES, type DeploymentMode } from '../domain/deployment-mode';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  /** absent: start the embedded PostgreSQL under `dataDir` */
+  databaseUrl?: string;
+  jwtSecret?: string;
+  jwtPublicKey?: string;
+  deploymentMode: DeploymentMode;
+  maxBatchRecords: number;
+  rawRetentionDays: number;
+  logLevel: LogLevel;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment; reports every bad value at once. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return raw as T;
+  };
+
+  const databaseUrl = value('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection URL');
+  }
+  const jwtSecret = value('JWT_SECRET');
+  const jwtPublicKey = value('JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
+  if (jwtSecret !== undefined && jwtPublicKey !== undefined) {
+    problems.push('set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both');
+  }
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    problems.push('JWT_SECRET must be at least 32 bytes long');
+  }
+  if (jwtPublicKey !== undefined && !jwtPublicKey.includes('-----BEGIN PUBLIC KEY-----')) {
+    problems.push('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+
+  const config: Config = {
+    port: integer('PORT', 8080, 0, 65535),
+    host: value('HOST') ?? '127.0.0.1',
+    databaseUrl,
+    jwtSecret,
+    jwtPublicKey,
+    deploymentMode: oneOf('DEPLOYMENT_MODE', DEPLOYMENT_MODES, 'self-hosted'),
+    maxBatchRecords: integer('MAX_BATCH_RECORDS', 1000, 1, 10000),
+    rawRetentionDays: integer('RAW_RETENTION_DAYS', 90, 1, 3650),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    dataDir: value('DATA_DIR') ?? '.data',
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

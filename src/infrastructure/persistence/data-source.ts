@@ -1,0 +1,36 @@
+import { DataSource } from 'typeorm';
+import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-initial-schema';
+
+export const MIGRATIONS = [InitialSchema1700000000001];
+
+/** Any fixed number: every instance takes the same lock before migrating. */
+const MIGRATION_LOCK_KEY = 727_412_001;
+
+export function createDataSource(url: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: poolSize,
+      // sessions speak UTC; time zones are always named explicitly in queries
+      options: '-c TimeZone=UTC',
+    },
+  });
+}
+
+/** Applies pending migrations; concurrent starts wait for each other on an advisory lock. */
+export async function migrate(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await dataSource.runMigrations();
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await runner.release();
+  }
+}

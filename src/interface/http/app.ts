@@ -1,0 +1,78 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import type { DeploymentMode } from '../../domain/deployment-mode';
+import { registerJwt, type JwtKeys } from './auth';
+import { registerErrorHandling } from './error-handler';
+import { apiKeyRoutes } from './routes/api-keys.route';
+import { ApiKey } from './routes/api-keys.schemas';
+import { healthRoutes } from './routes/health.route';
+import { modelRoutes } from './routes/models.route';
+import { Model, Price, PriceInput } from './routes/models.schemas';
+import type { RouteContext } from './routes/route-context';
+import { usageRecordRoutes } from './routes/usage-records.route';
+import { UsageRecordInput } from './routes/usage-records.schemas';
+import { SHARED_SCHEMAS } from './schemas/common';
+
+export interface AppOptions {
+  container: DependencyContainer;
+  jwt: JwtKeys;
+  deploymentMode: DeploymentMode;
+  maxBatchRecords: number;
+  logLevel?: string;
+}
+
+export const API_VERSION = '0.1.0';
+
+/** Builds the HTTP application; nothing listens until the caller says so. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info' },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const schema of [...SHARED_SCHEMAS, ApiKey, PriceInput, Price, Model, UsageRecordInput]) app.addSchema(schema);
+  registerErrorHandling(app);
+  await registerJwt(app, options.jwt);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tokentally',
+        version: API_VERSION,
+        description:
+          'Records every LLM call’s tokens and cost. Token convention: cachedInputTokens and cacheWriteTokens are parts of inputTokens, reasoningTokens is part of outputTokens, totalTokens = inputTokens + outputTokens. Money is a decimal string in USD.',
+      },
+      tags: [
+        { name: 'usage', description: 'Recording usage' },
+        { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
+        { name: 'models', description: 'Model catalog and prices' },
+        { name: 'api-keys', description: 'API keys for backends' },
+        { name: 'health', description: 'Liveness and readiness' },
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const context: RouteContext = {
+    container: options.container,
+    deploymentMode: options.deploymentMode,
+    maxBatchRecords: options.maxBatchRecords,
+  };
+  await app.register(healthRoutes, context);
+  await app.register(apiKeyRoutes, context);
+  await app.register(modelRoutes, context);
+  await app.register(usageRecordRoutes, context);
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Static } from '@sinclair/typebox';
+import type { CatalogModel } from '../../../application/ports/price-catalog.port';
+import { ManageModels } from '../../../application/use-cases/manage-models';
+import { Decimal } from '../../../domain/decimal';
+import { ValidationError } from '../../../domain/errors';
+import type { PriceVersion } from '../../../domain/model-price';
+import { userOf } from '../auth';
+import { BEARER, errorResponses } from '../schemas/common';
+import { AddPriceBody, CreateModelBody, Model, ModelList, ModelListQuery, ModelParams, type PriceInput } from './models.schemas';
+import { access, costVisible, type RouteContext } from './route-context';
+
+const MAX_PRICE_SCALE = 12;
+
+function toDecimal(value: string | number, path: string): Decimal {
+  const decimal = typeof value === 'number' ? Decimal.fromNumber(value) : Decimal.parse(value);
+  if ((decimal.toString().split('.')[1]?.length ?? 0) > MAX_PRICE_SCALE) {
+    throw new ValidationError('price has too many decimal places', [
+      { path, message: `at most ${MAX_PRICE_SCALE} decimal places` },
+    ]);
+  }
+  return decimal;
+}
+
+function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVersion {
+  const optional = (value: string | number | undefined, field: string) =>
+    value === undefined ? null : toDecimal(value, `${path}/${field}`);
+  return {
+    effectiveFrom: new Date(input.effectiveFrom),
+    inputPerMillion: toDecimal(input.inputPerMillion, `${path}/inputPerMillion`),
+    outputPerMillion: toDecimal(input.outputPerMillion, `${path}/outputPerMillion`),
+    cachedInputPerMillion: optional(input.cachedInputPerMillion, 'cachedInputPerMillion'),
+    cacheWritePerMillion: optional(input.cacheWritePerMillion, 'cacheWritePerMillion'),
+    reasoningPerMillion: optional(input.reasoningPerMillion, 'reasoningPerMillion'),
+  };
+}
+
+function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model> {
+  const base = { id: model.id, provider: model.provider, model: model.model, kind: model.kind, source: model.source };
+  if (!withPrices) return base;
+  return {
+    ...base,
+    prices: model.prices.map((price) => ({
+      effectiveFrom: price.effectiveFrom.toISOString(),
+      inputPerMillion: price.inputPerMillion.toString(),
+      outputPerMillion: price.outputPerMillion.toString(),
+      cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
+      cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
+      reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
+    })),
+  };
+}
+
+export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
+  const models = context.container.resolve(ManageModels);
+  const adminOnly = access(context, { role: 'admin' });
+  const withPrices = costVisible(context);
+
+  app.get(
+    '/v1/admin/models',
+    {
+      preHandler: adminOnly,
+      schema: {
+        operationId: 'listModels',
+        tags: ['models'],
+        summary: 'The model catalog as this workspace sees it: built-in entries and its own overrides',
+        security: BEARER,
+        querystring: ModelListQuery,
+        response: { 200: ModelList, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { page, pageSize, provider, search, kind } = request.query;
+      const result = await models.list(userOf(request).workspaceId, {
+        provider,
+        search,
+        kind,
+        limit: pageSize,
+        offset: (page - 1) * pageSize,
+      });
+      return { items: result.items.map((m) => toModel(m, withPrices)), page, pageSize, total: result.total };
+    },
+  );
+
+  app.post(
+    '/v1/admin/models',
+    {
+      preHandler: adminOnly,
+      schema: {
+        operationId: 'createModel',
+        tags: ['models'],
+        summary: 'Add a model with its first price version to this workspace (or override a built-in one)',
+        security: BEARER,
+        body: CreateModelBody,
+        response: { 201: Model, ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { provider, model, kind, price } = request.body;
+      const created = await models.create(userOf(request).workspaceId, {
+        provider: provider.trim(),
+        model: model.trim(),
+        kind,
+        price: toPriceVersion(price, '/price'),
+      });
+      return reply.status(201).send(toModel(created, withPrices));
+    },
+  );
+
+  app.post(
+    '/v1/admin/models/:id/prices',
+    {
+      preHandler: adminOnly,
+      schema: {
+        operationId: 'addModelPrice',
+        tags: ['models'],
+        summary: 'Add a price version, in force from its effectiveFrom on, for this workspace only',
+        security: BEARER,
+        params: ModelParams,
+        body: AddPriceBody,
+        response: { 201: Model, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const updated = await models.addPrice(
+        userOf(request).workspaceId,
+        request.params.id,
+        toPriceVersion(request.body.price, '/price'),
+      );
+      return reply.status(201).send(toModel(updated, withPrices));
+    },
+  );
+};

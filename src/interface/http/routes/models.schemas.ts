@@ -1,0 +1,76 @@
+import { Type } from '@sinclair/typebox';
+import { DecimalString } from '../schemas/common';
+
+const PriceInputValue = (description: string, example: string) =>
+  Type.Union(
+    [
+      Type.String({ pattern: '^\\d{1,7}(\\.\\d{1,12})?$', description, examples: [example] }),
+      Type.Number({ minimum: 0, maximum: 9_999_999 }),
+    ],
+    { description: `${description}; a decimal string (exact) or a number` },
+  );
+
+export const PriceInput = Type.Object(
+  {
+    effectiveFrom: Type.String({ format: 'date-time', description: 'in force from this instant on', examples: ['2020-01-01T00:00:00Z'] }),
+    inputPerMillion: PriceInputValue('USD per million uncached input tokens', '2.00'),
+    outputPerMillion: PriceInputValue('USD per million output tokens', '8.00'),
+    cachedInputPerMillion: Type.Optional(PriceInputValue('USD per million cache-read input tokens (default: input price)', '0.50')),
+    cacheWritePerMillion: Type.Optional(PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50')),
+    reasoningPerMillion: Type.Optional(PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00')),
+  },
+  { $id: 'PriceInput', title: 'PriceInput', additionalProperties: false },
+);
+
+export const Price = Type.Object(
+  {
+    effectiveFrom: Type.String({ format: 'date-time' }),
+    inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
+    outputPerMillion: DecimalString('USD per million output tokens', '10'),
+    cachedInputPerMillion: Type.Union([DecimalString('USD per million cache-read tokens', '1.25'), Type.Null()]),
+    cacheWritePerMillion: Type.Union([DecimalString('USD per million cache-write tokens', '3.75'), Type.Null()]),
+    reasoningPerMillion: Type.Union([DecimalString('USD per million reasoning tokens', '10'), Type.Null()]),
+  },
+  { $id: 'Price', title: 'Price' },
+);
+
+export const Model = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    provider: Type.String({ examples: ['openai'] }),
+    model: Type.String({ examples: ['gpt-4o'] }),
+    kind: Type.Union([Type.Literal('language'), Type.Literal('embedding')]),
+    source: Type.String({ description: '"workspace" for the workspace’s own entry, else the catalog it came from', examples: ['@pydantic/genai-prices@0.1.8'] }),
+    prices: Type.Optional(Type.Array(Type.Ref(Price), { description: 'price versions, oldest first; absent in cloud mode' })),
+  },
+  { $id: 'Model', title: 'Model' },
+);
+
+export const ModelListQuery = Type.Object({
+  provider: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the model id' })),
+  kind: Type.Optional(Type.Union([Type.Literal('language'), Type.Literal('embedding')])),
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  pageSize: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+});
+
+export const ModelList = Type.Object({
+  items: Type.Array(Type.Ref(Model)),
+  page: Type.Integer(),
+  pageSize: Type.Integer(),
+  total: Type.Integer(),
+});
+
+export const CreateModelBody = Type.Object(
+  {
+    provider: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', examples: ['acmeai'] }),
+    model: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', examples: ['tally-1'] }),
+    kind: Type.Union([Type.Literal('language'), Type.Literal('embedding')], { default: 'language' }),
+    price: Type.Ref(PriceInput),
+  },
+  { additionalProperties: false },
+);
+
+export const AddPriceBody = Type.Object({ price: Type.Ref(PriceInput) }, { additionalProperties: false });
+
+export const ModelParams = Type.Object({ id: Type.String({ format: 'uuid' }) });

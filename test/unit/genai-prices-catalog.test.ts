@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Provider } from '@pydantic/genai-prices';
+import { describe, it, expect } from 'vitest';
+import {
+  CATALOG_SOURCE,
+  loadBundledCatalog,
+  loadGenaiPricesCatalog,
+  toDecimalString,
+  type SeedModel,
+} from '../../src/infrastructure/catalog/genai-prices-catalog';
+
+const DECIMAL = /^\d+(\.\d+)?$/;
+const EPOCH = '1970-01-01T00:00:00Z';
+
+const catalog = await loadBundledCatalog();
+
+describe('genai-prices seed catalog (bundled data)', () => {
+  const find = (provider: string, model: string): SeedModel => {
+    const found = catalog.find((m) => m.provider === provider && m.model === model);
+    if (!found) throw new Error(`${provider}/${model} missing from the catalog`);
+    return found;
+  };
+
+  it('names the package and the version installed', () => {
+    const manifest = JSON.parse(
+      readFileSync(join('node_modules', '@pydantic', 'genai-prices', 'package.json'), 'utf8'),
+    ) as { version: string };
+    expect(CATALOG_SOURCE).toEqual({ name: '@pydantic/genai-prices', version: manifest.version });
+  });
+
+  it('has many models across the main providers', () => {
+    expect(catalog.length).toBeGreaterThan(100);
+    const providers = new Set(catalog.map((m) => m.provider));
+    for (const id of ['openai', 'anthropic', 'google', 'mistral', 'deepseek']) {
+      expect(providers).toContain(id);
+    }
+  });
+
+  it('prices gpt-4o as the source does', () => {
+    expect(find('openai', 'gpt-4o')).toEqual({
+      provider: 'openai',
+      model: 'gpt-4o',
+      kind: 'language',
+      prices: [
+        {
+          effectiveFrom: EPOCH,
+          inputPerMillion: '2.5',
+          outputPerMillion: '10',
+          cachedInputPerMillion: '1.25',
+          cacheWritePerMillion: null,
+          reasoningPerMillion: null,
+        },
+      ],
+    });
+  });
+
+  it('carries Anthropic cache writes and reads', () => {
+    const [price] = find('anthropic', 'claude-3-5-sonnet').prices;
+    expect(price).toMatchObject({
+      inputPerMillion: '3',
+      outputPerMillion: '15',
+      cachedInputPerMillion: '0.3',
+      cacheWritePerMillion: '3.75',
+    });
+  });
+
+  it('uses the base tier of tiered prices', () => {
+    // The source charges 6 / 22.5 above 200k input tokens.
+    expect(find('anthropic', 'claude-sonnet-4-5').prices).toEqual([
+      expect.objectContaining({
+        effectiveFrom: EPOCH,
+        inputPerMillion: '3',
+        outputPerMillion: '15',
+      }),
+    ]);
+  });
+
+  it('turns start dates into price versions', () => {
+    expect(find('openai', 'o3').prices).toEqual([
+      expect.objectContaining({
+        effectiveFrom: EPOCH,
+        inputPerMillion: '10',
+        outputPerMillion: '40',
+      }),
+      expect.objectContaining({
+        effectiveFrom: '2025-06-10T00:00:00Z',
+        inputPerMillion: '2',
+        outputPerMillion: '8',
+      }),
+    ]);
+  });
+
+  it('keeps the unconditional price when the source has time-of-day prices', () => {
+    expect(find('deepseek', 'deepseek-chat').prices).toEqual([
+      expect.objectContaining({
+        effectiveFrom: EPOCH,
+        inputPerMillion: '0.135',
+        outputPerMillion: '0.55',
+        cachedInputPerMillion: '0.035',
+      }),
+    ]);
+  });
+
+  it('carries separate reasoning prices', () => {
+    expect(find('perplexity', 'sonar-deep-research').prices[0]?.reasoningPerMillion).toBe('3');
+  });
+
+  it('drops binary noise in source numbers', () => {
+    // The source holds 0.18000000000000002.
+    expect(
+      find('huggingface_together', 'qwen/qwen3-vl-8b-instruct').prices[0]?.inputPerMillion,
+    ).toBe('0.18');
+  });
+
+  it('marks embedding models and prices their output at zero', () => {
+    expect(find('openai', 'text-embedding-3-small')).toMatchObject({
+      kind: 'embedding',
+      prices: [{ inputPerMillion: '0.02', outputPerMillion: '0' }],
+    });
+    expect(find('voyageai', 'voyage-3').kind).toBe('embedding');
+    expect(find('openai', 'gpt-4o-mini').kind).toBe('language');
+  });
+
+  it('skips models without a token price', () => {
+    expect(catalog.some((m) => m.model === 'mistral-ocr-latest')).toBe(false);
+  });
+
+  it('writes every price as a plain decimal string', () => {
+    for (const { prices } of catalog) {
+      for (const price of prices) {
+        expect(price.inputPerMillion).toMatch(DECIMAL);
+        expect(price.outputPerMillion).toMatch(DECIMAL);
+        for (const optional of [
+          price.cachedInputPerMillion,
+          price.cacheWritePerMillion,
+          price.reasoningPerMillion,
+        ]) {
+          if (optional !== null) expect(optional).toMatch(DECIMAL);
+        }
+      }
+    }
+  });
+
+  it('has one lower-case entry per (provider, model)', () => {
+    const keys = catalog.map((m) => `${m.provider}/${m.model}`);
+    expect(new Set(keys.map((k) => k.toLowerCase())).size).toBe(keys.length);
+    for (const key of keys) expect(key).toBe(key.toLowerCase());
+  });
+
+  it('has at least one price per model, sorted by effectiveFrom', () => {
+    for (const { prices } of catalog) {
+      expect(prices.length).toBeGreaterThan(0);
+      expect(prices[0]?.effectiveFrom).toBe(EPOCH);
+      for (const [i, price] of prices.entries()) {
+        expect(price.effectiveFrom).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
+        if (i > 0) expect(price.effectiveFrom > prices[i - 1]!.effectiveFrom).toBe(true);
+      }
+    }
+  });
+});
+
+describe('loadGenaiPricesCatalog rules', () => {
+  const provider = (id: string, models: Provider['models']): Provider => ({
+    id,
+    name: id,
+    api_pattern: '',
+    models,
+  });
+  const model = (id: string, prices: Provider['models'][number]['prices'], name?: string) => ({
+    id,
+    name,
+    match: { equals: id },
+    prices,
+  });
+
+  it('applies tiers, conditions, kinds, skips and de-duplication', () => {
+    const catalog = loadGenaiPricesCatalog([
+      provider('Acme', [
+        model('Big-Model', {
+          input_mtok: { base: 1, tiers: [{ start: 200_000, price: 2 }] },
+          output_mtok: 4,
+          cache_write_mtok: 1.25,
+        }),
+        model('big-model', { input_mtok: 9, output_mtok: 9 }),
+        model('free-model', {}),
+        model('vectors-v1', { input_mtok: 1e-7 }, 'Acme Embed'),
+        model('timed', [
+          { prices: { input_mtok: 0.5, output_mtok: 1 } },
+          {
+            constraint: { type: 'start_date', start_date: '2026-01-01' },
+            prices: { input_mtok: 1, output_mtok: 2 },
+          },
+          {
+            constraint: { type: 'time_of_date', start_time: '00:00:00Z', end_time: '08:00:00Z' },
+            prices: { input_mtok: 3, output_mtok: 3 },
+          },
+        ]),
+      ]),
+    ]);
+
+    expect(catalog.map((m) => [m.provider, m.model, m.kind])).toEqual([
+      ['acme', 'big-model', 'language'],
+      ['acme', 'vectors-v1', 'embedding'],
+      ['acme', 'timed', 'language'],
+    ]);
+    expect(catalog[0]?.prices).toEqual([
+      {
+        effectiveFrom: EPOCH,
+        inputPerMillion: '1',
+        outputPerMillion: '4',
+        cachedInputPerMillion: null,
+        cacheWritePerMillion: '1.25',
+        reasoningPerMillion: null,
+      },
+    ]);
+    expect(catalog[1]?.prices[0]).toMatchObject({
+      inputPerMillion: '0.0000001',
+      outputPerMillion: '0',
+    });
+    expect(catalog[2]?.prices.map((p) => [p.effectiveFrom, p.inputPerMillion])).toEqual([
+      [EPOCH, '0.5'],
+      ['2026-01-01T00:00:00Z', '1'],
+    ]);
+  });
+});
+
+describe('toDecimalString', () => {
+  it.each([
+    [0, '0'],
+    [10, '10'],
+    [2.5, '2.5'],
+    [0.0028, '0.0028'],
+    [1e-7, '0.0000001'],
+    [1.5e-10, '0.00000000015'],
+    [1e21, '1000000000000000000000'],
+    [0.18000000000000002, '0.18'],
+  ])('writes %s as %s', (value, text) => {
+    expect(toDecimalString(value)).toBe(text);
+  });
+
+  it('rejects values that are not prices', () => {
+    expect(() => toDecimalString(-1)).toThrow(RangeError);
+    expect(() => toDecimalString(Number.NaN)).toThrow(RangeError);
+  });
+});
