@@ -121,7 +121,15 @@ export class InitialSchema1700000000001 implements MigrationInterface {
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const table of ['api_keys', 'catalog_sources', 'model_prices', 'models', 'usage_hourly', 'usage_request_ids', 'usage_records']) {
+    for (const table of [
+      'api_keys',
+      'catalog_sources',
+      'model_prices',
+      'models',
+      'usage_hourly',
+      'usage_request_ids',
+      'usage_records',
+    ]) {
       await db.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

@@ -12,7 +12,11 @@ import { PgUsageRepository } from './infrastructure/persistence/pg-usage-reposit
 export const systemClock: Clock = { now: () => new Date() };
 
 /** Wires every port to its adapter in a child container (one per app, so tests stay apart). */
-export function createContainer(dataSource: DataSource, settings: Settings, clock: Clock = systemClock): DependencyContainer {
+export function createContainer(
+  dataSource: DataSource,
+  settings: Settings,
+  clock: Clock = systemClock,
+): DependencyContainer {
   const container = rootContainer.createChildContainer();
   container.registerInstance(DataSource, dataSource);
   container.registerInstance(TOKENS.Settings, settings);

@@ -19,15 +19,21 @@ async function main(): Promise<void> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     say(`starting the embedded PostgreSQL (data in ${join(config.dataDir, 'pg')}; set DATABASE_URL to use your own)`);
-    embedded = await startEmbeddedPostgres({ dir: join(config.dataDir, 'pg'), log: (m) => config.logLevel === 'debug' && say(m) });
-    if (embedded.dir !== join(process.cwd(), config.dataDir, 'pg')) say(`embedded PostgreSQL data is in ${embedded.dir}`);
+    embedded = await startEmbeddedPostgres({
+      dir: join(config.dataDir, 'pg'),
+      log: (m) => config.logLevel === 'debug' && say(m),
+    });
+    if (embedded.dir !== join(process.cwd(), config.dataDir, 'pg'))
+      say(`embedded PostgreSQL data is in ${embedded.dir}`);
     databaseUrl = embedded.url;
   }
 
   let jwt = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };
   if (!jwt.secret && !jwt.publicKey) {
     const dev = devJwtSecret(config.dataDir);
-    say(`${dev.created ? 'generated a JWT signing secret in' : 'using the JWT signing secret in'} ${dev.path} (set JWT_SECRET or JWT_PUBLIC_KEY in production)`);
+    say(
+      `${dev.created ? 'generated a JWT signing secret in' : 'using the JWT signing secret in'} ${dev.path} (set JWT_SECRET or JWT_PUBLIC_KEY in production)`,
+    );
     jwt = { secret: dev.secret, publicKey: undefined };
   }
 

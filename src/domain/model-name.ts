@@ -17,9 +17,11 @@ export function modelLookupKeys(reported: string): string[] {
   name = name.slice(name.lastIndexOf('/') + 1);
   add(name);
   // Bedrock: region prefix and vendor prefix, version suffix
-  name = name.replace(/^(us|eu|apac|global)\./, '').replace(/^[a-z0-9-]+\.(?=[a-z])/, (p) =>
-    /^(anthropic|meta|amazon|cohere|mistral|ai21|deepseek|openai)\.$/.test(p) ? '' : p,
-  );
+  name = name
+    .replace(/^(us|eu|apac|global)\./, '')
+    .replace(/^[a-z0-9-]+\.(?=[a-z])/, (p) =>
+      /^(anthropic|meta|amazon|cohere|mistral|ai21|deepseek|openai)\.$/.test(p) ? '' : p,
+    );
   add(name);
   name = name.replace(/-v\d+(:\d+)?$/, '');
   add(name);

@@ -1,4 +1,4 @@
-import { Decimal } from './decimal';
+import { type Decimal } from './decimal';
 
 export type ModelKind = 'language' | 'embedding';
 
@@ -20,10 +20,7 @@ export interface PriceVersion {
  * entry before the built-in catalog). The version in force at an instant is the latest one
  * that started at or before it, looked up in the first schedule that has one.
  */
-export function priceInForce(
-  schedules: ReadonlyArray<ReadonlyArray<PriceVersion>>,
-  at: Date,
-): PriceVersion | null {
+export function priceInForce(schedules: ReadonlyArray<ReadonlyArray<PriceVersion>>, at: Date): PriceVersion | null {
   for (const versions of schedules) {
     let best: PriceVersion | null = null;
     for (const version of versions) {

@@ -108,9 +108,7 @@ describe('genai-prices seed catalog (bundled data)', () => {
 
   it('drops binary noise in source numbers', () => {
     // The source holds 0.18000000000000002.
-    expect(
-      find('huggingface_together', 'qwen/qwen3-vl-8b-instruct').prices[0]?.inputPerMillion,
-    ).toBe('0.18');
+    expect(find('huggingface_together', 'qwen/qwen3-vl-8b-instruct').prices[0]?.inputPerMillion).toBe('0.18');
   });
 
   it('marks embedding models and prices their output at zero', () => {
@@ -131,11 +129,7 @@ describe('genai-prices seed catalog (bundled data)', () => {
       for (const price of prices) {
         expect(price.inputPerMillion).toMatch(DECIMAL);
         expect(price.outputPerMillion).toMatch(DECIMAL);
-        for (const optional of [
-          price.cachedInputPerMillion,
-          price.cacheWritePerMillion,
-          price.reasoningPerMillion,
-        ]) {
+        for (const optional of [price.cachedInputPerMillion, price.cacheWritePerMillion, price.reasoningPerMillion]) {
           if (optional !== null) expect(optional).toMatch(DECIMAL);
         }
       }

@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { waitForUpdate, type ConditionalPrice, type ModelInfo, type ModelPrice, type Provider } from '@pydantic/genai-prices';
+import {
+  waitForUpdate,
+  type ConditionalPrice,
+  type ModelInfo,
+  type ModelPrice,
+  type Provider,
+} from '@pydantic/genai-prices';
 
 export interface SeedPrice {
   /** ISO 8601 instant; the epoch when the source gives no start date */
@@ -66,9 +72,7 @@ export function loadGenaiPricesCatalog(providers: Provider[]): SeedModel[] {
  * windows so the unconditional price stands; our rows cannot express a daily window.
  */
 function seedPrices(info: ModelInfo): SeedPrice[] {
-  const entries: ConditionalPrice[] = Array.isArray(info.prices)
-    ? info.prices
-    : [{ prices: info.prices }];
+  const entries: ConditionalPrice[] = Array.isArray(info.prices) ? info.prices : [{ prices: info.prices }];
   // Keyed by start so a later entry for the same day wins, as it does in the package.
   const versions = new Map<string, SeedPrice>();
   for (const [index, entry] of entries.entries()) {
@@ -77,9 +81,7 @@ function seedPrices(info: ModelInfo): SeedPrice[] {
     if (version) versions.set(version.effectiveFrom, version);
   }
   // Fixed-width ISO instants sort correctly as plain strings.
-  const sorted = [...versions.values()].sort((a, b) =>
-    a.effectiveFrom < b.effectiveFrom ? -1 : 1,
-  );
+  const sorted = [...versions.values()].sort((a, b) => (a.effectiveFrom < b.effectiveFrom ? -1 : 1));
   // A dated entry that changes only what we drop (tiers, other units) would repeat the row before it.
   return sorted.filter((version, i) => i === 0 || !samePrices(version, sorted[i - 1]!));
 }
@@ -160,9 +162,7 @@ export function toDecimalString(value: number): string {
  */
 function kindOf(provider: Provider, info: ModelInfo, prices: SeedPrice[]): SeedModel['kind'] {
   const embed = /embed/i;
-  if (
-    [info.id, info.name, info.description].some((text) => text !== undefined && embed.test(text))
-  ) {
+  if ([info.id, info.name, info.description].some((text) => text !== undefined && embed.test(text))) {
     return 'embedding';
   }
   const providerText = `${provider.description ?? ''} ${provider.price_comments ?? ''}`;

@@ -10,10 +10,10 @@ const SEED_LOCK_KEY = 727_412_003;
  */
 export async function seedBuiltInCatalog(db: DataSource): Promise<{ loaded: boolean; models: number }> {
   const source = CATALOG_SOURCE;
-  const current = (await db.query(
-    'SELECT version FROM catalog_sources WHERE workspace_id = $1 AND name = $2',
-    [BUILT_IN_WORKSPACE, source.name],
-  )) as Array<{ version: string }>;
+  const current = (await db.query('SELECT version FROM catalog_sources WHERE workspace_id = $1 AND name = $2', [
+    BUILT_IN_WORKSPACE,
+    source.name,
+  ])) as Array<{ version: string }>;
   if (current[0]?.version === source.version) return { loaded: false, models: 0 };
 
   const models = await loadBundledCatalog();

@@ -8,5 +8,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * retention window to two months ahead. The service runs this at start and every hour.
  */
 export async function maintainStorage(db: DataSource, now: Date, rawRetentionDays: number): Promise<void> {
-  await ensurePartitions(db, new Date(now.getTime() - rawRetentionDays * DAY_MS), new Date(now.getTime() + 62 * DAY_MS));
+  await ensurePartitions(
+    db,
+    new Date(now.getTime() - rawRetentionDays * DAY_MS),
+    new Date(now.getTime() + 62 * DAY_MS),
+  );
 }

@@ -200,7 +200,12 @@ export class PgPriceCatalog implements PriceCatalog {
   }
 }
 
-async function insertPrice(tx: EntityManager, workspaceId: string, modelId: string, price: PriceVersion): Promise<void> {
+async function insertPrice(
+  tx: EntityManager,
+  workspaceId: string,
+  modelId: string,
+  price: PriceVersion,
+): Promise<void> {
   const inserted = (await tx.query(
     `INSERT INTO model_prices (workspace_id, model_id, effective_from, input_per_million, output_per_million,
        cached_input_per_million, cache_write_per_million, reasoning_per_million)

@@ -65,6 +65,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return reply.status(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ statusCode: 404, code: 'not_found', message: `no route ${request.method} ${request.url}` }),
+    reply
+      .status(404)
+      .send({ statusCode: 404, code: 'not_found', message: `no route ${request.method} ${request.url}` }),
   );
 }

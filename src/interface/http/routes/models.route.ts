@@ -7,7 +7,15 @@ import { ValidationError } from '../../../domain/errors';
 import type { PriceVersion } from '../../../domain/model-price';
 import { userOf } from '../auth';
 import { BEARER, errorResponses } from '../schemas/common';
-import { AddPriceBody, CreateModelBody, Model, ModelList, ModelListQuery, ModelParams, type PriceInput } from './models.schemas';
+import {
+  AddPriceBody,
+  CreateModelBody,
+  Model,
+  ModelList,
+  ModelListQuery,
+  ModelParams,
+  type PriceInput,
+} from './models.schemas';
 import { access, costVisible, type RouteContext } from './route-context';
 
 const MAX_PRICE_SCALE = 12;

@@ -12,12 +12,22 @@ const PriceInputValue = (description: string, example: string) =>
 
 export const PriceInput = Type.Object(
   {
-    effectiveFrom: Type.String({ format: 'date-time', description: 'in force from this instant on', examples: ['2020-01-01T00:00:00Z'] }),
+    effectiveFrom: Type.String({
+      format: 'date-time',
+      description: 'in force from this instant on',
+      examples: ['2020-01-01T00:00:00Z'],
+    }),
     inputPerMillion: PriceInputValue('USD per million uncached input tokens', '2.00'),
     outputPerMillion: PriceInputValue('USD per million output tokens', '8.00'),
-    cachedInputPerMillion: Type.Optional(PriceInputValue('USD per million cache-read input tokens (default: input price)', '0.50')),
-    cacheWritePerMillion: Type.Optional(PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50')),
-    reasoningPerMillion: Type.Optional(PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00')),
+    cachedInputPerMillion: Type.Optional(
+      PriceInputValue('USD per million cache-read input tokens (default: input price)', '0.50'),
+    ),
+    cacheWritePerMillion: Type.Optional(
+      PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50'),
+    ),
+    reasoningPerMillion: Type.Optional(
+      PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00'),
+    ),
   },
   { $id: 'PriceInput', title: 'PriceInput', additionalProperties: false },
 );
@@ -40,15 +50,22 @@ export const Model = Type.Object(
     provider: Type.String({ examples: ['openai'] }),
     model: Type.String({ examples: ['gpt-4o'] }),
     kind: Type.Union([Type.Literal('language'), Type.Literal('embedding')]),
-    source: Type.String({ description: '"workspace" for the workspace’s own entry, else the catalog it came from', examples: ['@pydantic/genai-prices@0.1.8'] }),
-    prices: Type.Optional(Type.Array(Type.Ref(Price), { description: 'price versions, oldest first; absent in cloud mode' })),
+    source: Type.String({
+      description: '"workspace" for the workspace’s own entry, else the catalog it came from',
+      examples: ['@pydantic/genai-prices@0.1.8'],
+    }),
+    prices: Type.Optional(
+      Type.Array(Type.Ref(Price), { description: 'price versions, oldest first; absent in cloud mode' }),
+    ),
   },
   { $id: 'Model', title: 'Model' },
 );
 
 export const ModelListQuery = Type.Object({
   provider: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the model id' })),
+  search: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the model id' }),
+  ),
   kind: Type.Optional(Type.Union([Type.Literal('language'), Type.Literal('embedding')])),
   page: Type.Integer({ minimum: 1, default: 1 }),
   pageSize: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),

@@ -23,7 +23,10 @@ export function checkRecord(value: unknown): BatchItem {
   }
   const record = value as Static<typeof UsageRecordInput>;
   if (record.metadata && Buffer.byteLength(JSON.stringify(record.metadata)) > METADATA_MAX_BYTES) {
-    return { requestId, errors: [{ path: '/metadata', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes of JSON` }] };
+    return {
+      requestId,
+      errors: [{ path: '/metadata', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes of JSON` }],
+    };
   }
   const { occurredAt, cost, ...rest } = record;
   return {

@@ -26,22 +26,25 @@ export const usageRecordRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
           ? (body: unknown) =>
               envelope.Check(body)
                 ? { value: body }
-                : { error: Object.assign(new Error(envelopeMessage(body, context.maxBatchRecords)), {
-                    validation: [...envelope.Errors(body)].slice(0, 1).map((e) => ({
-                      instancePath: e.path,
-                      message: e.message,
-                      params: {},
-                      keyword: 'envelope',
-                      schemaPath: '',
-                    })),
-                    validationContext: 'body',
-                    statusCode: 400,
-                  }) }
+                : {
+                    error: Object.assign(new Error(envelopeMessage(body, context.maxBatchRecords)), {
+                      validation: [...envelope.Errors(body)].slice(0, 1).map((e) => ({
+                        instancePath: e.path,
+                        message: e.message,
+                        params: {},
+                        keyword: 'envelope',
+                        schemaPath: '',
+                      })),
+                      validationContext: 'body',
+                      statusCode: 400,
+                    }),
+                  }
           : () => true,
       schema: {
         operationId: 'ingestUsageRecords',
         tags: ['usage'],
-        summary: 'Record LLM calls: idempotent on requestId, priced at ingest, valid records kept even if others are rejected',
+        summary:
+          'Record LLM calls: idempotent on requestId, priced at ingest, valid records kept even if others are rejected',
         security: BEARER_OR_API_KEY,
         body: IngestBody(context.maxBatchRecords),
         response: { 200: IngestResponse, ...errorResponses(400, 401, 413) },
@@ -56,7 +59,8 @@ export const usageRecordRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
 
 function envelopeMessage(body: unknown, max: number): string {
   const records = (body as { records?: unknown } | null)?.records;
-  if (Array.isArray(records) && records.length > max) return `a batch holds at most ${max} records, got ${records.length}`;
+  if (Array.isArray(records) && records.length > max)
+    return `a batch holds at most ${max} records, got ${records.length}`;
   if (Array.isArray(records) && records.length === 0) return 'records must hold at least one record';
   return 'body must be { "records": [ … ] }';
 }

@@ -6,12 +6,32 @@ export const METADATA_MAX_BYTES = 8192;
 
 export const UsageRecordInput = Type.Object(
   {
-    requestId: Type.String({ minLength: 1, maxLength: 200, description: 'idempotency key: unique per workspace, first write wins', examples: ['chatcmpl-9x2Lk'] }),
-    occurredAt: Type.Optional(Type.String({ format: 'date-time', description: 'when the call happened; default: time of receipt', examples: ['2026-11-20T14:03:07.120Z'] })),
-    userId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'required with an API key; members may only send their own', examples: ['alice'] })),
+    requestId: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'idempotency key: unique per workspace, first write wins',
+      examples: ['chatcmpl-9x2Lk'],
+    }),
+    occurredAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'when the call happened; default: time of receipt',
+        examples: ['2026-11-20T14:03:07.120Z'],
+      }),
+    ),
+    userId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'required with an API key; members may only send their own',
+        examples: ['alice'],
+      }),
+    ),
     provider: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', examples: ['openai'] }),
     model: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', examples: ['gpt-4o-2024-08-06'] }),
-    operation: Type.Optional(Type.String({ minLength: 1, maxLength: 50, examples: ['chat'], description: 'chat, completion, embedding, …' })),
+    operation: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 50, examples: ['chat'], description: 'chat, completion, embedding, …' }),
+    ),
     inputTokens: Tokens('all input tokens, cached and cache-write included'),
     outputTokens: Tokens('all output tokens, reasoning included'),
     cachedInputTokens: Type.Optional(Tokens('part of inputTokens read from the prompt cache')),
@@ -22,12 +42,17 @@ export const UsageRecordInput = Type.Object(
     success: Type.Optional(Type.Boolean({ description: 'default: true unless `error` is set' })),
     error: Type.Optional(Type.String({ maxLength: 2000 })),
     cost: Type.Optional(
-      Type.Union([Type.String({ pattern: '^\\d{1,9}(\\.\\d{1,18})?$' }), Type.Number({ minimum: 0, maximum: 999_999_999 })], {
-        description: 'USD the provider charged, if known; kept as is (costStatus "provided")',
-        examples: ['0.004215'],
-      }),
+      Type.Union(
+        [Type.String({ pattern: '^\\d{1,9}(\\.\\d{1,18})?$' }), Type.Number({ minimum: 0, maximum: 999_999_999 })],
+        {
+          description: 'USD the provider charged, if known; kept as is (costStatus "provided")',
+          examples: ['0.004215'],
+        },
+      ),
     ),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: `any JSON object up to ${METADATA_MAX_BYTES} bytes` })),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: `any JSON object up to ${METADATA_MAX_BYTES} bytes` }),
+    ),
   },
   { $id: 'UsageRecordInput', title: 'UsageRecordInput', additionalProperties: false },
 );

@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createSigner } from 'fast-jwt';
+import pg from 'pg';
+import type { DataSource } from 'typeorm';
+import { inject } from 'vitest';
+import type { Clock } from '../../src/application/ports/clock.port';
+import { createContainer, systemClock } from '../../src/composition-root';
+import type { DeploymentMode } from '../../src/domain/deployment-mode';
+import { createDataSource } from '../../src/infrastructure/persistence/data-source';
+import { buildApp } from '../../src/interface/http/app';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+const TEMPLATE_DATABASE = 'tokentally_template';
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** A fresh database cloned from the migrated, seeded template. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const serverUrl = inject('postgresUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  return {
+    url: withDatabase(serverUrl, name),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestAppOptions {
+  deploymentMode?: DeploymentMode;
+  clock?: Clock;
+  maxBatchRecords?: number;
+  rawRetentionDays?: number;
+  /** reuse the database of another test app (e.g. to compare deployment modes) */
+  databaseUrl?: string;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: DataSource;
+  databaseUrl: string;
+  token(sub: string, claims?: { role?: 'admin' | 'member'; workspaceId?: string; expiresInMs?: number }): string;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => undefined }
+    : await createTestDatabase();
+  const db = createDataSource(database.url, 5);
+  await db.initialize();
+  const settings = {
+    deploymentMode: options.deploymentMode ?? 'self-hosted',
+    maxBatchRecords: options.maxBatchRecords ?? 1000,
+    rawRetentionDays: options.rawRetentionDays ?? 3650,
+  };
+  const container = createContainer(db, settings, options.clock ?? systemClock);
+  const app = await buildApp({ container, jwt: { secret: TEST_JWT_SECRET }, ...settings, logLevel: 'silent' });
+  await app.ready();
+  return {
+    app,
+    db,
+    databaseUrl: database.url,
+    token(sub, claims = {}) {
+      const sign = createSigner({
+        key: TEST_JWT_SECRET,
+        algorithm: 'HS256',
+        expiresIn: claims.expiresInMs ?? 3_600_000,
+      });
+      return sign({ sub, role: claims.role ?? 'member', workspaceId: claims.workspaceId ?? 'default' });
+    },
+    async close() {
+      await app.close();
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
