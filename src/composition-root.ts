@@ -7,6 +7,8 @@ import { TOKENS } from './application/ports/tokens';
 import { PgApiKeyStore } from './infrastructure/persistence/pg-api-key-store';
 import { PgDatabaseHealth } from './infrastructure/persistence/pg-database-health';
 import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
+import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
+import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -22,6 +24,8 @@ export function createContainer(
   container.registerInstance(TOKENS.Settings, settings);
   container.registerInstance(TOKENS.Clock, clock);
   container.registerSingleton(TOKENS.UsageRepository, PgUsageRepository);
+  container.registerSingleton(TOKENS.UsageErasure, PgUsageErasure);
+  container.registerSingleton(TOKENS.UsageQueries, PgUsageQueries);
   container.registerSingleton(TOKENS.PriceCatalog, PgPriceCatalog);
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
   container.registerSingleton(TOKENS.DatabaseHealth, PgDatabaseHealth);

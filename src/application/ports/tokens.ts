@@ -1,6 +1,7 @@
 /** Every DI token of the application, in one place. */
 export const TOKENS = {
   UsageRepository: Symbol('UsageRepository'),
+  UsageErasure: Symbol('UsageErasure'),
   UsageQueries: Symbol('UsageQueries'),
   PriceCatalog: Symbol('PriceCatalog'),
   ApiKeyStore: Symbol('ApiKeyStore'),

@@ -39,3 +39,63 @@ export async function ensurePartitions(db: DataSource, from: Date, to: Date): Pr
   });
   return created;
 }
+
+/** Separate from PARTITION_LOCK_KEY: a detach must never wait on a transaction waiting on it. */
+const RETENTION_LOCK_KEY = 727_412_003;
+
+/**
+ * Every partition of usage_records with the upper bound of its range, read from the catalog
+ * (the bound as PostgreSQL prints it, cast back to timestamptz; null for a DEFAULT or
+ * MAXVALUE bound, which is never dropped).
+ */
+const PARTITIONS_ENDING_BY = `
+SELECT name, detach_pending FROM (
+  SELECT c.relname AS name, i.inhdetachpending AS detach_pending,
+         (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz AS upper_bound
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = 'usage_records'::regclass
+) p
+WHERE upper_bound <= $1
+ORDER BY upper_bound`;
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Drops the partitions of usage_records that lie wholly before `cutoff` (upper bound ≤
+ * cutoff): DETACH … CONCURRENTLY, so ingest and queries on the other partitions never wait,
+ * then DROP TABLE. Never a row-by-row DELETE: no dead tuples, no VACUUM debt. The rollups
+ * and the dedup ledger are separate tables and stay. A detach interrupted half-way (a
+ * crash, a cancelled statement) leaves the partition "detach pending"; the next run
+ * finalizes it. One instance at a time; another one finding the lock taken skips the round.
+ */
+export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promise<string[]> {
+  const dropped: string[] = [];
+  // CONCURRENTLY cannot run inside a transaction block: one session, autocommit statements.
+  const session = db.createQueryRunner();
+  await session.connect();
+  try {
+    const [lock] = (await session.query('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK_KEY])) as Array<{
+      ok: boolean;
+    }>;
+    if (!lock?.ok) return dropped;
+    try {
+      const expired = (await session.query(PARTITIONS_ENDING_BY, [cutoff.toISOString()])) as Array<{
+        name: string;
+        detach_pending: boolean;
+      }>;
+      for (const { name, detach_pending } of expired) {
+        const table = quoteIdent(name);
+        await session.query(
+          `ALTER TABLE usage_records DETACH PARTITION ${table} ${detach_pending ? 'FINALIZE' : 'CONCURRENTLY'}`,
+        );
+        await session.query(`DROP TABLE ${table}`);
+        dropped.push(name);
+      }
+    } finally {
+      await session.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_KEY]);
+    }
+  } finally {
+    await session.release();
+  }
+  return dropped;
+}

@@ -13,6 +13,9 @@ import { modelRoutes } from './routes/models.route';
 import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
 import { usageRecordRoutes } from './routes/usage-records.route';
+import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
+import { usageTabRoutes } from './routes/usage-tab.route';
+import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
 import { UsageRecordInput } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
 
@@ -33,7 +36,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...SHARED_SCHEMAS, ApiKey, PriceInput, Price, Model, UsageRecordInput]) app.addSchema(schema);
+  for (const schema of [...SHARED_SCHEMAS, ApiKey, PriceInput, Price, Model, UsageRecordInput, ...USAGE_TAB_SCHEMAS]) {
+    app.addSchema(schema);
+  }
   registerErrorHandling(app);
   await registerJwt(app, options.jwt);
 
@@ -74,5 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes, context);
   await app.register(modelRoutes, context);
   await app.register(usageRecordRoutes, context);
+  await app.register(userUsageErasureRoutes, context);
+  await app.register(usageTabRoutes, context);
   return app;
 }

@@ -1,0 +1,104 @@
+import type { Decimal } from '../../domain/decimal';
+import type { UsageWindow } from '../../domain/usage-window';
+
+/** Narrows a query to one provider, model or user; all optional. */
+export interface UsageFilter {
+  provider?: string;
+  model?: string;
+  userId?: string;
+}
+
+export interface UsageScope {
+  workspaceId: string;
+  window: UsageWindow;
+  filter: UsageFilter;
+}
+
+export interface UsageTotals {
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  durationMsSum: number;
+  durationCount: number;
+  /** exact sum of the known costs */
+  cost: Decimal;
+  /** records without a known cost, not counted in `cost` */
+  unpricedRequests: number;
+}
+
+export interface ModelUsage extends UsageTotals {
+  provider: string;
+  model: string;
+}
+
+export interface ProviderUsage extends UsageTotals {
+  provider: string;
+}
+
+export interface BucketUsage extends UsageTotals {
+  bucketStart: Date;
+}
+
+export interface ProviderBucketUsage extends BucketUsage {
+  provider: string;
+}
+
+export type UserSort = 'totalTokens' | 'cost' | 'requests' | 'lastActiveAt' | 'userId';
+
+export interface UserListQuery {
+  search?: string;
+  sort: UserSort;
+  order: 'asc' | 'desc';
+  /** active: used since `activeSince` */
+  status?: 'active' | 'inactive';
+  activeSince: Date;
+  limit: number;
+  offset: number;
+}
+
+export interface UserUsage extends UsageTotals {
+  userId: string;
+  /** the user's latest record at any time */
+  lastActiveAt: Date;
+  models: Array<Pick<ModelUsage, 'provider' | 'model' | 'requests' | 'totalTokens'>>;
+}
+
+export interface UsageRecordView {
+  requestId: string;
+  occurredAt: Date;
+  userId: string;
+  provider: string;
+  model: string;
+  operation: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  durationMs: number | null;
+  success: boolean;
+  error: string | null;
+  cost: Decimal | null;
+  costStatus: 'computed' | 'provided' | 'unpriced';
+}
+
+/** Read side of usage: SQL aggregates over the rollups, never raw rows summed in Node. */
+export interface UsageQueries {
+  totals(scope: UsageScope): Promise<UsageTotals>;
+  activeUsers(scope: UsageScope): Promise<number>;
+  byModel(scope: UsageScope): Promise<ModelUsage[]>;
+  byProvider(scope: UsageScope): Promise<ProviderUsage[]>;
+  /** every bucket of the window, zero-filled */
+  series(scope: UsageScope): Promise<BucketUsage[]>;
+  /** every bucket of the window for each provider with usage in it, zero-filled */
+  seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]>;
+  users(scope: UsageScope, query: UserListQuery): Promise<{ items: UserUsage[]; total: number }>;
+  /** the user's latest record at any time, null if the workspace has none of theirs */
+  lastActiveAt(workspaceId: string, userId: string): Promise<Date | null>;
+  recent(scope: UsageScope, limit: number): Promise<UsageRecordView[]>;
+}

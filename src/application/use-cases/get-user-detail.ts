@@ -1,0 +1,57 @@
+import { inject, injectable } from 'tsyringe';
+import { NotFoundError } from '../../domain/errors';
+import type { Clock } from '../ports/clock.port';
+import { TOKENS } from '../ports/tokens';
+import type {
+  BucketUsage,
+  ModelUsage,
+  UsageQueries,
+  UsageRecordView,
+  UsageScope,
+  UsageTotals,
+} from '../ports/usage-queries.port';
+import { ACTIVE_WITHIN_MS } from './get-user-usage';
+import { scopeOf, type UsageRequest } from './usage-scope';
+
+export const RECENT_RECORDS = 50;
+
+export interface UserDetail {
+  scope: UsageScope;
+  userId: string;
+  lastActiveAt: Date;
+  status: 'active' | 'inactive';
+  totals: UsageTotals;
+  daily: BucketUsage[];
+  monthly: BucketUsage[];
+  models: ModelUsage[];
+  recent: UsageRecordView[];
+}
+
+@injectable()
+export class GetUserDetail {
+  constructor(
+    @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+  ) {}
+
+  async execute(
+    workspaceId: string,
+    userId: string,
+    request: Omit<UsageRequest, 'userId' | 'granularity'>,
+  ): Promise<UserDetail> {
+    const now = this.clock.now();
+    const scope = scopeOf(workspaceId, { ...request, userId, granularity: 'day' }, now);
+    const lastActiveAt = await this.queries.lastActiveAt(workspaceId, userId);
+    if (!lastActiveAt) throw new NotFoundError(`no usage recorded for user ${JSON.stringify(userId)}`);
+    const monthly = { ...scope, window: { ...scope.window, granularity: 'month' as const } };
+    const [totals, daily, months, models, recent] = await Promise.all([
+      this.queries.totals(scope),
+      this.queries.series(scope),
+      this.queries.series(monthly),
+      this.queries.byModel(scope),
+      this.queries.recent(scope, RECENT_RECORDS),
+    ]);
+    const status = lastActiveAt.getTime() >= now.getTime() - ACTIVE_WITHIN_MS ? 'active' : 'inactive';
+    return { scope, userId, lastActiveAt, status, totals, daily, monthly: months, models, recent };
+  }
+}

@@ -1,0 +1,130 @@
+import { ValidationError } from './errors';
+
+export type Granularity = 'hour' | 'day' | 'week' | 'month';
+export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'week', 'month'];
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** two calendar years, leap days included */
+export const MAX_SPAN_MS = 731 * DAY_MS;
+export const DEFAULT_SPAN_MS = 30 * DAY_MS;
+/** more buckets than this is not a chart any more: ask for a coarser granularity */
+export const MAX_BUCKETS = 5000;
+const APPROX_BUCKET_MS: Record<Granularity, number> = {
+  hour: 3_600_000,
+  day: DAY_MS,
+  week: 7 * DAY_MS,
+  month: 28 * DAY_MS,
+};
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Minutes east of UTC of `zone` at `at`. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+export function utcOffsetMinutes(zone: string, at: Date): number {
+  let formatter = formatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(zone, formatter);
+  }
+  const parts = formatter.formatToParts(at);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
+  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60_000);
+}
+
+/**
+ * A half-open range [from, to) read in a time zone: what every Usage tab query is about.
+ * Buckets start at local midnight (weeks on Monday) in `timeZone`.
+ */
+export interface UsageWindow {
+  from: Date;
+  to: Date;
+  timeZone: string;
+  granularity: Granularity;
+}
+
+export interface UsageWindowInput {
+  from?: string;
+  to?: string;
+  tz?: string;
+  granularity?: Granularity;
+}
+
+function parseInstant(value: string, field: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
+    throw new ValidationError(`${field} must be an ISO 8601 date-time`, [
+      { path: `/querystring/${field}`, message: 'must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z' },
+    ]);
+  }
+  return date;
+}
+
+export function usageWindow(input: UsageWindowInput, now: Date): UsageWindow {
+  const timeZone = input.tz ?? 'UTC';
+  if (!isTimeZone(timeZone)) {
+    throw new ValidationError(`unknown time zone ${JSON.stringify(timeZone)}`, [
+      { path: '/querystring/tz', message: 'must be an IANA time zone such as Europe/Berlin' },
+    ]);
+  }
+  const to = input.to === undefined ? now : parseInstant(input.to, 'to');
+  const from = input.from === undefined ? new Date(to.getTime() - DEFAULT_SPAN_MS) : parseInstant(input.from, 'from');
+  if (from.getTime() >= to.getTime()) {
+    throw new ValidationError('from must be before to', [{ path: '/querystring/from', message: 'must be before to' }]);
+  }
+  if (to.getTime() - from.getTime() > MAX_SPAN_MS) {
+    throw new ValidationError('the range may span at most 2 years', [
+      { path: '/querystring/from', message: 'from and to may be at most 2 years apart' },
+    ]);
+  }
+  const granularity = input.granularity ?? 'day';
+  if ((to.getTime() - from.getTime()) / APPROX_BUCKET_MS[granularity] > MAX_BUCKETS) {
+    throw new ValidationError(`more than ${MAX_BUCKETS} ${granularity} buckets; choose a coarser granularity`, [
+      { path: '/querystring/granularity', message: `at most ${MAX_BUCKETS} buckets per range` },
+    ]);
+  }
+  return { from, to, timeZone, granularity };
+}
+
+/**
+ * True when every UTC offset of the zone during the range is a whole number of hours, so
+ * that local bucket boundaries fall on UTC hour boundaries and hourly rollups answer exactly.
+ */
+export function alignsWithUtcHours(window: UsageWindow): boolean {
+  for (let t = window.from.getTime(); ; t += DAY_MS / 4) {
+    const at = new Date(Math.min(t, window.to.getTime()));
+    if (utcOffsetMinutes(window.timeZone, at) % 60 !== 0) return false;
+    if (at.getTime() >= window.to.getTime()) return true;
+  }
+}
+
+/**
+ * The instant a local calendar period containing `at` began in `zone`: today's midnight,
+ * this week's Monday midnight, or the 1st of this month, DST-correct.
+ */
+export function localPeriodStart(unit: 'day' | 'week' | 'month', at: Date, zone: string): Date {
+  const local = new Date(at.getTime() + utcOffsetMinutes(zone, at) * 60_000);
+  let start = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), unit === 'month' ? 1 : local.getUTCDate());
+  if (unit === 'week') start -= ((local.getUTCDay() + 6) % 7) * DAY_MS;
+  // local wall time -> instant; the offset at midnight may differ from the offset now (DST)
+  let instant = start - utcOffsetMinutes(zone, at) * 60_000;
+  instant = start - utcOffsetMinutes(zone, new Date(instant)) * 60_000;
+  return new Date(instant);
+}

@@ -1,0 +1,261 @@
+import { inject, injectable } from 'tsyringe';
+import { DataSource } from 'typeorm';
+import type {
+  BucketUsage,
+  ModelUsage,
+  ProviderBucketUsage,
+  ProviderUsage,
+  UsageQueries,
+  UsageRecordView,
+  UsageScope,
+  UsageTotals,
+  UserListQuery,
+  UserSort,
+  UserUsage,
+} from '../../application/ports/usage-queries.port';
+import { Decimal } from '../../domain/decimal';
+import { bucketOf, bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
+
+type TotalsRow = Record<
+  | 'requests'
+  | 'errors'
+  | 'input_tokens'
+  | 'output_tokens'
+  | 'cached_input_tokens'
+  | 'cache_write_tokens'
+  | 'reasoning_tokens'
+  | 'total_tokens'
+  | 'duration_ms_sum'
+  | 'duration_count'
+  | 'unpriced_requests',
+  string
+> & { cost: string };
+
+type ModelJson = { provider: string; model: string; requests: number; total_tokens: number; cost: string };
+
+function toTotals(row: TotalsRow): UsageTotals {
+  return {
+    requests: Number(row.requests),
+    errors: Number(row.errors),
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cachedInputTokens: Number(row.cached_input_tokens),
+    cacheWriteTokens: Number(row.cache_write_tokens),
+    reasoningTokens: Number(row.reasoning_tokens),
+    totalTokens: Number(row.total_tokens),
+    durationMsSum: Number(row.duration_ms_sum),
+    durationCount: Number(row.duration_count),
+    cost: Decimal.parse(row.cost),
+    unpricedRequests: Number(row.unpriced_requests),
+  };
+}
+
+/** Orders by the largest first, ties broken by name so pages are stable. */
+const SORT_COLUMNS: Record<UserSort, string> = {
+  totalTokens: 'total_tokens',
+  cost: 'cost::numeric',
+  requests: 'requests',
+  lastActiveAt: 'last_active_at',
+  userId: 'user_id',
+};
+
+@injectable()
+export class PgUsageQueries implements UsageQueries {
+  constructor(@inject(DataSource) private readonly db: DataSource) {}
+
+  private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
+    return (await this.db.query(sql, params.values)) as T[];
+  }
+
+  async totals(scope: UsageScope): Promise<UsageTotals> {
+    const p = new SqlParams();
+    const [row] = await this.rows<TotalsRow>(`SELECT ${TOTALS} FROM (${factsSource(scope, p)}) f`, p);
+    return toTotals(row!);
+  }
+
+  async activeUsers(scope: UsageScope): Promise<number> {
+    const p = new SqlParams();
+    const [row] = await this.rows<{ n: number }>(
+      `SELECT count(DISTINCT user_id)::int AS n FROM (${factsSource(scope, p)}) f`,
+      p,
+    );
+    return row!.n;
+  }
+
+  async byModel(scope: UsageScope): Promise<ModelUsage[]> {
+    const p = new SqlParams();
+    const rows = await this.rows<TotalsRow & { provider: string; model: string }>(
+      `SELECT provider, model, ${TOTALS} FROM (${factsSource(scope, p)}) f
+       GROUP BY provider, model ORDER BY total_tokens DESC, requests DESC, provider, model`,
+      p,
+    );
+    return rows.map((row) => ({ provider: row.provider, model: row.model, ...toTotals(row) }));
+  }
+
+  async byProvider(scope: UsageScope): Promise<ProviderUsage[]> {
+    const p = new SqlParams();
+    const rows = await this.rows<TotalsRow & { provider: string }>(
+      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p)}) f
+       GROUP BY provider ORDER BY total_tokens DESC, requests DESC, provider`,
+      p,
+    );
+    return rows.map((row) => ({ provider: row.provider, ...toTotals(row) }));
+  }
+
+  async series(scope: UsageScope): Promise<BucketUsage[]> {
+    const p = new SqlParams();
+    const facts = factsSource(scope, p);
+    const rows = await this.rows<TotalsRow & { bucket_start: Date }>(
+      `WITH buckets AS (${bucketSeries(scope, p)}),
+            agg AS (SELECT ${bucketOf(scope, p)} AS bucket_start, ${TOTALS} FROM (${facts}) f GROUP BY 1)
+       SELECT b.bucket_start, ${zeroFilled('a')} FROM buckets b LEFT JOIN agg a USING (bucket_start)
+       ORDER BY b.bucket_start`,
+      p,
+    );
+    return rows.map((row) => ({ bucketStart: row.bucket_start, ...toTotals(row) }));
+  }
+
+  async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
+    const p = new SqlParams();
+    const facts = factsSource(scope, p);
+    const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
+      `WITH buckets AS (${bucketSeries(scope, p)}),
+            agg AS MATERIALIZED (SELECT ${bucketOf(scope, p)} AS bucket_start, provider, ${TOTALS}
+                                 FROM (${facts}) f GROUP BY 1, 2)
+       SELECT b.bucket_start, pr.provider, ${zeroFilled('a')}
+       FROM buckets b CROSS JOIN (SELECT DISTINCT provider FROM agg) pr
+       LEFT JOIN agg a ON a.bucket_start = b.bucket_start AND a.provider = pr.provider
+       ORDER BY b.bucket_start, pr.provider`,
+      p,
+    );
+    return rows.map((row) => ({ bucketStart: row.bucket_start, provider: row.provider, ...toTotals(row) }));
+  }
+
+  async users(scope: UsageScope, query: UserListQuery): Promise<{ items: UserUsage[]; total: number }> {
+    const p = new SqlParams();
+    const facts = factsSource(scope, p);
+    const ws = p.add(scope.workspaceId);
+    const conditions: string[] = [];
+    if (query.search !== undefined) {
+      conditions.push(`user_id ILIKE '%' || ${p.add(query.search.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`);
+    }
+    if (query.status !== undefined) {
+      conditions.push(
+        `last_active_at ${query.status === 'active' ? '>=' : '<'} ${p.add(query.activeSince.toISOString())}`,
+      );
+    }
+    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+    const rows = await this.rows<
+      TotalsRow & { user_id: string; last_active_at: Date; total: number; models: ModelJson[] }
+    >(
+      `WITH per_model AS MATERIALIZED (
+         SELECT user_id, provider, model, ${TOTALS} FROM (${facts}) f GROUP BY user_id, provider, model
+       ),
+       per_user AS (
+         SELECT user_id, ${TOTALS},
+           (SELECT h.last_occurred_at FROM usage_hourly h WHERE h.workspace_id = ${ws} AND h.user_id = m.user_id
+            ORDER BY h.bucket_start DESC, h.last_occurred_at DESC LIMIT 1) AS last_active_at
+         FROM per_model m GROUP BY user_id
+       ),
+       filtered AS (SELECT * FROM per_user ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
+       page AS (
+         SELECT *, count(*) OVER ()::int AS total FROM filtered
+         ORDER BY ${SORT_COLUMNS[query.sort]} ${direction} NULLS LAST, user_id ${direction}
+         LIMIT ${p.add(query.limit)} OFFSET ${p.add(query.offset)}
+       )
+       SELECT page.*, (SELECT json_agg(json_build_object('provider', m.provider, 'model', m.model,
+                         'requests', m.requests, 'total_tokens', m.total_tokens, 'cost', m.cost::text)
+                         ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model)
+                       FROM per_model m WHERE m.user_id = page.user_id) AS models
+       FROM page ORDER BY ${SORT_COLUMNS[query.sort]} ${direction} NULLS LAST, user_id ${direction}`,
+      p,
+    );
+    let total = rows[0]?.total;
+    if (total === undefined) {
+      // an empty page past the end still reports how many users match
+      total = query.offset > 0 ? (await this.users(scope, { ...query, offset: 0, limit: 1 })).total : 0;
+    }
+    return {
+      total,
+      items: rows.map((row) => ({
+        userId: row.user_id,
+        lastActiveAt: new Date(row.last_active_at),
+        ...toTotals(row),
+        models: row.models.map((m) => ({
+          provider: m.provider,
+          model: m.model,
+          requests: m.requests,
+          totalTokens: m.total_tokens,
+        })),
+      })),
+    };
+  }
+
+  async lastActiveAt(workspaceId: string, userId: string): Promise<Date | null> {
+    const rows = (await this.db.query(
+      `SELECT last_occurred_at FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
+       ORDER BY bucket_start DESC, last_occurred_at DESC LIMIT 1`,
+      [workspaceId, userId],
+    )) as Array<{ last_occurred_at: Date }>;
+    return rows[0]?.last_occurred_at ?? null;
+  }
+
+  async recent(scope: UsageScope, limit: number): Promise<UsageRecordView[]> {
+    const { provider, model, userId } = scope.filter;
+    const rows = (await this.db.query(
+      `SELECT request_id, occurred_at, user_id, provider, model, operation, input_tokens, output_tokens,
+              cached_input_tokens, reasoning_tokens, total_tokens, duration_ms, success, error, cost::text AS cost, cost_status
+       FROM usage_records
+       WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+         AND ($4::text IS NULL OR provider = $4) AND ($5::text IS NULL OR model = $5) AND ($6::text IS NULL OR user_id = $6)
+       ORDER BY occurred_at DESC, request_id DESC LIMIT $7`,
+      [
+        scope.workspaceId,
+        scope.window.from.toISOString(),
+        scope.window.to.toISOString(),
+        provider?.toLowerCase() ?? null,
+        model?.toLowerCase() ?? null,
+        userId ?? null,
+        limit,
+      ],
+    )) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      requestId: row.request_id as string,
+      occurredAt: row.occurred_at as Date,
+      userId: row.user_id as string,
+      provider: row.provider as string,
+      model: row.model as string,
+      operation: row.operation as string | null,
+      inputTokens: Number(row.input_tokens),
+      outputTokens: Number(row.output_tokens),
+      cachedInputTokens: Number(row.cached_input_tokens),
+      reasoningTokens: Number(row.reasoning_tokens),
+      totalTokens: Number(row.total_tokens),
+      durationMs: row.duration_ms as number | null,
+      success: row.success as boolean,
+      error: row.error as string | null,
+      cost: row.cost === null ? null : Decimal.parse(row.cost as string),
+      costStatus: row.cost_status as UsageRecordView['costStatus'],
+    }));
+  }
+}
+
+/** The totals columns of a LEFT JOINed aggregate, zero where the bucket had no usage. */
+function zeroFilled(alias: string): string {
+  const columns = [
+    'requests',
+    'errors',
+    'input_tokens',
+    'output_tokens',
+    'cached_input_tokens',
+    'cache_write_tokens',
+    'reasoning_tokens',
+    'total_tokens',
+    'duration_ms_sum',
+    'duration_count',
+    'unpriced_requests',
+  ];
+  return [...columns.map((c) => `coalesce(${alias}.${c}, 0) AS ${c}`), `coalesce(${alias}.cost, '0') AS cost`].join(
+    ', ',
+  );
+}

@@ -1,0 +1,91 @@
+import type { UsageScope } from '../../application/ports/usage-queries.port';
+import { alignsWithUtcHours } from '../../domain/usage-window';
+
+/** Collects positional parameters while a statement is assembled. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Columns every facts source yields, one row per rollup row or raw record. */
+const RAW_AS_FACTS = `
+  occurred_at AS at, user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
+  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
+  coalesce(duration_ms, 0) AS duration_ms_sum, CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END AS duration_count,
+  coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests, occurred_at AS last_occurred_at`;
+
+const ROLLUP_AS_FACTS = `
+  bucket_start AS at, user_id, provider, model, requests, errors,
+  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
+  duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
+
+/** Sums of the facts columns, named as UsageTotals rows expect them. */
+export const TOTALS = `
+  coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(errors), 0)::bigint AS errors,
+  coalesce(sum(input_tokens), 0)::bigint AS input_tokens, coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+  coalesce(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
+  coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
+  coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens, coalesce(sum(total_tokens), 0)::bigint AS total_tokens,
+  coalesce(sum(duration_ms_sum), 0)::bigint AS duration_ms_sum, coalesce(sum(duration_count), 0)::bigint AS duration_count,
+  coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests`;
+
+function filters(scope: UsageScope, params: SqlParams): string {
+  const { provider, model, userId } = scope.filter;
+  return [
+    provider === undefined ? '' : ` AND provider = ${params.add(provider.toLowerCase())}`,
+    model === undefined ? '' : ` AND model = ${params.add(model.toLowerCase())}`,
+    userId === undefined ? '' : ` AND user_id = ${params.add(userId)}`,
+  ].join('');
+}
+
+/**
+ * The usage of a scope as one row source: whole UTC hours from the hourly rollup, and the
+ * partial hours at either end of the range from the raw records, so any [from, to) is
+ * exact. Zones whose offset is not a whole number of hours (India, Nepal, parts of
+ * Australia) put local bucket boundaries inside UTC hours; they are read from raw records.
+ */
+export function factsSource(scope: UsageScope, params: SqlParams): string {
+  const { window, workspaceId } = scope;
+  const ws = params.add(workspaceId);
+  const raw = (from: Date, to: Date): string =>
+    `SELECT ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
+       AND occurred_at >= ${params.add(from.toISOString())} AND occurred_at < ${params.add(to.toISOString())}${filters(scope, params)}`;
+
+  const hourFrom = new Date(Math.ceil(window.from.getTime() / HOUR_MS) * HOUR_MS);
+  const hourTo = new Date(Math.floor(window.to.getTime() / HOUR_MS) * HOUR_MS);
+  if (!alignsWithUtcHours(window) || hourFrom >= hourTo) return raw(window.from, window.to);
+
+  const parts = [
+    `SELECT ${ROLLUP_AS_FACTS} FROM usage_hourly WHERE workspace_id = ${ws}
+       AND bucket_start >= ${params.add(hourFrom.toISOString())} AND bucket_start < ${params.add(hourTo.toISOString())}${filters(scope, params)}`,
+  ];
+  if (window.from < hourFrom) parts.push(raw(window.from, hourFrom));
+  if (hourTo < window.to) parts.push(raw(hourTo, window.to));
+  return parts.join('\nUNION ALL\n');
+}
+
+/** Start instants of every bucket of the window, in its time zone. */
+export function bucketSeries(scope: UsageScope, params: SqlParams): string {
+  const { window } = scope;
+  const tz = params.add(window.timeZone);
+  const from = params.add(window.from.toISOString());
+  const last = `(${params.add(window.to.toISOString())}::timestamptz - interval '1 microsecond')`;
+  if (window.granularity === 'hour') {
+    return `SELECT generate_series(date_trunc('hour', ${from}::timestamptz, ${tz}), ${last}, interval '1 hour') AS bucket_start`;
+  }
+  const unit = params.add(window.granularity);
+  // stepping in local wall-clock time makes a DST day 23 or 25 hours long, as it is
+  return `SELECT local_start AT TIME ZONE ${tz} AS bucket_start
+    FROM generate_series(date_trunc(${unit}, ${from}::timestamptz, ${tz}) AT TIME ZONE ${tz},
+                         ${last} AT TIME ZONE ${tz}, ('1 ' || ${unit})::interval) AS local_start`;
+}
+
+export function bucketOf(scope: UsageScope, params: SqlParams, column = 'at'): string {
+  return `date_trunc(${params.add(scope.window.granularity)}, ${column}, ${params.add(scope.window.timeZone)})`;
+}
