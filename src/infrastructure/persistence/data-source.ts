@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-initial-schema';
+import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-coarser-rollups';
 
-export const MIGRATIONS = [InitialSchema1700000000001];
+export const MIGRATIONS = [InitialSchema1700000000001, CoarserRollups1700000000002];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
 const MIGRATION_LOCK_KEY = 727_412_001;

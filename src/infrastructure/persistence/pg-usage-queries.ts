@@ -31,7 +31,7 @@ type TotalsRow = Record<
   string
 > & { cost: string };
 
-type ModelJson = { provider: string; model: string; requests: number; total_tokens: number; cost: string };
+type ModelJson = { provider: string; model: string; requests: number; total_tokens: number };
 
 function toTotals(row: TotalsRow): UsageTotals {
   return {
@@ -76,7 +76,7 @@ export class PgUsageQueries implements UsageQueries {
   async activeUsers(scope: UsageScope): Promise<number> {
     const p = new SqlParams();
     const [row] = await this.rows<{ n: number }>(
-      `SELECT count(DISTINCT user_id)::int AS n FROM (${factsSource(scope, p)}) f`,
+      `SELECT count(DISTINCT user_id)::int AS n FROM (${factsSource(scope, p, { user: true })}) f`,
       p,
     );
     return row!.n;
@@ -85,7 +85,7 @@ export class PgUsageQueries implements UsageQueries {
   async byModel(scope: UsageScope): Promise<ModelUsage[]> {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string; model: string }>(
-      `SELECT provider, model, ${TOTALS} FROM (${factsSource(scope, p)}) f
+      `SELECT provider, model, ${TOTALS} FROM (${factsSource(scope, p, { model: true })}) f
        GROUP BY provider, model ORDER BY total_tokens DESC, requests DESC, provider, model`,
       p,
     );
@@ -95,7 +95,7 @@ export class PgUsageQueries implements UsageQueries {
   async byProvider(scope: UsageScope): Promise<ProviderUsage[]> {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string }>(
-      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p)}) f
+      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p, { model: true })}) f
        GROUP BY provider ORDER BY total_tokens DESC, requests DESC, provider`,
       p,
     );
@@ -104,7 +104,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p);
+    const facts = factsSource(scope, p, { bucketed: true });
     const rows = await this.rows<TotalsRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS (SELECT ${bucketOf(scope, p)} AS bucket_start, ${TOTALS} FROM (${facts}) f GROUP BY 1)
@@ -117,7 +117,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p);
+    const facts = factsSource(scope, p, { model: true, bucketed: true });
     const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS MATERIALIZED (SELECT ${bucketOf(scope, p)} AS bucket_start, provider, ${TOTALS}
@@ -133,7 +133,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async users(scope: UsageScope, query: UserListQuery): Promise<{ items: UserUsage[]; total: number }> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p);
+    const perUserFacts = factsSource(scope, p, { user: true });
     const ws = p.add(scope.workspaceId);
     const conditions: string[] = [];
     if (query.search !== undefined) {
@@ -144,30 +144,37 @@ export class PgUsageQueries implements UsageQueries {
         `last_active_at ${query.status === 'active' ? '>=' : '<'} ${p.add(query.activeSince.toISOString())}`,
       );
     }
-    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+    const order = `${SORT_COLUMNS[query.sort]} ${query.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, user_id ${query.order === 'asc' ? 'ASC' : 'DESC'}`;
+    const limit = p.add(query.limit);
+    const offset = p.add(query.offset);
+    // models are looked up only for the users of the page
+    const pageFacts = factsSource(scope, p, {
+      user: true,
+      model: true,
+      where: 'user_id IN (SELECT user_id FROM page)',
+    });
     const rows = await this.rows<
       TotalsRow & { user_id: string; last_active_at: Date; total: number; models: ModelJson[] }
     >(
-      `WITH per_model AS MATERIALIZED (
-         SELECT user_id, provider, model, ${TOTALS} FROM (${facts}) f GROUP BY user_id, provider, model
+      `WITH per_user AS (
+         SELECT user_id, ${TOTALS} FROM (${perUserFacts}) f GROUP BY user_id
        ),
-       per_user AS (
-         SELECT user_id, ${TOTALS},
-           (SELECT h.last_occurred_at FROM usage_hourly h WHERE h.workspace_id = ${ws} AND h.user_id = m.user_id
-            ORDER BY h.bucket_start DESC, h.last_occurred_at DESC LIMIT 1) AS last_active_at
-         FROM per_model m GROUP BY user_id
+       with_last AS (
+         SELECT u.*, (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id
+                      ORDER BY d.day_start DESC LIMIT 1) AS last_active_at
+         FROM per_user u
        ),
-       filtered AS (SELECT * FROM per_user ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
-       page AS (
-         SELECT *, count(*) OVER ()::int AS total FROM filtered
-         ORDER BY ${SORT_COLUMNS[query.sort]} ${direction} NULLS LAST, user_id ${direction}
-         LIMIT ${p.add(query.limit)} OFFSET ${p.add(query.offset)}
+       filtered AS (SELECT * FROM with_last ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
+       page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
+       per_model AS (
+         SELECT user_id, provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
+         FROM (${pageFacts}) f GROUP BY user_id, provider, model
        )
        SELECT page.*, (SELECT json_agg(json_build_object('provider', m.provider, 'model', m.model,
-                         'requests', m.requests, 'total_tokens', m.total_tokens, 'cost', m.cost::text)
+                         'requests', m.requests, 'total_tokens', m.total_tokens)
                          ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model)
                        FROM per_model m WHERE m.user_id = page.user_id) AS models
-       FROM page ORDER BY ${SORT_COLUMNS[query.sort]} ${direction} NULLS LAST, user_id ${direction}`,
+       FROM page ORDER BY ${order}`,
       p,
     );
     let total = rows[0]?.total;
@@ -181,11 +188,11 @@ export class PgUsageQueries implements UsageQueries {
         userId: row.user_id,
         lastActiveAt: new Date(row.last_active_at),
         ...toTotals(row),
-        models: row.models.map((m) => ({
+        models: (row.models ?? []).map((m) => ({
           provider: m.provider,
           model: m.model,
-          requests: m.requests,
-          totalTokens: m.total_tokens,
+          requests: Number(m.requests),
+          totalTokens: Number(m.total_tokens),
         })),
       })),
     };
@@ -193,8 +200,8 @@ export class PgUsageQueries implements UsageQueries {
 
   async lastActiveAt(workspaceId: string, userId: string): Promise<Date | null> {
     const rows = (await this.db.query(
-      `SELECT last_occurred_at FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
-       ORDER BY bucket_start DESC, last_occurred_at DESC LIMIT 1`,
+      `SELECT last_occurred_at FROM usage_daily_users WHERE workspace_id = $1 AND user_id = $2
+       ORDER BY day_start DESC LIMIT 1`,
       [workspaceId, userId],
     )) as Array<{ last_occurred_at: Date }>;
     return rows[0]?.last_occurred_at ?? null;

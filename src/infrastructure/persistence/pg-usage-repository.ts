@@ -3,9 +3,65 @@ import { DataSource } from 'typeorm';
 import type { UsageRepository } from '../../application/ports/usage-repository.port';
 import type { UsageRecord } from '../../domain/usage-record';
 
+/** The metric columns every rollup table has, and how one batch of stored records adds to them. */
+const METRICS: Array<[column: string, fromStored: string, merge: 'add' | 'max']> = [
+  ['requests', 'count(*)', 'add'],
+  ['errors', 'count(*) FILTER (WHERE NOT success)', 'add'],
+  ['input_tokens', 'sum(input_tokens)', 'add'],
+  ['output_tokens', 'sum(output_tokens)', 'add'],
+  ['cached_input_tokens', 'sum(cached_input_tokens)', 'add'],
+  ['cache_write_tokens', 'sum(cache_write_tokens)', 'add'],
+  ['reasoning_tokens', 'sum(reasoning_tokens)', 'add'],
+  ['total_tokens', 'sum(total_tokens)', 'add'],
+  ['duration_ms_sum', 'coalesce(sum(duration_ms), 0)', 'add'],
+  ['duration_count', 'count(duration_ms)', 'add'],
+  ['cost', 'coalesce(sum(cost), 0)', 'add'],
+  ['unpriced_requests', 'count(*) FILTER (WHERE cost IS NULL)', 'add'],
+  ['last_occurred_at', 'max(occurred_at)', 'max'],
+];
+
+/**
+ * Adds the stored records to one rollup. Rows are upserted in key order so that concurrent
+ * batches lock shared rows in the same order and cannot deadlock.
+ */
+function rollupUpsert(name: string, table: string, keys: Array<[column: string, expression: string]>): string {
+  const keyColumns = keys.map(([column]) => column);
+  const positions = keys.map((_, i) => String(i + 2)).join(', ');
+  return `${name} AS (
+  INSERT INTO ${table} AS r (workspace_id, ${keyColumns.join(', ')}, ${METRICS.map(([c]) => c).join(', ')})
+  SELECT $1, ${keys.map(([, e]) => e).join(', ')}, ${METRICS.map(([, e]) => e).join(', ')}
+  FROM stored GROUP BY ${positions} ORDER BY ${positions}
+  ON CONFLICT (workspace_id, ${keyColumns.join(', ')}) DO UPDATE SET
+    ${METRICS.map(([c, , merge]) => (merge === 'add' ? `${c} = r.${c} + EXCLUDED.${c}` : `${c} = greatest(r.${c}, EXCLUDED.${c})`)).join(',\n    ')}
+)`;
+}
+
+const HOUR = "date_trunc('hour', occurred_at, 'UTC')";
+const ROLLUPS = [
+  rollupUpsert('hourly', 'usage_hourly', [
+    ['bucket_start', HOUR],
+    ['user_id', 'user_id'],
+    ['provider', 'provider'],
+    ['model', 'model'],
+  ]),
+  rollupUpsert('hourly_models', 'usage_hourly_models', [
+    ['bucket_start', HOUR],
+    ['provider', 'provider'],
+    ['model', 'model'],
+  ]),
+  rollupUpsert('hourly_users', 'usage_hourly_users', [
+    ['bucket_start', HOUR],
+    ['user_id', 'user_id'],
+  ]),
+  rollupUpsert('daily_users', 'usage_daily_users', [
+    ['day_start', "date_trunc('day', occurred_at, 'UTC')"],
+    ['user_id', 'user_id'],
+  ]),
+].join(',\n');
+
 /**
  * One statement per batch: claim request ids in the dedup ledger, store the records whose
- * id was new, and add exactly those to the hourly rollup. All of it commits or none does,
+ * id was new, and add exactly those to every rollup. All of it commits or none does,
  * so a failed write followed by a retry still counts once.
  */
 const INSERT_NEW = `
@@ -21,6 +77,9 @@ WITH input AS (
 claimed AS (
   INSERT INTO usage_request_ids (workspace_id, request_id, occurred_at)
   SELECT $1, request_id, occurred_at FROM input
+  -- claim in one global order: overlapping batches sent concurrently in different orders
+  -- would otherwise wait on each other's ids and deadlock
+  ORDER BY request_id
   ON CONFLICT DO NOTHING
   RETURNING request_id
 ),
@@ -35,32 +94,7 @@ stored AS (
   RETURNING occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
-rolled AS (
-  INSERT INTO usage_hourly AS h (workspace_id, bucket_start, user_id, provider, model, requests, errors,
-    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-    duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
-  SELECT $1, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, count(*), count(*) FILTER (WHERE NOT success),
-    sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(reasoning_tokens),
-    sum(total_tokens), coalesce(sum(duration_ms), 0), count(duration_ms), coalesce(sum(cost), 0),
-    count(*) FILTER (WHERE cost IS NULL), max(occurred_at)
-  FROM stored
-  GROUP BY 2, 3, 4, 5
-  ORDER BY 2, 3, 4, 5
-  ON CONFLICT (workspace_id, bucket_start, user_id, provider, model) DO UPDATE SET
-    requests = h.requests + EXCLUDED.requests,
-    errors = h.errors + EXCLUDED.errors,
-    input_tokens = h.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = h.output_tokens + EXCLUDED.output_tokens,
-    cached_input_tokens = h.cached_input_tokens + EXCLUDED.cached_input_tokens,
-    cache_write_tokens = h.cache_write_tokens + EXCLUDED.cache_write_tokens,
-    reasoning_tokens = h.reasoning_tokens + EXCLUDED.reasoning_tokens,
-    total_tokens = h.total_tokens + EXCLUDED.total_tokens,
-    duration_ms_sum = h.duration_ms_sum + EXCLUDED.duration_ms_sum,
-    duration_count = h.duration_count + EXCLUDED.duration_count,
-    cost = h.cost + EXCLUDED.cost,
-    unpriced_requests = h.unpriced_requests + EXCLUDED.unpriced_requests,
-    last_occurred_at = greatest(h.last_occurred_at, EXCLUDED.last_occurred_at)
-)
+${ROLLUPS}
 SELECT count(*)::int AS inserted FROM stored`;
 
 @injectable()

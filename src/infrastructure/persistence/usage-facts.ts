@@ -11,19 +11,50 @@ export class SqlParams {
   }
 }
 
-const HOUR_MS = 3_600_000;
-
 /** Columns every facts source yields, one row per rollup row or raw record. */
+const METRICS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+  total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
+
 const RAW_AS_FACTS = `
   occurred_at AS at, user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
   coalesce(duration_ms, 0) AS duration_ms_sum, CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END AS duration_count,
   coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests, occurred_at AS last_occurred_at`;
 
-const ROLLUP_AS_FACTS = `
-  bucket_start AS at, user_id, provider, model, requests, errors,
-  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-  duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
+/** The rollups, from the finest to the coarsest; each yields the facts columns. */
+const SOURCES = {
+  full: {
+    table: 'usage_hourly',
+    time: 'bucket_start',
+    columns: `bucket_start AS at, user_id, provider, model, ${METRICS}`,
+  },
+  models: {
+    table: 'usage_hourly_models',
+    time: 'bucket_start',
+    columns: `bucket_start AS at, NULL::text AS user_id, provider, model, ${METRICS}`,
+  },
+  hourlyUsers: {
+    table: 'usage_hourly_users',
+    time: 'bucket_start',
+    columns: `bucket_start AS at, user_id, NULL::text AS provider, NULL::text AS model, ${METRICS}`,
+  },
+  dailyUsers: {
+    table: 'usage_daily_users',
+    time: 'day_start',
+    columns: `day_start AS at, user_id, NULL::text AS provider, NULL::text AS model, ${METRICS}`,
+  },
+} as const;
+
+export interface FactsNeeds {
+  /** rows must carry user_id */
+  user?: boolean;
+  /** rows must carry provider and model */
+  model?: boolean;
+  /** rows are grouped into local buckets of the window's time zone */
+  bucketed?: boolean;
+  /** an extra SQL condition on user_id, provider or model */
+  where?: string;
+}
 
 /** Sums of the facts columns, named as UsageTotals rows expect them. */
 export const TOTALS = `
@@ -35,36 +66,60 @@ export const TOTALS = `
   coalesce(sum(duration_ms_sum), 0)::bigint AS duration_ms_sum, coalesce(sum(duration_count), 0)::bigint AS duration_count,
   coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests`;
 
-function filters(scope: UsageScope, params: SqlParams): string {
+function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds): string {
   const { provider, model, userId } = scope.filter;
   return [
     provider === undefined ? '' : ` AND provider = ${params.add(provider.toLowerCase())}`,
     model === undefined ? '' : ` AND model = ${params.add(model.toLowerCase())}`,
     userId === undefined ? '' : ` AND user_id = ${params.add(userId)}`,
+    needs.where === undefined ? '' : ` AND ${needs.where}`,
   ].join('');
 }
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const floorTo = (date: Date, unit: number): Date => new Date(Math.floor(date.getTime() / unit) * unit);
+const ceilTo = (date: Date, unit: number): Date => new Date(Math.ceil(date.getTime() / unit) * unit);
+
 /**
- * The usage of a scope as one row source: whole UTC hours from the hourly rollup, and the
- * partial hours at either end of the range from the raw records, so any [from, to) is
- * exact. Zones whose offset is not a whole number of hours (India, Nepal, parts of
- * Australia) put local bucket boundaries inside UTC hours; they are read from raw records.
+ * The usage of a scope as one row source, exact for any [from, to): the partial hours at
+ * either end come from the raw records, whole hours from an hourly rollup, and — for
+ * queries over every user that are not bucketed — whole UTC days from the daily rollup.
+ * The coarsest rollup that still carries the needed columns is used. Zones whose offset
+ * is not a whole number of hours (India, Nepal, parts of Australia) put local bucket
+ * boundaries inside UTC hours, so bucketed queries in them read the raw records.
  */
-export function factsSource(scope: UsageScope, params: SqlParams): string {
-  const { window, workspaceId } = scope;
+export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
+  const { window, workspaceId, filter } = scope;
   const ws = params.add(workspaceId);
+  const select = (source: { table: string; time: string; columns: string }, from: Date, to: Date): string =>
+    `SELECT ${source.columns} FROM ${source.table} WHERE workspace_id = ${ws}
+       AND ${source.time} >= ${params.add(from.toISOString())} AND ${source.time} < ${params.add(to.toISOString())}${filters(scope, params, needs)}`;
   const raw = (from: Date, to: Date): string =>
     `SELECT ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
-       AND occurred_at >= ${params.add(from.toISOString())} AND occurred_at < ${params.add(to.toISOString())}${filters(scope, params)}`;
+       AND occurred_at >= ${params.add(from.toISOString())} AND occurred_at < ${params.add(to.toISOString())}${filters(scope, params, needs)}`;
 
-  const hourFrom = new Date(Math.ceil(window.from.getTime() / HOUR_MS) * HOUR_MS);
-  const hourTo = new Date(Math.floor(window.to.getTime() / HOUR_MS) * HOUR_MS);
-  if (!alignsWithUtcHours(window) || hourFrom >= hourTo) return raw(window.from, window.to);
+  const hourFrom = ceilTo(window.from, HOUR_MS);
+  const hourTo = floorTo(window.to, HOUR_MS);
+  if (hourFrom >= hourTo || (needs.bucketed && !alignsWithUtcHours(window))) return raw(window.from, window.to);
 
-  const parts = [
-    `SELECT ${ROLLUP_AS_FACTS} FROM usage_hourly WHERE workspace_id = ${ws}
-       AND bucket_start >= ${params.add(hourFrom.toISOString())} AND bucket_start < ${params.add(hourTo.toISOString())}${filters(scope, params)}`,
-  ];
+  const modelFiltered = filter.provider !== undefined || filter.model !== undefined;
+  const full =
+    filter.userId !== undefined || (needs.user && (needs.model || modelFiltered)) || needs.where !== undefined;
+  const parts: string[] = [];
+  if (full || !needs.user) {
+    parts.push(select(full ? SOURCES.full : SOURCES.models, hourFrom, hourTo));
+  } else {
+    const dayFrom = ceilTo(hourFrom, DAY_MS);
+    const dayTo = floorTo(hourTo, DAY_MS);
+    if (!needs.bucketed && dayFrom < dayTo) {
+      parts.push(select(SOURCES.dailyUsers, dayFrom, dayTo));
+      if (hourFrom < dayFrom) parts.push(select(SOURCES.hourlyUsers, hourFrom, dayFrom));
+      if (dayTo < hourTo) parts.push(select(SOURCES.hourlyUsers, dayTo, hourTo));
+    } else {
+      parts.push(select(SOURCES.hourlyUsers, hourFrom, hourTo));
+    }
+  }
   if (window.from < hourFrom) parts.push(raw(window.from, hourFrom));
   if (hourTo < window.to) parts.push(raw(hourTo, window.to));
   return parts.join('\nUNION ALL\n');

@@ -34,6 +34,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // ids in paths (a user id is up to 200 characters) may arrive percent-encoded, up to 12 characters each
+    routerOptions: { maxParamLength: 2400 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const schema of [...SHARED_SCHEMAS, ApiKey, PriceInput, Price, Model, UsageRecordInput, ...USAGE_TAB_SCHEMAS]) {

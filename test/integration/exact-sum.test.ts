@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+/** The issue's exact-sum requirement: one million records of $0.000001 add up to exactly $1.000000. */
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => t.close());
+
+describe('exact sums of micro-dollar costs', () => {
+  it('sums one million stored records of 0.000001 to exactly 1.000000', { timeout: 300_000 }, async () => {
+    // set-based: one INSERT … SELECT over generate_series, spread over three monthly partitions
+    await t.db.query(
+      `INSERT INTO usage_records (workspace_id, occurred_at, request_id, user_id, provider, model,
+         input_tokens, output_tokens, total_tokens, success, cost, cost_status)
+       SELECT 'million', timestamptz '2026-01-01T00:00:00Z' + (i * interval '7 seconds'), 'm-' || i, 'user-' || (i % 100),
+              'acmeai', 'micro', 1, 0, 1, true, 0.000001, 'computed'
+       FROM generate_series(1, 1000000) AS i`,
+    );
+    const [row] = (await t.db.query(
+      `SELECT count(*)::int AS n, sum(cost)::text AS total, sum(cost) = 1 AS is_one,
+              count(DISTINCT date_trunc('month', occurred_at, 'UTC'))::int AS months
+       FROM usage_records WHERE workspace_id = 'million'`,
+    )) as Array<{ n: number; total: string; is_one: boolean; months: number }>;
+    expect(row).toEqual({ n: 1_000_000, total: '1.000000', is_one: true, months: 3 });
+
+    // the same sum by user and then over the users (as a per-user page adds up) is exact too
+    const [byUser] = (await t.db.query(
+      `SELECT sum(s)::text AS total FROM (
+         SELECT sum(cost) AS s FROM usage_records WHERE workspace_id = 'million' GROUP BY user_id) u`,
+    )) as Array<{ total: string }>;
+    expect(byUser!.total).toBe('1.000000');
+  });
+
+  it('sums 2,000 records ingested over HTTP at a computed $0.000001 each to exactly 0.002000', async () => {
+    const admin = bearer(t.token('root', { role: 'admin' }));
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/admin/models',
+      headers: admin,
+      payload: {
+        provider: 'acmeai',
+        model: 'micro-1',
+        price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '0' },
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+
+    const start = Date.parse('2026-03-01T00:00:00Z');
+    for (let batch = 0; batch < 2; batch += 1) {
+      const records = Array.from({ length: 1000 }, (_, i) => {
+        const n = batch * 1000 + i;
+        return {
+          requestId: `micro-${n}`,
+          // one a minute: about 33 hourly buckets
+          occurredAt: new Date(start + n * 60_000).toISOString(),
+          userId: `user-${n % 7}`,
+          provider: 'acmeai',
+          model: 'micro-1',
+          inputTokens: 1,
+          outputTokens: 0,
+        };
+      });
+      const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers: admin, payload: { records } });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toEqual({ accepted: 1000, duplicates: 0, rejected: [] });
+    }
+
+    const [raw] = (await t.db.query(
+      `SELECT count(*)::int AS n, sum(cost)::text AS total, min(cost)::text AS min, max(cost)::text AS max,
+              count(*) FILTER (WHERE cost_status <> 'computed')::int AS not_computed
+       FROM usage_records WHERE workspace_id = 'default' AND model = 'micro-1'`,
+    )) as Array<{ n: number; total: string; min: string; max: string; not_computed: number }>;
+    expect(raw).toEqual({ n: 2000, total: '0.002000', min: '0.000001', max: '0.000001', not_computed: 0 });
+
+    const [rollup] = (await t.db.query(
+      `SELECT sum(cost)::text AS total, sum(cost) = 0.002 AS exact, sum(requests)::int AS requests,
+              count(*)::int AS groups, sum(unpriced_requests)::int AS unpriced
+       FROM usage_hourly WHERE workspace_id = 'default' AND model = 'micro-1'`,
+    )) as Array<{ total: string; exact: boolean; requests: number; groups: number; unpriced: number }>;
+    expect(rollup).toMatchObject({ total: '0.002000', exact: true, requests: 2000, unpriced: 0 });
+    expect(rollup!.groups).toBeGreaterThan(30);
+  });
+});

@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+/** Partial rejection of bad records, and whole-request rejection of a bad envelope. */
+let t: TestApp;
+let admin: Record<string, string>;
+
+beforeAll(async () => {
+  t = await createTestApp({ maxBatchRecords: 5 });
+  admin = bearer(t.token('root', { role: 'admin' }));
+});
+afterAll(async () => t.close());
+
+const valid = (requestId: string, fields: Record<string, unknown> = {}) => ({
+  requestId,
+  occurredAt: '2026-06-01T10:00:00Z',
+  provider: 'openai',
+  model: 'gpt-4o',
+  inputTokens: 100,
+  outputTokens: 50,
+  ...fields,
+});
+
+const post = (payload: unknown, headers: Record<string, string> = {}) =>
+  t.app.inject({
+    method: 'POST',
+    url: '/v1/usage/records',
+    headers: { ...admin, ...headers },
+    ...(typeof payload === 'string' ? { payload, headers: { ...admin, 'content-type': 'application/json', ...headers } } : { payload: payload as object }),
+  });
+
+async function count(): Promise<{ records: number; ids: number; rollup: number }> {
+  const [row] = (await t.db.query(
+    `SELECT (SELECT count(*) FROM usage_records)::int AS records, (SELECT count(*) FROM usage_request_ids)::int AS ids,
+            (SELECT coalesce(sum(requests), 0) FROM usage_hourly)::int AS rollup`,
+  )) as Array<{ records: number; ids: number; rollup: number }>;
+  return row!;
+}
+
+interface Rejected {
+  index: number;
+  requestId?: string;
+  errors: Array<{ path: string; message: string }>;
+}
+
+/** Sends one bad record between two good ones; returns its rejection after checking the good ones were stored. */
+async function rejectionOf(bad: unknown): Promise<Rejected> {
+  const tag = `r${Math.random().toString(36).slice(2, 10)}`;
+  const res = await post({ records: [valid(`${tag}-a`), bad, valid(`${tag}-b`)] });
+  expect(res.statusCode, res.body).toBe(200);
+  const body = res.json() as { accepted: number; duplicates: number; rejected: Rejected[] };
+  expect(body.accepted).toBe(2);
+  expect(body.duplicates).toBe(0);
+  expect(body.rejected).toHaveLength(1);
+  expect(body.rejected[0]!.index).toBe(1);
+  const stored = (await t.db.query(`SELECT request_id FROM usage_records WHERE request_id LIKE $1 ORDER BY 1`, [
+    `${tag}-%`,
+  ])) as Array<{ request_id: string }>;
+  expect(stored.map((r) => r.request_id)).toEqual([`${tag}-a`, `${tag}-b`]);
+  for (const error of body.rejected[0]!.errors) expect(error.message.length).toBeGreaterThan(0);
+  return body.rejected[0]!;
+}
+
+const paths = (rejected: Rejected) => rejected.errors.map((e) => e.path);
+
+describe('partial rejection: valid records are stored, each bad one is reported', () => {
+  it('rejects negative tokens at /inputTokens', async () => {
+    const rejected = await rejectionOf(valid('neg', { inputTokens: -1 }));
+    expect(rejected.requestId).toBe('neg');
+    expect(paths(rejected)).toEqual(['/inputTokens']);
+  });
+
+  it('rejects fractional and absurd token counts', async () => {
+    expect(paths(await rejectionOf(valid('frac', { outputTokens: 1.5 })))).toEqual(['/outputTokens']);
+    expect(paths(await rejectionOf(valid('huge', { outputTokens: 1e13 })))).toEqual(['/outputTokens']);
+    expect(paths(await rejectionOf(valid('str', { inputTokens: '100' })))).toEqual(['/inputTokens']);
+  });
+
+  it('rejects a missing model at /model, and a blank one', async () => {
+    const { model: _model, ...withoutModel } = valid('nomodel');
+    expect(await rejectionOf(withoutModel)).toEqual({
+      index: 1,
+      requestId: 'nomodel',
+      errors: [{ path: '/model', message: expect.any(String) }],
+    });
+    expect(paths(await rejectionOf(valid('blank', { model: '   ' })))).toEqual(['/model']);
+  });
+
+  it('rejects a missing requestId without naming one', async () => {
+    const { requestId: _id, ...withoutId } = valid('x');
+    const rejected = await rejectionOf(withoutId);
+    expect(rejected.requestId).toBeUndefined();
+    expect(paths(rejected)).toEqual(['/requestId']);
+  });
+
+  it('rejects an unknown field at its own path', async () => {
+    expect(paths(await rejectionOf(valid('extra', { promptTokens: 5 })))).toEqual(['/promptTokens']);
+  });
+
+  it('rejects cachedInputTokens greater than inputTokens (they are part of it)', async () => {
+    expect(await rejectionOf(valid('cached', { inputTokens: 100, cachedInputTokens: 101 }))).toEqual({
+      index: 1,
+      requestId: 'cached',
+      errors: [{ path: '/cachedInputTokens', message: expect.stringContaining('must not exceed inputTokens') }],
+    });
+    // cached + cache write together may not exceed the input either
+    expect(
+      paths(await rejectionOf(valid('cached2', { inputTokens: 100, cachedInputTokens: 60, cacheWriteTokens: 41 }))),
+    ).toEqual(['/cachedInputTokens']);
+  });
+
+  it('rejects reasoningTokens greater than outputTokens', async () => {
+    expect(paths(await rejectionOf(valid('reason', { outputTokens: 50, reasoningTokens: 51 })))).toEqual([
+      '/reasoningTokens',
+    ]);
+  });
+
+  it('rejects a totalTokens that is not inputTokens + outputTokens', async () => {
+    expect(await rejectionOf(valid('total', { inputTokens: 100, outputTokens: 50, totalTokens: 149 }))).toEqual({
+      index: 1,
+      requestId: 'total',
+      errors: [{ path: '/totalTokens', message: 'totalTokens must equal inputTokens + outputTokens' }],
+    });
+  });
+
+  it('reports every broken invariant of one record', async () => {
+    const rejected = await rejectionOf(
+      valid('many', { inputTokens: 10, cachedInputTokens: 20, outputTokens: 5, reasoningTokens: 6, totalTokens: 1 }),
+    );
+    expect(paths(rejected)).toEqual(['/cachedInputTokens', '/reasoningTokens', '/totalTokens']);
+  });
+
+  it.each(['2026-06-01 10:00:00', '01/06/2026', '2026-06-01', '2026-13-01T00:00:00Z', 'yesterday', '1717236000000'])(
+    'rejects occurredAt %j at /occurredAt',
+    async (occurredAt) => {
+      expect(paths(await rejectionOf(valid('when', { occurredAt })))).toEqual(['/occurredAt']);
+    },
+  );
+
+  it('rejects an occurredAt more than an hour in the future', async () => {
+    const occurredAt = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    expect(paths(await rejectionOf(valid('future', { occurredAt })))).toEqual(['/occurredAt']);
+  });
+
+  it('rejects metadata larger than 8 KB, and metadata that is not an object', async () => {
+    const big = { note: 'x'.repeat(8200) };
+    expect(await rejectionOf(valid('meta', { metadata: big }))).toEqual({
+      index: 1,
+      requestId: 'meta',
+      errors: [{ path: '/metadata', message: 'metadata must be at most 8192 bytes of JSON' }],
+    });
+    expect(paths(await rejectionOf(valid('meta2', { metadata: ['a'] })))).toEqual(['/metadata']);
+    expect(paths(await rejectionOf(valid('meta3', { metadata: 'text' })))).toEqual(['/metadata']);
+  });
+
+  it('accepts metadata of exactly 8 KB', async () => {
+    const note = 'x'.repeat(8192 - JSON.stringify({ note: '' }).length);
+    expect(Buffer.byteLength(JSON.stringify({ note }))).toBe(8192);
+    const res = await post({ records: [valid('meta-ok', { metadata: { note } })] });
+    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+  });
+
+  it.each([42, 'record', null, true, [valid('nested')]])('rejects the non-object item %j at /', async (item) => {
+    const rejected = await rejectionOf(item);
+    expect(rejected.requestId).toBeUndefined();
+    expect(paths(rejected)).toEqual(['/']);
+  });
+
+  it('rejects a negative or malformed client cost at /cost', async () => {
+    expect(paths(await rejectionOf(valid('cost1', { cost: -0.01 })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(valid('cost2', { cost: '-0.01' })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(valid('cost3', { cost: '1e-5' })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(valid('cost4', { cost: 'free' })))).toEqual(['/cost']);
+  });
+
+  it('rejects over-long strings', async () => {
+    expect(paths(await rejectionOf(valid('x'.repeat(201))))).toEqual(['/requestId']);
+    expect(paths(await rejectionOf(valid('longmodel', { model: 'm'.repeat(201) })))).toEqual(['/model']);
+  });
+
+  it('lists several bad records of one batch with their indexes; the good ones are stored', async () => {
+    const res = await post({
+      records: [
+        valid('mix-bad-0', { inputTokens: -5 }),
+        valid('mix-ok-1'),
+        'not a record',
+        valid('mix-ok-3'),
+        valid('mix-bad-4', { occurredAt: 'soon' }),
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { accepted: number; duplicates: number; rejected: Rejected[] };
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r) => [r.index, r.requestId, paths(r)])).toEqual([
+      [0, 'mix-bad-0', ['/inputTokens']],
+      [2, undefined, ['/']],
+      [4, 'mix-bad-4', ['/occurredAt']],
+    ]);
+  });
+
+  it('answers 200 with everything rejected when no record is valid, and stores nothing', async () => {
+    const before = await count();
+    const res = await post({ records: [valid('all-bad-0', { inputTokens: -1 }), 7] });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 0, duplicates: 0 });
+    expect(res.json().rejected).toHaveLength(2);
+    expect(await count()).toEqual(before);
+  });
+});
+
+describe('a malformed envelope is a 400 and nothing is written', () => {
+  const expectNothingWritten = async (payload: unknown, status = 400, headers: Record<string, string> = {}) => {
+    const before = await count();
+    const res = await post(payload, headers);
+    expect(res.statusCode, res.body).toBe(status);
+    const body = res.json() as { statusCode: number; code: string; message: string };
+    expect(body.statusCode).toBe(status);
+    expect(typeof body.code).toBe('string');
+    expect(typeof body.message).toBe('string');
+    expect(await count()).toEqual(before);
+    return body;
+  };
+
+  it('rejects an empty records array', async () => {
+    const body = await expectNothingWritten({ records: [] });
+    expect(body).toMatchObject({ code: 'validation_failed', message: 'records must hold at least one record' });
+  });
+
+  it('rejects records that is not an array, or missing', async () => {
+    await expectNothingWritten({ records: valid('obj') });
+    await expectNothingWritten({ records: 'x' });
+    await expectNothingWritten({});
+    await expectNothingWritten([valid('bare-array')]);
+  });
+
+  it('rejects an unknown top-level field', async () => {
+    await expectNothingWritten({ records: [valid('top')], extra: true });
+  });
+
+  it('rejects more than MAX_BATCH_RECORDS records (5 here), even if all are valid', async () => {
+    const records = Array.from({ length: 6 }, (_, i) => valid(`over-${i}`));
+    const body = await expectNothingWritten({ records });
+    expect(body.message).toBe('a batch holds at most 5 records, got 6');
+    const ok = await post({ records: records.slice(0, 5) });
+    expect(ok.json()).toEqual({ accepted: 5, duplicates: 0, rejected: [] });
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    const body = await expectNothingWritten('{"records": [', 400);
+    expect(body.code).toBe('invalid_json');
+    await expectNothingWritten('', 400);
+  });
+
+  it('rejects a body larger than the limit with 413', async () => {
+    // the limit is 12 KB per allowed record: 60 KB here
+    const records = [valid('big', { metadata: { note: 'x'.repeat(70_000) } })];
+    const body = await expectNothingWritten({ records }, 413);
+    expect(body.code).toBe('payload_too_large');
+  });
+});

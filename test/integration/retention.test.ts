@@ -1,0 +1,139 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maintainStorage } from '../../src/infrastructure/persistence/maintenance';
+import { dropPartitionsBefore } from '../../src/infrastructure/persistence/partitions';
+import { createTestApp, type TestApp } from '../support/test-app';
+import { ingest, rollupTotals } from '../support/usage-checks';
+
+const RETENTION_DAYS = 30;
+let now = new Date('2025-03-20T12:00:00Z'); // window starts 2025-02-18T12:00Z
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ clock: { now: () => now }, rawRetentionDays: RETENTION_DAYS });
+});
+afterAll(async () => t.close());
+
+const partitions = async (): Promise<string[]> =>
+  (
+    (await t.db.query(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname`,
+    )) as Array<{ relname: string }>
+  ).map((row) => row.relname);
+
+const exists = async (table: string): Promise<boolean> => {
+  const [row] = (await t.db.query('SELECT to_regclass($1) IS NOT NULL AS present', [table])) as Array<{
+    present: boolean;
+  }>;
+  return row!.present;
+};
+
+const record = (requestId: string, occurredAt: string, userId = 'alice', model = 'gpt-4o') => ({
+  requestId,
+  userId,
+  occurredAt,
+  provider: 'openai',
+  model,
+  inputTokens: 1200,
+  cachedInputTokens: 200,
+  outputTokens: 300,
+  durationMs: 900,
+});
+
+describe('raw retention', () => {
+  it('drops whole partitions past the window and keeps the rollups and the dedup ledger', async () => {
+    const admin = t.token('root', { role: 'admin' });
+    const february = [
+      record('feb-1', '2025-02-20T09:15:00Z'),
+      record('feb-2', '2025-02-20T09:45:00Z', 'bob'),
+      record('feb-3', '2025-02-27T23:59:59.999Z', 'alice', 'tally-unknown'),
+    ];
+    const march = [record('mar-1', '2025-03-02T10:00:00Z'), record('mar-2', '2025-03-19T10:00:00Z', 'bob')];
+    expect(await ingest(t, admin, [...february, ...march])).toMatchObject({ accepted: 5, duplicates: 0, rejected: [] });
+    const totalsBefore = await rollupTotals(t.db, 'default');
+    expect(totalsBefore.map((row) => row.requests)).toEqual(['2', '1', '2']);
+
+    // Eight weeks later: the window starts 2025-03-16, all of February is older than it,
+    // March only partly, so March stays.
+    now = new Date('2025-04-15T00:00:00Z');
+    const changes = await maintainStorage(t.db, now, RETENTION_DAYS);
+    expect(changes.dropped).toContain('usage_records_p202502');
+    expect(changes.dropped).not.toContain('usage_records_p202503');
+    expect(changes.dropped.every((name) => name < 'usage_records_p202503')).toBe(true);
+
+    const left = await partitions();
+    expect(left).not.toContain('usage_records_p202502');
+    expect(left[0]).toBe('usage_records_p202503');
+    expect(await exists('usage_records_p202502')).toBe(false);
+    expect(await exists('usage_records_p202503')).toBe(true);
+
+    const raw = (await t.db.query(`SELECT request_id FROM usage_records ORDER BY request_id`)) as Array<{
+      request_id: string;
+    }>;
+    expect(raw.map((row) => row.request_id)).toEqual(['mar-1', 'mar-2']);
+    // history charts keep every hour, February included
+    expect(await rollupTotals(t.db, 'default')).toEqual(totalsBefore);
+    const [ledger] = (await t.db.query(`SELECT count(*)::int AS n FROM usage_request_ids WHERE request_id LIKE 'feb-%'`)) as Array<{ n: number }>;
+    expect(ledger!.n).toBe(3);
+
+    // a late re-send of a dropped record is refused, as anything older than the window is
+    const resent = await ingest(t, admin, [february[0]!]);
+    expect(resent.accepted).toBe(0);
+    expect(resent.rejected).toHaveLength(1);
+    expect(resent.rejected[0]!.errors[0]).toMatchObject({ path: '/occurredAt' });
+    expect(resent.rejected[0]!.errors[0]!.message).toMatch(/older than the raw retention window/);
+    // …and with a fresh occurredAt it is still a duplicate: the ledger outlived the partition
+    expect(await ingest(t, admin, [{ ...february[1]!, occurredAt: '2025-04-14T08:00:00Z' }])).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+    });
+    expect(await rollupTotals(t.db, 'default')).toEqual(totalsBefore);
+
+    // new usage still lands, in a partition created ahead of time
+    expect(await ingest(t, admin, [record('apr-1', '2025-04-14T08:00:00Z')])).toMatchObject({ accepted: 1 });
+    const after = await rollupTotals(t.db, 'default');
+    expect(after.find((row) => row.user_id === 'alice' && row.model === 'gpt-4o')!.requests).toBe('3');
+
+    // running again drops nothing more
+    expect((await maintainStorage(t.db, now, RETENTION_DAYS)).dropped).toEqual([]);
+  });
+
+  it('finishes a detach that was interrupted half-way', async () => {
+    const target = 'usage_records_p202503';
+    const blocker = new pg.Client({ connectionString: t.databaseUrl });
+    const detacher = new pg.Client({ connectionString: t.databaseUrl });
+    await blocker.connect();
+    await detacher.connect();
+    try {
+      // a reader keeps the parent table in use, so the detach waits for it and times out
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT count(*) FROM usage_records');
+      await detacher.query(`SET statement_timeout = '300ms'`);
+      await expect(
+        detacher.query(`ALTER TABLE usage_records DETACH PARTITION ${target} CONCURRENTLY`),
+      ).rejects.toThrow(/statement timeout/);
+      await blocker.query('COMMIT');
+      const [pending] = (await t.db.query(
+        `SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = $1::regclass`,
+        [target],
+      )) as Array<{ inhdetachpending: boolean }>;
+      expect(pending!.inhdetachpending).toBe(true);
+    } finally {
+      await blocker.end();
+      await detacher.end();
+    }
+
+    expect(await dropPartitionsBefore(t.db, new Date('2025-04-01T00:00:00Z'))).toEqual([target]);
+    expect(await exists(target)).toBe(false);
+    expect(await partitions()).not.toContain(target);
+  });
+
+  it('never drops a partition that still holds part of the window', async () => {
+    const cutoff = new Date('2025-04-30T23:59:59.999Z');
+    expect(await dropPartitionsBefore(t.db, cutoff)).toEqual([]);
+    expect(await exists('usage_records_p202504')).toBe(true);
+    // an upper bound equal to the cutoff is wholly before it
+    expect(await dropPartitionsBefore(t.db, new Date('2025-05-01T00:00:00Z'))).toEqual(['usage_records_p202504']);
+  });
+});

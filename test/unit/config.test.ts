@@ -1,0 +1,121 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/infrastructure/config';
+
+const SECRET = 'a-secret-of-at-least-thirty-two-bytes!!';
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has defaults for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      jwtSecret: undefined,
+      jwtPublicKey: undefined,
+      deploymentMode: 'self-hosted',
+      maxBatchRecords: 1000,
+      rawRetentionDays: 90,
+      logLevel: 'info',
+      dataDir: '.data',
+    });
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ PORT: '', DEPLOYMENT_MODE: '  ', DATABASE_URL: '' })).toMatchObject({
+      port: 8080,
+      deploymentMode: 'self-hosted',
+      databaseUrl: undefined,
+    });
+  });
+
+  it('reads valid values', () => {
+    const config = loadConfig({
+      PORT: '9090',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://u:p@db:5432/tokentally',
+      JWT_SECRET: SECRET,
+      DEPLOYMENT_MODE: 'cloud',
+      MAX_BATCH_RECORDS: '5000',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 9090,
+      host: '0.0.0.0',
+      databaseUrl: 'postgres://u:p@db:5432/tokentally',
+      jwtSecret: SECRET,
+      deploymentMode: 'cloud',
+      maxBatchRecords: 5000,
+      logLevel: 'debug',
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://localhost/x' }).databaseUrl).toBe('postgresql://localhost/x');
+  });
+
+  it('accepts a PEM public key instead of a secret', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwtPublicKey).toBe(pem.trim());
+    // a one-line value with literal \n, as env files often hold it
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem.trim().replace(/\n/g, '\\n') }).jwtPublicKey).toBe(pem.trim());
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT .*"abc"/],
+    [{ PORT: '70000' }, /^PORT must be a whole number from 0 to 65535/],
+    [{ PORT: '-1' }, /^PORT /],
+    [{ PORT: '80.5' }, /^PORT /],
+    [{ DEPLOYMENT_MODE: 'saas' }, /^DEPLOYMENT_MODE must be one of self-hosted, cloud, got "saas"/],
+    [{ MAX_BATCH_RECORDS: '0' }, /^MAX_BATCH_RECORDS must be a whole number from 1 to 10000, got "0"/],
+    [{ MAX_BATCH_RECORDS: '10001' }, /^MAX_BATCH_RECORDS /],
+    [{ JWT_SECRET: 'short' }, /^JWT_SECRET must be at least 32 bytes/],
+    [{ JWT_PUBLIC_KEY: 'not a key' }, /^JWT_PUBLIC_KEY must be a PEM public key/],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, /^DATABASE_URL must be a postgres:\/\//],
+    [{ DATABASE_URL: 'localhost:5432' }, /^DATABASE_URL /],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ RAW_RETENTION_DAYS: '0' }, /^RAW_RETENTION_DAYS /],
+  ])('rejects %o with one clear problem', (env, message) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it('rejects JWT_SECRET together with JWT_PUBLIC_KEY', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: pem })).toEqual([
+      'set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both',
+    ]);
+  });
+
+  it('lists every problem at once, in the error message too', () => {
+    let caught: unknown;
+    try {
+      loadConfig({
+        PORT: 'abc',
+        DEPLOYMENT_MODE: 'saas',
+        MAX_BATCH_RECORDS: '0',
+        JWT_SECRET: 'short',
+        DATABASE_URL: 'not-a-url',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems).toHaveLength(5);
+    for (const name of ['PORT', 'DEPLOYMENT_MODE', 'MAX_BATCH_RECORDS', 'JWT_SECRET', 'DATABASE_URL']) {
+      expect(error.problems.some((p) => p.startsWith(name))).toBe(true);
+      expect(error.message).toContain(name);
+    }
+    expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
+  });
+});

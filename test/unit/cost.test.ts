@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { computeCost } from '../../src/domain/cost';
+import { Decimal } from '../../src/domain/decimal';
+import { priceInForce, type PriceVersion } from '../../src/domain/model-price';
+import type { TokenUsage } from '../../src/domain/token-usage';
+
+const d = (text: string) => Decimal.parse(text);
+
+function price(p: {
+  from?: string;
+  input: string;
+  output: string;
+  cached?: string;
+  cacheWrite?: string;
+  reasoning?: string;
+}): PriceVersion {
+  return {
+    effectiveFrom: new Date(p.from ?? '2020-01-01T00:00:00Z'),
+    inputPerMillion: d(p.input),
+    outputPerMillion: d(p.output),
+    cachedInputPerMillion: p.cached === undefined ? null : d(p.cached),
+    cacheWritePerMillion: p.cacheWrite === undefined ? null : d(p.cacheWrite),
+    reasoningPerMillion: p.reasoning === undefined ? null : d(p.reasoning),
+  };
+}
+
+function tokens(t: Partial<TokenUsage> & Pick<TokenUsage, 'inputTokens' | 'outputTokens'>): TokenUsage {
+  return { cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...t };
+}
+
+// the example model: acmeai/tally-1
+const TALLY = price({ input: '2.00', output: '8.00', cached: '0.50', cacheWrite: '2.50' });
+
+describe('computeCost', () => {
+  it('prices plain input and output per million tokens', () => {
+    // 1000 × 2.00 + 500 × 8.00 = 6000 per million = 0.006
+    expect(computeCost(tokens({ inputTokens: 1000, outputTokens: 500 }), TALLY).toString()).toBe('0.006');
+  });
+
+  it('prices cached input at the cached price and cache writes at the cache-write price, each token once', () => {
+    const cost = computeCost(
+      tokens({ inputTokens: 1_000_000, cachedInputTokens: 200_000, cacheWriteTokens: 100_000, outputTokens: 500_000 }),
+      TALLY,
+    );
+    // uncached 700,000 × 2.00 = 1.40; cached 200,000 × 0.50 = 0.10;
+    // cache write 100,000 × 2.50 = 0.25; output 500,000 × 8.00 = 4.00  → 5.75
+    expect(cost.toString()).toBe('5.75');
+  });
+
+  it('prices cache reads and writes at the input price when the model has no cache prices', () => {
+    const plain = price({ input: '3', output: '15' });
+    const cost = computeCost(
+      tokens({ inputTokens: 10_000, cachedInputTokens: 4_000, cacheWriteTokens: 1_000, outputTokens: 0 }),
+      plain,
+    );
+    expect(cost.toString()).toBe('0.03'); // 10,000 × 3
+  });
+
+  it('prices reasoning tokens at the reasoning price when one is set', () => {
+    const withReasoning = price({ input: '1.10', output: '4.40', reasoning: '12' });
+    const cost = computeCost(tokens({ inputTokens: 2_000, outputTokens: 1_000, reasoningTokens: 400 }), withReasoning);
+    // input 2000 × 1.10 = 2200; visible output 600 × 4.40 = 2640; reasoning 400 × 12 = 4800 → 9640
+    expect(cost.toString()).toBe('0.00964');
+  });
+
+  it('prices reasoning tokens at the output price when no reasoning price is set (never twice)', () => {
+    const cost = computeCost(tokens({ inputTokens: 2_000, outputTokens: 1_000, reasoningTokens: 400 }), TALLY);
+    // 2000 × 2 + 1000 × 8 = 12000: the 400 reasoning tokens are inside the 1000 output tokens
+    expect(cost.toString()).toBe('0.012');
+    expect(cost.compare(computeCost(tokens({ inputTokens: 2_000, outputTokens: 1_000 }), TALLY))).toBe(0);
+  });
+
+  it('prices an embedding call by its input alone', () => {
+    const embedding = price({ input: '0.02', output: '0' });
+    expect(computeCost(tokens({ inputTokens: 12_345, outputTokens: 0 }), embedding).toString()).toBe('0.0002469');
+  });
+
+  it('is zero for zero tokens, and exact for one token at one dollar per million', () => {
+    expect(computeCost(tokens({ inputTokens: 0, outputTokens: 0 }), TALLY).toString()).toBe('0');
+    const micro = price({ input: '1', output: '0' });
+    expect(computeCost(tokens({ inputTokens: 1, outputTokens: 0 }), micro).toString()).toBe('0.000001');
+  });
+
+  it('keeps every digit of fractional prices (no float rounding)', () => {
+    const odd = price({ input: '0.075', output: '0.3', cached: '0.0375' });
+    const cost = computeCost(tokens({ inputTokens: 333_333, cachedInputTokens: 111_111, outputTokens: 77_777 }), odd);
+    // 222,222 × 0.075 = 16666.65; 111,111 × 0.0375 = 4166.6625; 77,777 × 0.3 = 23333.1 → 44166.4125
+    expect(cost.toString()).toBe('0.0441664125');
+  });
+});
+
+describe('priceInForce', () => {
+  const v1 = price({ from: '2024-01-01T00:00:00Z', input: '2', output: '8' });
+  const v2 = price({ from: '2025-06-01T00:00:00Z', input: '1', output: '4' });
+
+  it('picks the latest version that started at or before the instant', () => {
+    expect(priceInForce([[v1, v2]], new Date('2024-07-01T00:00:00Z'))).toBe(v1);
+    expect(priceInForce([[v1, v2]], new Date('2026-01-01T00:00:00Z'))).toBe(v2);
+    // order of the versions does not matter
+    expect(priceInForce([[v2, v1]], new Date('2026-01-01T00:00:00Z'))).toBe(v2);
+  });
+
+  it('uses the new version from exactly its effectiveFrom on, and the old one a millisecond before', () => {
+    expect(priceInForce([[v1, v2]], new Date('2025-06-01T00:00:00.000Z'))).toBe(v2);
+    expect(priceInForce([[v1, v2]], new Date('2025-05-31T23:59:59.999Z'))).toBe(v1);
+    expect(priceInForce([[v1, v2]], new Date('2024-01-01T00:00:00.000Z'))).toBe(v1);
+  });
+
+  it('has no price before the first version', () => {
+    expect(priceInForce([[v1, v2]], new Date('2023-12-31T23:59:59.999Z'))).toBeNull();
+    expect(priceInForce([], new Date('2025-01-01T00:00:00Z'))).toBeNull();
+  });
+
+  it('takes the first schedule that has a version in force (workspace override before built-in)', () => {
+    const builtIn = [price({ from: '1970-01-01T00:00:00Z', input: '2.5', output: '10' })];
+    const override = [price({ from: '2025-01-01T00:00:00Z', input: '3', output: '12' })];
+    expect(priceInForce([override, builtIn], new Date('2025-02-01T00:00:00Z'))).toBe(override[0]);
+    // before the override started, the built-in catalog still prices the call
+    expect(priceInForce([override, builtIn], new Date('2024-12-31T00:00:00Z'))).toBe(builtIn[0]);
+  });
+});
