@@ -16,12 +16,13 @@ export function modelLookupKeys(reported: string): string[] {
   // path-like prefixes: "models/…", "openai/…"
   name = name.slice(name.lastIndexOf('/') + 1);
   add(name);
-  // Bedrock: region prefix and vendor prefix, version suffix
-  name = name
-    .replace(/^(us|eu|apac|global)\./, '')
-    .replace(/^[a-z0-9-]+\.(?=[a-z])/, (p) =>
-      /^(anthropic|meta|amazon|cohere|mistral|ai21|deepseek|openai)\.$/.test(p) ? '' : p,
-    );
+  // Bedrock: region prefix (the catalog lists "amazon.nova-lite-v1:0", callers send the
+  // cross-region "us.amazon.nova-lite-v1:0"), then vendor prefix, then version suffix
+  name = name.replace(/^(us|eu|apac|global)\./, '');
+  add(name);
+  name = name.replace(/^[a-z0-9-]+\.(?=[a-z])/, (p) =>
+    /^(anthropic|meta|amazon|cohere|mistral|ai21|deepseek|openai)\.$/.test(p) ? '' : p,
+  );
   add(name);
   name = name.replace(/-v\d+(:\d+)?$/, '');
   add(name);

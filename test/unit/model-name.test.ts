@@ -23,9 +23,20 @@ describe('modelLookupKeys', () => {
   it('strips Bedrock region, vendor and version parts', () => {
     const keys = modelLookupKeys('us.anthropic.claude-3-haiku-20240307-v1:0');
     expect(keys[0]).toBe('us.anthropic.claude-3-haiku-20240307-v1:0');
+    expect(keys).toContain('anthropic.claude-3-haiku-20240307-v1:0');
     expect(keys).toContain('claude-3-haiku-20240307');
     expect(keys.at(-1)).toBe('claude-3-haiku');
     expect(modelLookupKeys('EU.Anthropic.Claude-3-Haiku-20240307-v1:0').at(-1)).toBe('claude-3-haiku');
+  });
+
+  it('tries a cross-region Bedrock id without its region but with its vendor (as Bedrock catalogs list it)', () => {
+    expect(modelLookupKeys('us.amazon.nova-lite-v1:0')).toEqual([
+      'us.amazon.nova-lite-v1:0',
+      'amazon.nova-lite-v1:0',
+      'nova-lite-v1:0',
+      'nova-lite',
+    ]);
+    expect(modelLookupKeys('amazon.nova-lite-v1:0')[0]).toBe('amazon.nova-lite-v1:0');
   });
 
   it('strips path prefixes and release tags', () => {
@@ -45,7 +56,12 @@ describe('modelLookupKeys', () => {
   });
 
   it('has no duplicate keys', () => {
-    for (const name of ['gpt-4o', 'GPT-4O', 'claude-3-5-sonnet-20241022', 'us.anthropic.claude-3-haiku-20240307-v1:0']) {
+    for (const name of [
+      'gpt-4o',
+      'GPT-4O',
+      'claude-3-5-sonnet-20241022',
+      'us.anthropic.claude-3-haiku-20240307-v1:0',
+    ]) {
       const keys = modelLookupKeys(name);
       expect(new Set(keys).size).toBe(keys.length);
     }
