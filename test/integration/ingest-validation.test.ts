@@ -21,13 +21,21 @@ const valid = (requestId: string, fields: Record<string, unknown> = {}) => ({
   ...fields,
 });
 
+/** Objects go out as JSON; a string goes out as it is, labelled as JSON. */
 const post = (payload: unknown, headers: Record<string, string> = {}) =>
-  t.app.inject({
-    method: 'POST',
-    url: '/v1/usage/records',
-    headers: { ...admin, ...headers },
-    ...(typeof payload === 'string' ? { payload, headers: { ...admin, 'content-type': 'application/json', ...headers } } : { payload: payload as object }),
-  });
+  typeof payload === 'string'
+    ? t.app.inject({
+        method: 'POST',
+        url: '/v1/usage/records',
+        headers: { ...admin, 'content-type': 'application/json', ...headers },
+        payload,
+      })
+    : t.app.inject({
+        method: 'POST',
+        url: '/v1/usage/records',
+        headers: { ...admin, ...headers },
+        payload: payload as object,
+      });
 
 async function count(): Promise<{ records: number; ids: number; rollup: number }> {
   const [row] = (await t.db.query(
@@ -176,6 +184,27 @@ describe('partial rejection: valid records are stored, each bad one is reported'
   it('rejects over-long strings', async () => {
     expect(paths(await rejectionOf(valid('x'.repeat(201))))).toEqual(['/requestId']);
     expect(paths(await rejectionOf(valid('longmodel', { model: 'm'.repeat(201) })))).toEqual(['/model']);
+  });
+
+  it('rejects a NUL character (which PostgreSQL text cannot hold) in the field that has it, not the whole batch', async () => {
+    expect(await rejectionOf(valid('nul-meta', { metadata: { note: 'a\u0000b' } }))).toEqual({
+      index: 1,
+      requestId: 'nul-meta',
+      errors: [{ path: '/metadata', message: 'must not contain the NUL character (U+0000)' }],
+    });
+    expect(paths(await rejectionOf(valid('nul-meta-key', { metadata: { deep: [{ 'k\u0000': 1 }] } })))).toEqual([
+      '/metadata',
+    ]);
+    expect(paths(await rejectionOf(valid('nul-error', { error: 'boom\u0000' })))).toEqual(['/error']);
+    expect(paths(await rejectionOf(valid('nul-user', { userId: 'u\u0000' })))).toEqual(['/userId']);
+    expect(paths(await rejectionOf(valid('nul-model', { model: 'gpt-4o\u0000', operation: '\u0000' })))).toEqual([
+      '/model',
+      '/operation',
+    ]);
+    expect(paths(await rejectionOf(valid('nul\u0000id')))).toEqual(['/requestId']);
+    // a backslash followed by "u0000" is ordinary text
+    const res = await post({ records: [valid('nul-escaped', { metadata: { note: '\\u0000' } })] });
+    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
   it('lists several bad records of one batch with their indexes; the good ones are stored', async () => {

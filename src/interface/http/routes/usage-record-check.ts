@@ -28,6 +28,13 @@ export function checkRecord(value: unknown): BatchItem {
       errors: [{ path: '/metadata', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes of JSON` }],
     };
   }
+  const withNul = Object.keys(record).filter((key) => containsNul((record as Record<string, unknown>)[key]));
+  if (withNul.length > 0) {
+    return {
+      requestId,
+      errors: withNul.map((key) => ({ path: `/${key}`, message: 'must not contain the NUL character (U+0000)' })),
+    };
+  }
   const { occurredAt, cost, ...rest } = record;
   return {
     draft: {
@@ -42,4 +49,14 @@ export function checkRecord(value: unknown): BatchItem {
 function firstPerPath(errors: Array<{ path: string; message: string }>): Array<{ path: string; message: string }> {
   const seen = new Set<string>();
   return errors.filter((error) => !seen.has(error.path) && seen.add(error.path));
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000: such a record must be rejected alone, not fail its batch. */
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item));
+  }
+  return false;
 }
