@@ -1,13 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import { DecimalString } from '../schemas/common';
 
+/** A price sent as a string: a plain decimal, at most 7 digits before and 12 after the point. */
+export const PRICE_STRING_PATTERN = '^\\d{1,7}(\\.\\d{1,12})?$';
+
 const PriceInputValue = (description: string, example: string) =>
   Type.Union(
-    [
-      Type.String({ pattern: '^\\d{1,7}(\\.\\d{1,12})?$', description, examples: [example] }),
-      Type.Number({ minimum: 0, maximum: 9_999_999 }),
-    ],
-    { description: `${description}; a decimal string (exact) or a number` },
+    [Type.String({ pattern: PRICE_STRING_PATTERN, description }), Type.Number({ minimum: 0, maximum: 9_999_999 })],
+    // examples on the union, not a branch: OpenAPI 3.0 knows only `example`, which the
+    // document generator derives from a property's `examples`, not from inside anyOf
+    { description: `${description}; a decimal string (exact) or a number`, examples: [example] },
   );
 
 export const PriceInput = Type.Object(
