@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maintainStorage } from '../../src/infrastructure/persistence/maintenance';
 import { dropPartitionsBefore } from '../../src/infrastructure/persistence/partitions';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { ingest, rollupTotals } from '../support/usage-checks';
+import { ingest, rollupTotals, usageTables } from '../support/usage-checks';
 
 const RETENTION_DAYS = 30;
 let now = new Date('2025-03-20T12:00:00Z'); // window starts 2025-02-18T12:00Z
@@ -53,6 +53,7 @@ describe('raw retention', () => {
     expect(await ingest(t, admin, [...february, ...march])).toMatchObject({ accepted: 5, duplicates: 0, rejected: [] });
     const totalsBefore = await rollupTotals(t.db, 'default');
     expect(totalsBefore.map((row) => row.requests)).toEqual(['2', '1', '2']);
+    const { usage_records: _rawBefore, ...keptBefore } = await usageTables(t.db); // rollups and ledger
 
     // Eight weeks later: the window starts 2025-03-16, all of February is older than it,
     // March only partly, so March stays.
@@ -72,9 +73,14 @@ describe('raw retention', () => {
       request_id: string;
     }>;
     expect(raw.map((row) => row.request_id)).toEqual(['mar-1', 'mar-2']);
-    // history charts keep every hour, February included
+    // history charts keep every hour, February included: every rollup row and the ledger unchanged
+    const { usage_records: _rawAfter, ...keptAfter } = await usageTables(t.db);
+    expect(Object.keys(keptAfter)).toEqual(expect.arrayContaining(['usage_hourly', 'usage_request_ids']));
+    expect(keptAfter).toEqual(keptBefore);
     expect(await rollupTotals(t.db, 'default')).toEqual(totalsBefore);
-    const [ledger] = (await t.db.query(`SELECT count(*)::int AS n FROM usage_request_ids WHERE request_id LIKE 'feb-%'`)) as Array<{ n: number }>;
+    const [ledger] = (await t.db.query(
+      `SELECT count(*)::int AS n FROM usage_request_ids WHERE request_id LIKE 'feb-%'`,
+    )) as Array<{ n: number }>;
     expect(ledger!.n).toBe(3);
 
     // a late re-send of a dropped record is refused, as anything older than the window is
@@ -110,9 +116,9 @@ describe('raw retention', () => {
       await blocker.query('BEGIN');
       await blocker.query('SELECT count(*) FROM usage_records');
       await detacher.query(`SET statement_timeout = '300ms'`);
-      await expect(
-        detacher.query(`ALTER TABLE usage_records DETACH PARTITION ${target} CONCURRENTLY`),
-      ).rejects.toThrow(/statement timeout/);
+      await expect(detacher.query(`ALTER TABLE usage_records DETACH PARTITION ${target} CONCURRENTLY`)).rejects.toThrow(
+        /statement timeout/,
+      );
       await blocker.query('COMMIT');
       const [pending] = (await t.db.query(
         `SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = $1::regclass`,
@@ -135,5 +141,18 @@ describe('raw retention', () => {
     expect(await exists('usage_records_p202504')).toBe(true);
     // an upper bound equal to the cutoff is wholly before it
     expect(await dropPartitionsBefore(t.db, new Date('2025-05-01T00:00:00Z'))).toEqual(['usage_records_p202504']);
+  });
+
+  it('drops the plain way where a concurrent detach is refused (a DEFAULT partition here, Citus elsewhere)', async () => {
+    await t.db.query('CREATE TABLE usage_records_default PARTITION OF usage_records DEFAULT');
+    try {
+      expect(await dropPartitionsBefore(t.db, new Date('2025-06-01T00:00:00Z'))).toEqual(['usage_records_p202505']);
+      expect(await exists('usage_records_p202505')).toBe(false);
+      // a DEFAULT partition has no upper bound: never dropped
+      expect(await dropPartitionsBefore(t.db, new Date('2100-01-01T00:00:00Z'))).not.toContain('usage_records_default');
+      expect(await exists('usage_records_default')).toBe(true);
+    } finally {
+      await t.db.query('DROP TABLE IF EXISTS usage_records_default');
+    }
   });
 });

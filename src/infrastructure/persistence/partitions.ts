@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 
 const PARTITION_LOCK_KEY = 727_412_002;
 
@@ -61,6 +61,44 @@ ORDER BY upper_bound`;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /**
+ * DETACH … CONCURRENTLY is refused when usage_records has a DEFAULT partition (55000), and by
+ * Citus on a distributed partitioned table (0A000, at the time of writing): then the plain way.
+ */
+const CONCURRENT_DETACH_REFUSED = new Set(['0A000', '55000']);
+/** The plain way briefly locks all of usage_records: rather skip a round than queue behind a long query. */
+const PLAIN_DROP_LOCK_TIMEOUT = '5s';
+
+function sqlState(error: unknown): unknown {
+  const failure = error as { code?: unknown; driverError?: { code?: unknown } };
+  return failure.code ?? failure.driverError?.code;
+}
+
+async function detachAndDrop(session: QueryRunner, name: string, detachPending: boolean): Promise<void> {
+  const table = quoteIdent(name);
+  if (detachPending) {
+    await session.query(`ALTER TABLE usage_records DETACH PARTITION ${table} FINALIZE`);
+  } else {
+    try {
+      await session.query(`ALTER TABLE usage_records DETACH PARTITION ${table} CONCURRENTLY`);
+    } catch (error) {
+      if (!CONCURRENT_DETACH_REFUSED.has(sqlState(error) as string)) throw error;
+      // DROP TABLE of a partition detaches it under an ACCESS EXCLUSIVE lock on usage_records
+      await session.startTransaction();
+      try {
+        await session.query(`SET LOCAL lock_timeout = '${PLAIN_DROP_LOCK_TIMEOUT}'`);
+        await session.query(`DROP TABLE ${table}`);
+        await session.commitTransaction();
+      } catch (dropError) {
+        await session.rollbackTransaction();
+        throw dropError;
+      }
+      return;
+    }
+  }
+  await session.query(`DROP TABLE ${table}`);
+}
+
+/**
  * Drops the partitions of usage_records that lie wholly before `cutoff` (upper bound ≤
  * cutoff): DETACH … CONCURRENTLY, so ingest and queries on the other partitions never wait,
  * then DROP TABLE. Never a row-by-row DELETE: no dead tuples, no VACUUM debt. The rollups
@@ -84,11 +122,7 @@ export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promis
         detach_pending: boolean;
       }>;
       for (const { name, detach_pending } of expired) {
-        const table = quoteIdent(name);
-        await session.query(
-          `ALTER TABLE usage_records DETACH PARTITION ${table} ${detach_pending ? 'FINALIZE' : 'CONCURRENTLY'}`,
-        );
-        await session.query(`DROP TABLE ${table}`);
+        await detachAndDrop(session, name, detach_pending);
         dropped.push(name);
       }
     } finally {
