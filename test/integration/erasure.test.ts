@@ -2,7 +2,14 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
-import { ingest, rollupAndRecomputation, seededRandom, type Row } from '../support/usage-checks';
+import {
+  ingest,
+  rollupTables,
+  rollupsAndRecomputations,
+  seededRandom,
+  usageTables,
+  type Row,
+} from '../support/usage-checks';
 
 const NOW = new Date('2025-06-10T00:00:00Z');
 const FIRST_HOUR = Date.parse('2025-06-07T00:00:00Z');
@@ -51,23 +58,17 @@ function usageBatches(seed: number): Array<{ workspaceId: string; records: Usage
   });
 }
 
-/** Everything stored about usage, in a stable order (received_at aside: it is the time of arrival). */
-async function storedUsage(db: DataSource): Promise<{ records: Row[]; ledger: Row[]; rollup: Row[] }> {
-  const [records, ledger, rollup] = await Promise.all([
-    db.query(`
-      SELECT workspace_id, request_id, occurred_at::text, user_id, provider, model, operation,
-        input_tokens::text, output_tokens::text, cached_input_tokens::text, cache_write_tokens::text,
-        reasoning_tokens::text, total_tokens::text, duration_ms::text, success::text, error, cost::text,
-        cost_status, metadata::text
-      FROM usage_records ORDER BY workspace_id, request_id`),
-    db.query(`SELECT workspace_id, request_id, occurred_at::text FROM usage_request_ids ORDER BY 1, 2`),
-    rollupAndRecomputation(db).then((both) => both.rollup),
-  ]);
-  return { records: records as Row[], ledger: ledger as Row[], rollup };
-}
+/** The tables that hold a user id, each user's rows of which erasure removes outright. */
+const PER_USER_TABLES = ['usage_records', 'usage_hourly', 'usage_hourly_users', 'usage_daily_users'];
 
-const only = (rows: Row[], workspaceId: string, userId?: string) =>
-  rows.filter((row) => row.workspace_id === workspaceId && (userId === undefined || row.user_id === userId));
+const only = (rows: Row[] | undefined, workspaceId: string, userId?: string): Row[] =>
+  (rows ?? []).filter((row) => row.workspace_id === workspaceId && (userId === undefined || row.user_id === userId));
+
+/** Rollups equal a recomputation from the raw records, every one of them (cost as an amount). */
+async function expectRollupsExact(db: DataSource): Promise<void> {
+  for (const { table, rollup, recomputed } of await rollupsAndRecomputations(db, { numericCost: true }))
+    expect(rollup, table).toEqual(recomputed);
+}
 
 let t: TestApp;
 let ghost: TestApp; // the same usage, except that user x of workspace "default" never sent any
@@ -111,49 +112,54 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     expect(tooLong.json()).toMatchObject({ code: 'validation_failed' });
 
     // nothing was erased by any of these
-    const stored = await storedUsage(t.db);
-    expect(only(stored.records, 'default', 'x').length).toBeGreaterThan(0);
+    const stored = await usageTables(t.db);
+    expect(only(stored.usage_records, 'default', 'x').length).toBeGreaterThan(0);
   });
 
   it('erases the user’s usage as if the user had never existed, in that workspace only', async () => {
-    const before = await storedUsage(t.db);
-    const xRecords = only(before.records, 'default', 'x');
+    const before = await usageTables(t.db);
+    const rollups = (await rollupTables(t.db)).map((r) => r.table);
+    expect(rollups).toEqual(expect.arrayContaining(['usage_hourly', 'usage_hourly_models']));
+    const xRecords = only(before.usage_records, 'default', 'x');
     const xRequestIds = new Set(xRecords.map((row) => row.request_id));
     expect(xRecords.length).toBeGreaterThan(20);
-    expect(before.ledger.filter((row) => row.workspace_id === 'default' && xRequestIds.has(row.request_id))).toHaveLength(
+    expect(only(before.usage_request_ids, 'default').filter((row) => xRequestIds.has(row.request_id))).toHaveLength(
       xRecords.length,
     );
 
     const res = await erase(t, 'x', bearer(t.token('boss', { role: 'admin' })));
     expect(res.statusCode).toBe(200);
+    const after = await usageTables(t.db);
+    const rollupRowsIn = (dump: Record<string, Row[]>) =>
+      rollups.reduce((sum, table) => sum + only(dump[table], 'default').length, 0);
     expect(res.json()).toEqual({
       userId: 'x',
       deletedRecords: xRecords.length,
-      deletedRollupRows: only(before.rollup, 'default', 'x').length,
+      deletedRollupRows: rollupRowsIn(before) - rollupRowsIn(after),
     });
 
-    const after = await storedUsage(t.db);
-    // no trace of x in "default": records, rollup rows, request ids
-    expect(only(after.records, 'default', 'x')).toEqual([]);
-    expect(only(after.rollup, 'default', 'x')).toEqual([]);
-    expect(after.ledger.filter((row) => row.workspace_id === 'default' && xRequestIds.has(row.request_id))).toEqual([]);
+    // no trace of x in "default": raw records, per-user rollup rows, request ids
+    for (const table of PER_USER_TABLES) expect(only(after[table], 'default', 'x'), table).toEqual([]);
+    expect(only(after.usage_request_ids, 'default').filter((row) => xRequestIds.has(row.request_id))).toEqual([]);
     // everyone else, and x in another workspace, untouched
-    for (const [workspaceId, userId] of [
-      ['default', 'y'],
-      ['default', 'z'],
-      ['acme', 'x'],
-      ['acme', 'y'],
-    ] as const) {
-      expect(only(after.records, workspaceId, userId)).toEqual(only(before.records, workspaceId, userId));
-      expect(only(after.rollup, workspaceId, userId)).toEqual(only(before.rollup, workspaceId, userId));
+    for (const table of PER_USER_TABLES) {
+      for (const [workspaceId, userId] of [
+        ['default', 'y'],
+        ['default', 'z'],
+        ['acme', 'x'],
+        ['acme', 'y'],
+      ] as const) {
+        expect(only(after[table], workspaceId, userId), table).toEqual(only(before[table], workspaceId, userId));
+      }
     }
-    expect(only(after.ledger, 'acme')).toEqual(only(before.ledger, 'acme'));
-    expect(only(after.records, 'acme', 'x').length).toBeGreaterThan(0);
+    for (const table of Object.keys(before))
+      expect(only(after[table], 'acme'), table).toEqual(only(before[table], 'acme'));
+    expect(only(after.usage_records, 'acme', 'x').length).toBeGreaterThan(0);
 
-    // exactly the state of a world in which x never sent usage to "default"
-    expect(after).toEqual(await storedUsage(ghost.db));
-    const { rollup, recomputed } = await rollupAndRecomputation(t.db);
-    expect(rollup).toEqual(recomputed);
+    // exactly the state of a world in which x never sent usage to "default": every table,
+    // the model rollup (which has no user column) included
+    expect(after).toEqual(await usageTables(ghost.db));
+    await expectRollupsExact(t.db);
   });
 
   it('is idempotent, and an erased request id is new again', async () => {
@@ -163,14 +169,19 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     expect(again.json()).toEqual({ userId: 'x', deletedRecords: 0, deletedRollupRows: 0 });
 
     // the ledger forgot the id with the record: a re-send after erasure is a new record of x
-    const resent = batches.flatMap((b) => (b.workspaceId === 'default' ? b.records : [])).find((r) => r.userId === 'x')!;
+    const resent = batches
+      .flatMap((b) => (b.workspaceId === 'default' ? b.records : []))
+      .find((r) => r.userId === 'x')!;
     expect(await ingest(t, t.token('boss', { role: 'admin' }), [resent])).toMatchObject({ accepted: 1 });
-    const { rollup, recomputed } = await rollupAndRecomputation(t.db);
-    expect(rollup).toEqual(recomputed);
-    expect((await erase(t, 'x', admin)).json()).toMatchObject({ deletedRecords: 1, deletedRollupRows: 1 });
+    await expectRollupsExact(t.db);
+    // its rows in the per-user hourly, hourly-by-user and daily-by-user rollups, maybe a model-hour
+    const erased = (await erase(t, 'x', admin)).json();
+    expect(erased).toMatchObject({ deletedRecords: 1 });
+    expect([3, 4]).toContain(erased.deletedRollupRows); // 4 if nobody else used that model in that hour
+    await expectRollupsExact(t.db);
   });
 
-  it('waits for an ingest that holds the user’s rollup row and erases what it committed too', async () => {
+  it('gets past an ingest that holds the user’s rollup rows and erases what it committed too', async () => {
     const admin = t.token('boss', { role: 'admin', workspaceId: 'race' });
     const usage = (requestId: string, hour: number) => ({
       requestId,
@@ -195,26 +206,31 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
          VALUES ('race', $1, 'race-3', 'x', 'openai', 'gpt-4o', 10, 5, 15, true, 'unpriced')`,
         [usage('', 0).occurredAt],
       );
-      await writer.query(
-        `UPDATE usage_hourly SET requests = requests + 1, input_tokens = input_tokens + 10,
-           output_tokens = output_tokens + 5, total_tokens = total_tokens + 15,
-           unpriced_requests = unpriced_requests + 1
-         WHERE workspace_id = 'race' AND user_id = 'x' AND bucket_start = $1`,
-        [usage('', 0).occurredAt],
-      );
+      // …and its sums went into existing rows of every rollup
+      const at = usage('', 0).occurredAt;
+      const add = `requests = requests + 1, input_tokens = input_tokens + 10, output_tokens = output_tokens + 5,
+        total_tokens = total_tokens + 15, unpriced_requests = unpriced_requests + 1`;
+      for (const [table, where] of [
+        ['usage_hourly', `bucket_start = $1 AND user_id = 'x'`],
+        ['usage_hourly_models', `bucket_start = $1 AND provider = 'openai' AND model = 'gpt-4o'`],
+        ['usage_hourly_users', `bucket_start = $1 AND user_id = 'x'`],
+        ['usage_daily_users', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x'`],
+      ]) {
+        const updated = await writer.query(`UPDATE ${table} SET ${add} WHERE workspace_id = 'race' AND ${where}`, [at]);
+        expect(updated.rowCount, table).toBe(1);
+      }
       const pending = erase(t, 'x', bearer(t.token('boss', { role: 'admin', workspaceId: 'race' })));
       await new Promise((resolve) => setTimeout(resolve, 300));
       await writer.query('COMMIT');
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 2 });
+      // hourly 2 + model-hours 2 + user-hours 2 + user-day 1
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 7 });
     } finally {
       await writer.end();
     }
-    const left = await storedUsage(t.db);
-    expect(only(left.records, 'race')).toEqual([]);
-    expect(only(left.ledger, 'race')).toEqual([]);
-    expect(only(left.rollup, 'race')).toEqual([]);
+    const left = await usageTables(t.db);
+    for (const table of Object.keys(left)) expect(only(left[table], 'race'), table).toEqual([]);
   });
 
   it('gets through while another session keeps updating the user’s rollup rows', async () => {
@@ -241,15 +257,14 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await erase(t, 'x', bearer(admin));
       erased = true;
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 1 });
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 4 });
     } finally {
       erased = true;
       await churn;
       await writer.end();
     }
-    const left = await storedUsage(t.db);
-    expect(only(left.records, workspaceId)).toEqual([]);
-    expect(only(left.rollup, workspaceId)).toEqual([]);
+    const left = await usageTables(t.db);
+    for (const table of Object.keys(left)) expect(only(left[table], workspaceId), table).toEqual([]);
   });
 
   it('keeps rollups equal to the raw records when erasures race with ingest', async () => {
@@ -276,9 +291,20 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       eraseX(),
       eraseX(),
     ]);
-    const { rollup, recomputed } = await rollupAndRecomputation(t.db);
-    expect(rollup).toEqual(recomputed);
+    await expectRollupsExact(t.db);
+    const { rollup } = (await rollupsAndRecomputations(t.db)).find((c) => c.table === 'usage_hourly')!;
     expect(only(rollup, workspaceId, 'y').reduce((sum, row) => sum + Number(row.requests), 0)).toBe(12 * 50);
+  });
+
+  it('takes any user id ingest takes: 200 characters, slashes and non-ASCII, percent-encoded', async () => {
+    const admin = t.token('boss', { role: 'admin', workspaceId: 'odd' });
+    const userId = 'ü/@ '.repeat(50); // 200 characters, 1000 once percent-encoded
+    await ingest(t, admin, [
+      { requestId: 'odd-1', userId, provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 },
+    ]);
+    const res = await erase(t, userId, bearer(admin));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ userId, deletedRecords: 1 });
   });
 
   it('is in the OpenAPI document', async () => {

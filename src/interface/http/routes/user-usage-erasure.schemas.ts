@@ -19,7 +19,8 @@ export const UserUsageErased = Type.Object(
     }),
     deletedRollupRows: Type.Integer({
       minimum: 0,
-      description: 'hourly rollup rows deleted: every hour × provider × model the user had usage in',
+      description:
+        'rollup rows deleted: the user’s rows in every per-user rollup, and model-hours that only the user had used',
       examples: [311],
     }),
   },
