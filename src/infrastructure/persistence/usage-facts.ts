@@ -132,7 +132,13 @@ export function bucketSeries(scope: UsageScope, params: SqlParams): string {
   const from = params.add(window.from.toISOString());
   const last = `(${params.add(window.to.toISOString())}::timestamptz - interval '1 microsecond')`;
   if (window.granularity === 'hour') {
-    return `SELECT generate_series(date_trunc('hour', ${from}::timestamptz, ${tz}), ${last}, interval '1 hour') AS bucket_start`;
+    // Local hours are not always UTC hours apart: after a 30-minute DST change (Australia/
+    // Lord_Howe) they start at :30 UTC. Sampling the range every 15 minutes (every offset is a
+    // multiple of 15 minutes, every local hour at least 30 minutes long) plus its last instant
+    // finds exactly the local hours that bucketOf gives the records.
+    return `SELECT DISTINCT date_trunc('hour', s, ${tz}) AS bucket_start
+      FROM (SELECT generate_series(${from}::timestamptz, ${last}, interval '15 minutes') AS s
+            UNION ALL SELECT ${last}) samples`;
   }
   const unit = params.add(window.granularity);
   // stepping in local wall-clock time makes a DST day 23 or 25 hours long, as it is
