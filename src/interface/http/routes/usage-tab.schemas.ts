@@ -2,10 +2,14 @@ import { Type, type TProperties } from '@sinclair/typebox';
 import { DecimalString } from '../schemas/common';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
+// The example goes on the union: OpenAPI 3.0 allows no `examples` inside anyOf, and the
+// document generator turns only a property's own `examples` into `example`.
+const { examples: _costExamples, ...CostString } = DecimalString('exact USD of the priced records');
 const Cost = () =>
   Type.Optional(
-    Type.Union([DecimalString('exact USD of the priced records', '12.409315'), Type.Null()], {
+    Type.Union([CostString, Type.Null()], {
       description: `exact USD of the priced records; null when every record is of unknown price; ${COST_NOTE}`,
+      examples: ['12.409315'],
     }),
   );
 const Unpriced = () =>
