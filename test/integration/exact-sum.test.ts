@@ -62,7 +62,12 @@ describe('exact sums of micro-dollar costs', () => {
           outputTokens: 0,
         };
       });
-      const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers: admin, payload: { records } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/usage/records',
+        headers: admin,
+        payload: { records },
+      });
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toEqual({ accepted: 1000, duplicates: 0, rejected: [] });
     }

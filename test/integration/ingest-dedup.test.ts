@@ -144,7 +144,12 @@ describe('dedup', () => {
     expect(bodies.reduce((sum, b) => sum + b.accepted, 0)).toBe(200);
     expect(bodies.reduce((sum, b) => sum + b.duplicates, 0)).toBe(400);
     for (const body of bodies) expect(body.accepted + body.duplicates).toBe(200);
-    expect(await snapshot('race-')).toMatchObject({ records: 200, ids: 200, rollup_requests: 200, rollup_cost: '2.00' });
+    expect(await snapshot('race-')).toMatchObject({
+      records: 200,
+      ids: 200,
+      rollup_requests: 200,
+      rollup_cost: '2.00',
+    });
   });
 
   it('stores overlapping batches sent concurrently in opposite orders once each, without failing', async () => {

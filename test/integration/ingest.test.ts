@@ -130,7 +130,13 @@ describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 
   it('prices reasoning tokens at the output price when the model has no reasoning price', async () => {
     // 2000 × 2 + 1000 × 8 = 12,000: the 400 reasoning tokens are part of the 1000 output tokens
     expect(
-      await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 2000, outputTokens: 1000, reasoningTokens: 400 }),
+      await costOf({
+        provider: 'acmeai',
+        model: 'tally-1',
+        inputTokens: 2000,
+        outputTokens: 1000,
+        reasoningTokens: 400,
+      }),
     ).toEqual({ cost: '0.012', status: 'computed' });
   });
 
@@ -147,7 +153,13 @@ describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 
     });
     // 2000 × 1.10 + 600 × 4.40 + 400 × 12 = 2200 + 2640 + 4800 = 9640 per million
     expect(
-      await costOf({ provider: 'acmeai', model: 'think-1', inputTokens: 2000, outputTokens: 1000, reasoningTokens: 400 }),
+      await costOf({
+        provider: 'acmeai',
+        model: 'think-1',
+        inputTokens: 2000,
+        outputTokens: 1000,
+        reasoningTokens: 400,
+      }),
     ).toEqual({ cost: '0.00964', status: 'computed' });
   });
 });
@@ -199,10 +211,22 @@ describe('price versions', () => {
       price: { effectiveFrom: '2026-09-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
     });
     expect(
-      await costOf({ provider: 'acmeai', model: 'future-1', occurredAt: '2026-08-31T23:59:59Z', inputTokens: 10, outputTokens: 1 }),
+      await costOf({
+        provider: 'acmeai',
+        model: 'future-1',
+        occurredAt: '2026-08-31T23:59:59Z',
+        inputTokens: 10,
+        outputTokens: 1,
+      }),
     ).toEqual({ cost: null, status: 'unpriced' });
     expect(
-      await costOf({ provider: 'acmeai', model: 'future-1', occurredAt: '2026-09-01T00:00:00Z', inputTokens: 10, outputTokens: 1 }),
+      await costOf({
+        provider: 'acmeai',
+        model: 'future-1',
+        occurredAt: '2026-09-01T00:00:00Z',
+        inputTokens: 10,
+        outputTokens: 1,
+      }),
     ).toEqual({ cost: '0.000028', status: 'computed' });
   });
 });
@@ -235,9 +259,9 @@ describe('built-in catalog (seeded from @pydantic/genai-prices)', () => {
   });
 
   it('prefers an exact catalog entry over the family (gpt-4o-2024-05-13 costs 5 / 15)', async () => {
-    expect(await costOf({ provider: 'openai', model: 'gpt-4o-2024-05-13', inputTokens: 1000, outputTokens: 1000 })).toEqual(
-      { cost: '0.02', status: 'computed' },
-    );
+    expect(
+      await costOf({ provider: 'openai', model: 'gpt-4o-2024-05-13', inputTokens: 1000, outputTokens: 1000 }),
+    ).toEqual({ cost: '0.02', status: 'computed' });
   });
 
   it('prices an Anthropic dated model with cache reads and writes (3 / 15 / 0.3 read / 3.75 write)', async () => {
@@ -252,6 +276,21 @@ describe('built-in catalog (seeded from @pydantic/genai-prices)', () => {
         outputTokens: 1_000,
       }),
     ).toEqual({ cost: '0.04185', status: 'computed' });
+  });
+
+  it('prices a cross-region Bedrock id at the Bedrock catalog entry (amazon.nova-lite-v1:0: 0.06 / 0.24 / 0.015 cached)', async () => {
+    // 8000 × 0.06 + 2000 × 0.015 + 1000 × 0.24 = 480 + 30 + 240 = 750 per million
+    const call = { inputTokens: 10_000, cachedInputTokens: 2_000, outputTokens: 1_000 };
+    for (const [provider, model] of [
+      ['bedrock', 'us.amazon.nova-lite-v1:0'],
+      ['aws', 'eu.amazon.nova-lite-v1:0'],
+      ['aws', 'amazon.nova-lite-v1:0'],
+    ]) {
+      expect(await costOf({ provider, model, ...call }), `${provider} ${model}`).toEqual({
+        cost: '0.00075',
+        status: 'computed',
+      });
+    }
   });
 
   it('prices an embedding call by its input tokens (text-embedding-3-small: 0.02 per million)', async () => {
@@ -274,9 +313,10 @@ describe('unpriced and provided costs', () => {
     const row = await stored(r.requestId as string);
     expect(row.cost).toBeNull();
     expect(row.cost_status).toBe('unpriced');
-    expect(
-      await costOf({ provider: 'nobody-knows', model: 'gpt-4o', inputTokens: 1000, outputTokens: 1000 }),
-    ).toEqual({ cost: null, status: 'unpriced' });
+    expect(await costOf({ provider: 'nobody-knows', model: 'gpt-4o', inputTokens: 1000, outputTokens: 1000 })).toEqual({
+      cost: null,
+      status: 'unpriced',
+    });
   });
 
   it('keeps a cost sent as a string exactly, as provided, even for a priced model', async () => {
@@ -284,7 +324,13 @@ describe('unpriced and provided costs', () => {
       await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 1000, outputTokens: 500, cost: '0.004215' }),
     ).toEqual({ cost: '0.004215', status: 'provided' });
     expect(
-      await costOf({ provider: 'acmeai', model: 'unknown-x', inputTokens: 1, outputTokens: 1, cost: '123456789.123456789012345678' }),
+      await costOf({
+        provider: 'acmeai',
+        model: 'unknown-x',
+        inputTokens: 1,
+        outputTokens: 1,
+        cost: '123456789.123456789012345678',
+      }),
     ).toEqual({ cost: '123456789.123456789012345678', status: 'provided' });
   });
 
@@ -292,10 +338,12 @@ describe('unpriced and provided costs', () => {
     expect(
       await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 1000, outputTokens: 500, cost: 0.004215 }),
     ).toEqual({ cost: '0.004215', status: 'provided' });
-    expect(await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 1, outputTokens: 1, cost: 1e-7 })).toEqual({
-      cost: '0.0000001',
-      status: 'provided',
-    });
+    expect(await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 1, outputTokens: 1, cost: 1e-7 })).toEqual(
+      {
+        cost: '0.0000001',
+        status: 'provided',
+      },
+    );
     expect(await costOf({ provider: 'acmeai', model: 'tally-1', inputTokens: 1, outputTokens: 1, cost: 0.1 })).toEqual({
       cost: '0.1',
       status: 'provided',

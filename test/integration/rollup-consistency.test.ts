@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { ingest, rollupAndRecomputation, seededRandom } from '../support/usage-checks';
+import { ingest, rollupsAndRecomputations, seededRandom } from '../support/usage-checks';
 
 const NOW = new Date('2025-06-10T00:00:00Z');
 const FIRST_HOUR = Date.parse('2025-06-08T00:00:00Z');
@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-describe('hourly rollup', () => {
+describe('rollups', () => {
   it('equals a recomputation from the raw records after random batches with duplicates', async () => {
     const random = seededRandom(20250610);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -85,9 +85,13 @@ describe('hourly rollup', () => {
     for (const kind of ['computed', 'provided', 'unpriced', 'errors']) expect(mix![kind]).toBeGreaterThan(10);
     expect(mix!.hours).toBe(48);
 
-    const { rollup, recomputed } = await rollupAndRecomputation(t.db);
-    expect(rollup.length).toBeGreaterThan(300);
-    expect(rollup).toEqual(recomputed);
+    const comparisons = await rollupsAndRecomputations(t.db);
+    expect(comparisons.map((c) => c.table)).toContain('usage_hourly');
+    for (const { table, rollup, recomputed } of comparisons) {
+      expect(rollup.length, table).toBeGreaterThanOrEqual(16); // 2 workspaces × 4 users × 2 days at least
+      expect(rollup, table).toEqual(recomputed);
+    }
+    expect(comparisons.find((c) => c.table === 'usage_hourly')!.rollup.length).toBeGreaterThan(300);
   });
 
   it('stays exact when batches with overlapping request ids run concurrently', async () => {
@@ -108,7 +112,8 @@ describe('hourly rollup', () => {
     const replies = await Promise.all(batches.map((records) => ingest(t, token, records)));
     expect(replies.reduce((sum, r) => sum + r.accepted, 0)).toBe(100 + 8 * 100);
 
-    const { rollup, recomputed } = await rollupAndRecomputation(t.db);
-    expect(rollup).toEqual(recomputed);
+    for (const { table, rollup, recomputed } of await rollupsAndRecomputations(t.db)) {
+      expect(rollup, table).toEqual(recomputed);
+    }
   });
 });

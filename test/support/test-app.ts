@@ -68,7 +68,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     rawRetentionDays: options.rawRetentionDays ?? 3650,
   };
   const container = createContainer(db, settings, options.clock ?? systemClock);
-  const app = await buildApp({ container, jwt: { secret: TEST_JWT_SECRET }, ...settings, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const app = await buildApp({
+    container,
+    jwt: { secret: TEST_JWT_SECRET },
+    ...settings,
+    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+  });
   await app.ready();
   return {
     app,
