@@ -3,7 +3,7 @@
  * partitioned) copy of the raw table with the same keys and indexes, plus a unique index on
  * (workspace_id, request_id) standing in for the dedup ledger. One connection, one COPY.
  */
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pgCopy from 'pg-copy-streams';
@@ -64,6 +64,7 @@ export async function copyBaseline(url: string, workDir: string, expectedRows: n
     const rows = Number(((await client.query('SELECT count(*) AS n FROM bench_copy')).rows[0] as { n: string }).n);
     if (rows !== expectedRows) throw new ConsistencyError(`COPY stored ${rows} rows, expected ${expectedRows}`);
     await client.query('DROP TABLE bench_copy');
+    rmSync(path, { force: true });
     return { rows, bytes, exportSeconds, seconds, rowsPerSecond: rows / seconds };
   } finally {
     await client.end();

@@ -148,7 +148,11 @@ export function usageRecord(d: IngestDataset, i: number): { json: string; totalT
  * The order records are sent in: every index once, plus `round(records · fraction)` re-sends
  * of a recently sent record (a client retrying), mixed in uniformly.
  */
-export function* sendOrder(records: number, fraction: number, seed: number): Generator<{ index: number; dup: boolean }> {
+export function* sendOrder(
+  records: number,
+  fraction: number,
+  seed: number,
+): Generator<{ index: number; dup: boolean }> {
   const rnd = mulberry32(fmix32(seed ^ 0xd00d));
   let next = 0;
   let dups = Math.round(records * fraction);

@@ -99,7 +99,9 @@ export async function runIngest(
       }
       const result = JSON.parse(answer.body) as { accepted: number; duplicates: number; rejected: unknown[] };
       if (result.rejected.length > 0) {
-        throw new ConsistencyError(`batch ${b}: ${result.rejected.length} records rejected, first: ${JSON.stringify(result.rejected[0])}`);
+        throw new ConsistencyError(
+          `batch ${b}: ${result.rejected.length} records rejected, first: ${JSON.stringify(result.rejected[0])}`,
+        );
       }
       if (result.accepted + result.duplicates !== count) {
         throw new ConsistencyError(

@@ -4,6 +4,7 @@
  * (user-0000 the heaviest), each with three favourite models, 60 models, priced from the
  * service's own catalog (the self-hosted ones unpriced), evenly spread over the last 90 days.
  */
+import { loadavg } from 'node:os';
 import type pg from 'pg';
 import { createDataSource } from '../src/infrastructure/persistence/data-source';
 import { ensurePartitions } from '../src/infrastructure/persistence/partitions';
@@ -11,6 +12,7 @@ import { expectTotals, storedTotals } from './checks';
 import { connect } from './database';
 import { MODELS, USERS, WORKSPACE } from './dataset';
 import { Progress, note } from './progress';
+import { buildFromHourly, buildFromRaw, existingRollups } from './rollups';
 
 export const QUERY_SPAN_DAYS = 90;
 const DAY_MS = 86_400_000;
@@ -68,35 +70,31 @@ INSERT INTO usage_records (workspace_id, occurred_at, request_id, user_id, provi
   duration_ms, success, error, cost, cost_status, metadata)
 SELECT * FROM rows`;
 
-/** Exactly what the service adds per hour, built in one INSERT … SELECT … GROUP BY per day of raw rows. */
-const ROLLUP_DAY = `
-INSERT INTO usage_hourly (workspace_id, bucket_start, user_id, provider, model, requests, errors,
-  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-  duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
-SELECT workspace_id, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, count(*),
-  count(*) FILTER (WHERE NOT success), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
-  sum(cache_write_tokens), sum(reasoning_tokens), sum(total_tokens), coalesce(sum(duration_ms), 0),
-  count(duration_ms), coalesce(sum(cost), 0), count(*) FILTER (WHERE cost IS NULL), max(occurred_at)
-FROM usage_records
-WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-GROUP BY 1, 2, 3, 4, 5`;
-
 export interface QueryDataset {
   rows: number;
-  hourlyRows: number;
+  /** rows of each rollup table */
+  rollupRows: Record<string, number>;
   pricedModels: number;
   start: string;
   end: string;
   loadSeconds: number;
   rollupSeconds: number;
   vacuumSeconds: number;
+  /** 1-minute load average at the end of loading, rollup building and vacuuming */
+  loadAverages: [number, number, number];
   sizesMB: Record<string, number>;
 }
 
 /** Runs the chunks on a few connections at once, each chunk a statement of its own. */
-async function inParallel<T>(url: string, chunks: T[], run: (client: pg.Client, chunk: T) => Promise<number>, progress: Progress): Promise<void> {
+async function inParallel<T>(
+  url: string,
+  chunks: T[],
+  run: (client: pg.Client, chunk: T) => Promise<number>,
+  progress: Progress,
+  doneBefore = 0,
+): Promise<void> {
   let next = 0;
-  let done = 0;
+  let done = doneBefore;
   const worker = async (): Promise<void> => {
     const client = await connect(url);
     try {
@@ -123,7 +121,12 @@ async function createBenchModels(client: pg.Client): Promise<number> {
      LEFT JOIN models m ON m.workspace_id = '' AND m.provider = t.provider AND m.model = t.model
      LEFT JOIN LATERAL (SELECT * FROM model_prices mp WHERE mp.workspace_id = m.workspace_id AND mp.model_id = m.id
        AND mp.effective_from <= now() ORDER BY mp.effective_from DESC LIMIT 1) p ON true`,
-    [MODELS.map((_, i) => i), MODELS.map((m) => m.provider), MODELS.map((m) => m.model), MODELS.map((m) => m.reasoning)],
+    [
+      MODELS.map((_, i) => i),
+      MODELS.map((m) => m.provider),
+      MODELS.map((m) => m.model),
+      MODELS.map((m) => m.reasoning),
+    ],
   );
   const row = (await client.query(`SELECT count(input_pm) AS n FROM bench_models`)).rows[0] as { n: string };
   return Number(row.n);
@@ -145,32 +148,57 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
   const client = await connect(url);
   try {
     const pricedModels = await createBenchModels(client);
-    if (pricedModels < MODELS.length - 3) note(`warning: only ${pricedModels} of ${MODELS.length} bench models have a catalog price`);
+    if (pricedModels < MODELS.length - 3)
+      note(`warning: only ${pricedModels} of ${MODELS.length} bench models have a catalog price`);
 
     const chunks: Array<[number, number]> = [];
     for (let from = 1; from <= rows; from += CHUNK_ROWS) chunks.push([from, Math.min(rows, from + CHUNK_ROWS - 1)]);
     const load = new Progress(`loading ${rows} raw rows + ledger with SQL`, rows, 'rows');
-    await inParallel(url, chunks, async (c, [from, to]) => {
-      await c.query(LOAD_CHUNK, [from, to, rows, start.toISOString(), spanSeconds, WORKSPACE, seed]);
-      return to - from + 1;
-    }, load);
+    await inParallel(
+      url,
+      chunks,
+      async (c, [from, to]) => {
+        await c.query(LOAD_CHUNK, [from, to, rows, start.toISOString(), spanSeconds, WORKSPACE, seed]);
+        return to - from + 1;
+      },
+      load,
+    );
     const loadSeconds = load.finish();
+    const loadAverages: [number, number, number] = [loadavg()[0]!, 0, 0];
 
     const days: Array<[Date, Date]> = [];
-    for (let day = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate()); day < now + DAY_MS; day += DAY_MS) {
+    for (
+      let day = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
+      day < now + DAY_MS;
+      day += DAY_MS
+    ) {
       days.push([new Date(day), new Date(day + DAY_MS)]);
     }
-    const rollup = new Progress('building usage_hourly from the raw rows', days.length, 'days');
-    await inParallel(url, days, async (c, [from, to]) => {
-      await c.query(ROLLUP_DAY, [WORKSPACE, from, to]);
+    // usage_hourly from the raw rows, the coarser rollups from usage_hourly; one UTC day per statement
+    const [hourly, ...coarser] = await existingRollups(client);
+    if (hourly?.table !== 'usage_hourly') throw new Error('the schema has no usage_hourly table');
+    const steps = days.map((day) => ({ sql: buildFromRaw(hourly), day }));
+    const coarserSteps = coarser.flatMap((r) => days.map((day) => ({ sql: buildFromHourly(r), day })));
+    const rollup = new Progress(
+      `building ${[hourly, ...coarser].map((r) => r.table).join(', ')}`,
+      steps.length + coarserSteps.length,
+      'day-steps',
+    );
+    const run = async (c: pg.Client, step: { sql: string; day: [Date, Date] }): Promise<number> => {
+      await c.query(step.sql, [WORKSPACE, step.day[0], step.day[1]]);
       return 1;
-    }, rollup);
+    };
+    await inParallel(url, steps, run, rollup);
+    await inParallel(url, coarserSteps, run, rollup, steps.length);
     const rollupSeconds = rollup.finish();
+    loadAverages[1] = loadavg()[0]!;
 
+    const rollupTables = [hourly, ...coarser].map((r) => r.table);
     note('VACUUM ANALYZE');
     const vacuumStarted = performance.now();
-    await client.query('VACUUM ANALYZE usage_records, usage_request_ids, usage_hourly');
+    await client.query(`VACUUM ANALYZE usage_records, usage_request_ids, ${rollupTables.join(', ')}`);
     const vacuumSeconds = (performance.now() - vacuumStarted) / 1000;
+    loadAverages[2] = loadavg()[0]!;
 
     const totals = await storedTotals(client, WORKSPACE);
     expectTotals(totals, rows, null);
@@ -178,17 +206,18 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
       await client.query(`SELECT
         (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'usage_records'::regclass) AS usage_records,
         pg_total_relation_size('usage_request_ids') AS usage_request_ids,
-        pg_total_relation_size('usage_hourly') AS usage_hourly`)
+        ${rollupTables.map((t) => `pg_total_relation_size('${t}') AS ${t}`).join(', ')}`)
     ).rows[0] as Record<string, string>;
     return {
       rows,
-      hourlyRows: totals.hourlyRows,
+      rollupRows: Object.fromEntries(Object.entries(totals.rollups).map(([t, r]) => [t, r.rows])),
       pricedModels,
       start: start.toISOString(),
       end: new Date(start.getTime() + spanSeconds * 1000).toISOString(),
       loadSeconds,
       rollupSeconds,
       vacuumSeconds,
+      loadAverages,
       sizesMB: Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, Math.round(Number(v) / 1048576)])),
     };
   } finally {

@@ -18,10 +18,15 @@ export const TARGETS = {
 export interface Results {
   date: string;
   options: Omit<BenchOptions, 'databaseUrl'> & { database: string };
-  machine: ReturnType<typeof machineInfo>;
+  machine: ReturnType<typeof machineInfo> & { loadAverageAtEnd?: number[] };
   postgres?: { version: string; settings: Record<string, string> };
   phasesSeconds: Record<string, number>;
-  ingest?: IngestResult & { cpuSeconds?: { service: number; postgres: number | null }; rollupRows: number };
+  /** 1-minute load average at the end of each phase: how busy the shared machine was */
+  loadAverage1mAfter: Record<string, number>;
+  ingest?: IngestResult & {
+    cpuSeconds?: { service: number; postgres: number | null };
+    rollupRows: Record<string, number>;
+  };
   copy?: CopyResult;
   ingestToCopyRatio?: number;
   queryDataset?: QueryDataset;
@@ -51,7 +56,9 @@ export function machineInfo(): {
 
 const grade = (ok: boolean, goal: boolean): string => (goal ? 'PASS (goal)' : ok ? 'PASS' : 'FAIL');
 const num = (n: number, digits = 0): string =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '-';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -84,14 +91,31 @@ export function printReport(r: Results): void {
         `  CPU during ingest  service ${num(i.cpuSeconds.service, 1)} s, PostgreSQL ${i.cpuSeconds.postgres === null ? 'n/a' : `${num(i.cpuSeconds.postgres, 1)} s`} (wall ${num(i.seconds, 1)} s)`,
       );
     }
-    out.push(`  rollup: ${num(i.rollupRows)} usage_hourly rows, equal to a GROUP BY of the raw rows`, '');
+    const rollups = Object.entries(i.rollupRows).map(([t, n]) => `${t} ${num(n)}`);
+    out.push(`  rollup rows (each equal to a GROUP BY of the raw rows): ${rollups.join(', ')}`, '');
   }
   if (r.endpoints && r.queryDataset) {
     const d = r.queryDataset;
     out.push(
-      `Usage tab endpoints: ${num(d.rows)} raw rows (1k users, 60 models, 90 days), ${num(d.hourlyRows)} usage_hourly rows; tz Europe/Berlin, granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs`,
+      `Usage tab endpoints: ${num(d.rows)} raw rows (1k users, 60 models, 90 days); tz Europe/Berlin, granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs`,
+      `  rollup rows: ${Object.entries(d.rollupRows)
+        .map(([t, n]) => `${t} ${num(n)}`)
+        .join(', ')}`,
     );
-    const rows = [['endpoint', 'range', 'p50 ms', 'p95 ms', 'max ms', 'raw p50 ms', 'speed-up', `p95<=${TARGETS.p95Ms.target}ms`, `>=${TARGETS.speedup.target}x`]];
+    const rows = [
+      [
+        'endpoint',
+        'range',
+        'p50 ms',
+        'p95 ms',
+        'max ms',
+        'raw p50 ms',
+        'speed-up',
+        `p95<=${TARGETS.p95Ms.target}ms`,
+        `>=${TARGETS.speedup.target}x`,
+        'totals',
+      ],
+    ];
     for (const e of r.endpoints) {
       const l = e.latencyMs;
       const ok = e.status === 'ok' && l !== null;
@@ -104,16 +128,33 @@ export function printReport(r: Results): void {
         num(e.rawMs.p50, 1),
         e.speedup === null ? '' : `${num(e.speedup, 1)}x`,
         ok ? grade(l.p95 <= TARGETS.p95Ms.target, l.p95 <= TARGETS.p95Ms.goal) : e.status,
-        !ok ? e.status : !e.speedupApplies ? 'n/a' : grade(e.speedup! >= TARGETS.speedup.target, e.speedup! >= TARGETS.speedup.goal),
+        !ok
+          ? e.status
+          : !e.speedupApplies
+            ? 'n/a'
+            : grade(e.speedup! >= TARGETS.speedup.target, e.speedup! >= TARGETS.speedup.goal),
+        e.answer === undefined
+          ? ''
+          : e.answer === 'matches raw'
+            ? '= raw'
+            : e.answer.startsWith('DIFFERS')
+              ? 'DIFFER'
+              : '?',
       ]);
     }
-    out.push(table(rows), '');
+    out.push(
+      table(rows),
+      '  totals: "= raw" when the answer\'s totals.requests and totals.totalTokens equal a count over the raw rows',
+      '',
+    );
   }
-  out.push(
-    `phases: ${Object.entries(r.phasesSeconds)
-      .map(([k, v]) => `${k} ${num(v, 1)} s`)
-      .join(', ')}`,
-  );
+  out.push('phases (seconds, 1-minute load average at the end):');
+  for (const [phase, seconds] of Object.entries(r.phasesSeconds)) {
+    const load = r.loadAverage1mAfter[phase];
+    out.push(
+      `  ${phase.padEnd(28)} ${num(seconds, 1).padStart(8)}${load === undefined ? '' : `  load ${num(load, 2)}`}`,
+    );
+  }
   for (const w of r.warnings) out.push(`warning: ${w}`);
   if (r.failure) out.push(`FAILED: ${r.failure}`);
   console.log(out.join('\n'));

@@ -1,0 +1,236 @@
+/**
+ * npm run bench -- [--records N] [--query-records N] [--clients N] [--batch N] [--duplicates F]
+ *                  [--database-url URL] [--skip-ingest] [--skip-queries] [--repeat N] [--raw-repeat N]
+ * See bench/options.ts for the details; results go to stdout and bench/results.json.
+ */
+import 'reflect-metadata';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { expectExactRollups, expectTotals, storedTotals } from './checks';
+import { checkpoint, copyBaseline } from './copy-baseline';
+import { connect, createDatabase, serverInfo, startServer } from './database';
+import { WORKSPACE, ingestDataset, writeBatchFile } from './dataset';
+import { ConsistencyError, runIngest } from './ingest';
+import { parseOptions, USAGE, type BenchOptions } from './options';
+import { note } from './progress';
+import { runQueries } from './queries';
+import { loadQueryDataset } from './query-dataset';
+import { machineInfo, printReport, TARGETS, writeResults, type Results } from './report';
+import { clusterCpuSeconds, cpuSecondsOf, startService } from './service';
+import { ROLLUPS } from './rollups';
+import { round } from './stats';
+
+const KNOWN_USAGE_TABLES = ['usage_records', 'usage_request_ids', ...ROLLUPS.map((r) => r.table)];
+
+/** Undo steps, run last-in first-out once: at the end, on failure, on Ctrl-C. */
+const undo: Array<{ what: string; run: () => Promise<void> }> = [];
+let cleaning: Promise<void> | undefined;
+let interrupted = false;
+
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (let step = undo.pop(); step; step = undo.pop()) {
+      try {
+        await step.run();
+      } catch (error) {
+        note(`clean-up step "${step.what}" failed: ${(error as Error).message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(signal, () => {
+    if (interrupted) {
+      note(`second ${signal}: leaving without finishing the clean-up`);
+      process.exit(code);
+    }
+    interrupted = true;
+    note(`${signal}: stopping the service and removing the bench databases…`);
+    void cleanUp().then(() => process.exit(code));
+  });
+}
+
+function onceOnly(run: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= run());
+}
+
+function recordPhase(results: Results, phase: string, seconds: number, load = loadavg()[0]!): void {
+  results.phasesSeconds[phase] = round(seconds, 1);
+  results.loadAverage1mAfter[phase] = round(load, 2);
+}
+
+async function timed<T>(results: Results, phase: string, run: () => Promise<T> | T): Promise<T> {
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    recordPhase(results, phase, (performance.now() - started) / 1000);
+  }
+}
+
+async function ingestPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_ingest_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the ingest database', run: drop });
+
+  const dataset = ingestDataset(options.seed, options.records);
+  const batchPath = join(server.workDir, 'batches.json');
+  const file = await timed(results, 'generate request bodies', () =>
+    writeBatchFile(batchPath, dataset, options.duplicates, options.batch),
+  );
+  note(`${file.batches.length} request bodies, ${round(file.bytes / 1048576)} MB, in ${batchPath}`);
+
+  const service = await timed(results, 'start service (ingest)', () => startService(db.url, options.batch));
+  const stopService = onceOnly(service.stop);
+  undo.push({ what: 'stop the service', run: stopService });
+
+  const client = await connect(db.url);
+  const disconnect = onceOnly(() => client.end());
+  undo.push({ what: 'close a connection', run: disconnect });
+  await checkpoint(client);
+  const cpuBefore = {
+    service: cpuSecondsOf(service.pid),
+    pg: server.postmasterPid && clusterCpuSeconds(server.postmasterPid),
+  };
+  const ingest = await timed(results, 'ingest over HTTP', () => runIngest(file, service, options.clients));
+  const cpuSeconds = {
+    service: round(cpuSecondsOf(service.pid) - cpuBefore.service, 1),
+    postgres: server.postmasterPid ? round(clusterCpuSeconds(server.postmasterPid) - Number(cpuBefore.pg), 1) : null,
+  };
+  await stopService();
+  rmSync(batchPath, { force: true });
+
+  const totals = await timed(results, 'check ingested data', async () => {
+    const stored = await storedTotals(client, WORKSPACE);
+    expectTotals(stored, options.records, file.uniqueTotalTokens);
+    await expectExactRollups(client, WORKSPACE);
+    return stored;
+  });
+  results.ingest = {
+    ...ingest,
+    cpuSeconds,
+    rollupRows: Object.fromEntries(Object.entries(totals.rollups).map(([t, r]) => [t, r.rows])),
+  };
+
+  results.copy = await timed(results, 'COPY baseline', () => copyBaseline(db.url, server.workDir, options.records));
+  results.ingestToCopyRatio = round(ingest.recordsPerSecond / results.copy.rowsPerSecond, 3);
+  await disconnect();
+  await drop();
+}
+
+async function queryPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_query_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the query database', run: drop });
+  const service = await timed(results, 'start service (queries)', () => startService(db.url, options.batch));
+  const stopService = onceOnly(service.stop);
+  undo.push({ what: 'stop the service', run: stopService });
+
+  const dataset = await loadQueryDataset(db.url, options.queryRecords, options.seed);
+  results.queryDataset = dataset;
+  recordPhase(results, 'load query rows (SQL)', dataset.loadSeconds, dataset.loadAverages[0]);
+  recordPhase(results, 'build rollups', dataset.rollupSeconds, dataset.loadAverages[1]);
+  recordPhase(results, 'VACUUM ANALYZE', dataset.vacuumSeconds, dataset.loadAverages[2]);
+
+  const client = await connect(db.url);
+  const disconnect = onceOnly(() => client.end());
+  undo.push({ what: 'close a connection', run: disconnect });
+  const tables = (
+    await client.query(
+      `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND relname LIKE 'usage%'`,
+    )
+  ).rows as Array<{ relname: string }>;
+  for (const { relname } of tables) {
+    if (!KNOWN_USAGE_TABLES.includes(relname)) {
+      results.warnings.push(`table ${relname} exists but the bench does not fill it: endpoints reading it see no data`);
+    }
+  }
+  const queries = await runQueries(client, service, options.repeat, options.rawRepeat);
+  results.endpoints = queries.results;
+  recordPhase(results, 'endpoint calls', queries.callSeconds);
+  recordPhase(results, 'raw GROUP BY baselines', queries.rawSeconds);
+  for (const e of queries.results) {
+    if (e.answer?.startsWith('DIFFERS')) results.warnings.push(`${e.name} (${e.range}): answer ${e.answer}`);
+    if (e.status !== 'ok' && e.status !== 'missing')
+      results.warnings.push(`${e.name} (${e.range}): ${e.status} ${e.detail ?? ''}`);
+  }
+  await stopService();
+  await disconnect();
+  await drop();
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    const parsed = parseOptions(process.argv.slice(2), process.env);
+    if (parsed === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { databaseUrl, ...rest } = options;
+  const results: Results = {
+    date: new Date().toISOString(),
+    options: { ...rest, database: databaseUrl ? 'given server' : 'embedded' },
+    machine: machineInfo(),
+    phasesSeconds: {},
+    loadAverage1mAfter: {},
+    targets: TARGETS,
+    warnings: [],
+  };
+  const started = performance.now();
+  let code = 0;
+  try {
+    const server = await timed(results, 'start PostgreSQL', () => startServer(databaseUrl));
+    undo.push({ what: 'stop PostgreSQL and remove the temp folder', run: server.stop });
+    results.postgres = await serverInfo(server.url);
+    const tag = `${process.pid}_${Date.now().toString(36)}`;
+    if (!options.skipIngest) await ingestPart(options, results, server, tag);
+    if (!options.skipQueries) await queryPart(options, results, server, tag);
+  } catch (error) {
+    if (interrupted) return 130;
+    code = 1;
+    results.failure =
+      error instanceof ConsistencyError
+        ? `CONSISTENCY CHECK FAILED: ${error.message}`
+        : String((error as Error).stack ?? error);
+    console.error(`\n${results.failure}\n`);
+  } finally {
+    await timed(results, 'clean-up', cleanUp);
+  }
+  results.phasesSeconds.total = round((performance.now() - started) / 1000, 1);
+  results.machine.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
+  printReport(results);
+  note(`results written to ${writeResults(results, import.meta.dirname)}`);
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    void cleanUp().then(() => process.exit(1));
+  },
+);
