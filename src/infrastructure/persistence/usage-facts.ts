@@ -103,11 +103,12 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   const hourTo = floorTo(window.to, HOUR_MS);
   if (hourFrom >= hourTo || (needs.bucketed && !alignsWithUtcHours(window))) return raw(window.from, window.to);
 
-  const modelFiltered = filter.provider !== undefined || filter.model !== undefined;
-  const full =
-    filter.userId !== undefined || (needs.user && (needs.model || modelFiltered)) || needs.where !== undefined;
+  // the user dimension is needed to group or filter by user, the model one likewise
+  const byUser = needs.user === true || filter.userId !== undefined;
+  const byModel = needs.model === true || filter.provider !== undefined || filter.model !== undefined;
+  const full = (byUser && byModel) || needs.where !== undefined;
   const parts: string[] = [];
-  if (full || !needs.user) {
+  if (full || !byUser) {
     parts.push(select(full ? SOURCES.full : SOURCES.models, hourFrom, hourTo));
   } else {
     const dayFrom = ceilTo(hourFrom, DAY_MS);
