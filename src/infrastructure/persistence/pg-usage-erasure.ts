@@ -2,22 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
-
-/** The additive metric columns every rollup table has (last_occurred_at is a maximum). */
-const ADDITIVE = [
-  'requests',
-  'errors',
-  'input_tokens',
-  'output_tokens',
-  'cached_input_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-  'total_tokens',
-  'duration_ms_sum',
-  'duration_count',
-  'cost',
-  'unpriced_requests',
-];
+import { ADDITIVE_METRICS } from './rollup-metrics';
 
 /** Rollups keyed by user: the user's rows go. */
 const USER_ROLLUPS = ['usage_hourly', 'usage_hourly_users', 'usage_daily_users'];
@@ -69,7 +54,7 @@ request_ids AS (
 ),
 hourly AS (
   DELETE FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
-  RETURNING bucket_start, provider, model, last_occurred_at, ${ADDITIVE.join(', ')}
+  RETURNING bucket_start, provider, model, last_occurred_at, ${ADDITIVE_METRICS.join(', ')}
 ),
 ${USER_ROLLUPS.slice(1)
   .map(
@@ -84,7 +69,7 @@ models_emptied AS (
 ),
 models_reduced AS (
   UPDATE usage_hourly_models m SET
-    ${ADDITIVE.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')},
+    ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')},
     last_occurred_at = CASE WHEN x.last_occurred_at < m.last_occurred_at THEN m.last_occurred_at ELSE (
       SELECT max(h.last_occurred_at) FROM usage_hourly h
       WHERE h.workspace_id = $1 AND h.bucket_start = m.bucket_start AND h.provider = m.provider

@@ -14,6 +14,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
+import { ADDITIVE_METRICS } from './rollup-metrics';
 import { bucketOf, bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
 
 type TotalsRow = Record<
@@ -259,19 +260,7 @@ function byInstant(facts: string, key?: string): string {
 
 /** The totals columns of a LEFT JOINed aggregate, zero where the bucket had no usage. */
 function zeroFilled(alias: string): string {
-  const columns = [
-    'requests',
-    'errors',
-    'input_tokens',
-    'output_tokens',
-    'cached_input_tokens',
-    'cache_write_tokens',
-    'reasoning_tokens',
-    'total_tokens',
-    'duration_ms_sum',
-    'duration_count',
-    'unpriced_requests',
-  ];
+  const columns = ADDITIVE_METRICS.filter((c) => c !== 'cost');
   return [...columns.map((c) => `coalesce(${alias}.${c}, 0) AS ${c}`), `coalesce(${alias}.cost, '0') AS cost`].join(
     ', ',
   );
