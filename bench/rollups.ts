@@ -1,5 +1,5 @@
 /**
- * The rollup tables the service keeps next to the raw records (migrations 0001, 0002), how
+ * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004), how
  * each is derived from raw rows or from usage_hourly. The bench fills those that exist after
  * its bulk load and checks them against the raw rows after an ingest.
  */
@@ -12,7 +12,11 @@ export interface Rollup {
   table: string;
   /** key column, its expression over raw rows, its expression over usage_hourly rows */
   keys: Array<[column: string, fromRaw: string, fromHourly: string]>;
+  /** whether it keeps last_occurred_at (only the per-user rollups do) */
+  lastOccurrence: boolean;
 }
+
+const UTC_DAY_OF_HOUR = "date_trunc('day', bucket_start, 'UTC')";
 
 export const ROLLUPS: Rollup[] = [
   {
@@ -23,6 +27,7 @@ export const ROLLUPS: Rollup[] = [
       ['provider', 'provider', 'provider'],
       ['model', 'model', 'model'],
     ],
+    lastOccurrence: true,
   },
   {
     table: 'usage_hourly_models',
@@ -31,6 +36,7 @@ export const ROLLUPS: Rollup[] = [
       ['provider', 'provider', 'provider'],
       ['model', 'model', 'model'],
     ],
+    lastOccurrence: false,
   },
   {
     table: 'usage_hourly_users',
@@ -38,13 +44,42 @@ export const ROLLUPS: Rollup[] = [
       ['bucket_start', HOUR, 'bucket_start'],
       ['user_id', 'user_id', 'user_id'],
     ],
+    lastOccurrence: true,
   },
   {
     table: 'usage_daily_users',
     keys: [
-      ['day_start', DAY, "date_trunc('day', bucket_start, 'UTC')"],
+      ['day_start', DAY, UTC_DAY_OF_HOUR],
       ['user_id', 'user_id', 'user_id'],
     ],
+    lastOccurrence: true,
+  },
+  {
+    table: 'usage_daily_user_models',
+    keys: [
+      ['user_id', 'user_id', 'user_id'],
+      ['day_start', DAY, UTC_DAY_OF_HOUR],
+      ['provider', 'provider', 'provider'],
+      ['model', 'model', 'model'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_daily_models',
+    keys: [
+      ['day_start', DAY, UTC_DAY_OF_HOUR],
+      ['provider', 'provider', 'provider'],
+      ['model', 'model', 'model'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_hourly_providers',
+    keys: [
+      ['bucket_start', HOUR, 'bucket_start'],
+      ['provider', 'provider', 'provider'],
+    ],
+    lastOccurrence: false,
   },
 ];
 
@@ -74,13 +109,17 @@ export async function existingRollups(client: pg.Client): Promise<Rollup[]> {
   return ROLLUPS.filter((r) => rows.some((row) => row.relname === r.table));
 }
 
-const columns = (r: Rollup): string => [...r.keys.map(([c]) => c), ...METRICS.map(([c]) => c)].join(', ');
+const metricsOf = (r: Rollup): typeof METRICS =>
+  r.lastOccurrence ? METRICS : METRICS.filter(([c]) => c !== 'last_occurred_at');
+const columns = (r: Rollup): string => [...r.keys.map(([c]) => c), ...metricsOf(r).map(([c]) => c)].join(', ');
 const positions = (r: Rollup): string => r.keys.map((_, i) => String(i + 2)).join(', ');
 
 /** INSERT … SELECT … GROUP BY over the raw rows of workspace $1 with occurred_at in [$2, $3). */
 export function buildFromRaw(r: Rollup): string {
   return `INSERT INTO ${r.table} (workspace_id, ${columns(r)})
-    SELECT workspace_id, ${r.keys.map(([, raw]) => raw).join(', ')}, ${METRICS.map(([, raw]) => raw).join(', ')}
+    SELECT workspace_id, ${r.keys.map(([, raw]) => raw).join(', ')}, ${metricsOf(r)
+      .map(([, raw]) => raw)
+      .join(', ')}
     FROM usage_records WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
     GROUP BY 1, ${positions(r)}`;
 }
@@ -88,7 +127,9 @@ export function buildFromRaw(r: Rollup): string {
 /** The same from usage_hourly rows with bucket_start in [$2, $3) (whole UTC days: daily keys stay whole). */
 export function buildFromHourly(r: Rollup): string {
   return `INSERT INTO ${r.table} (workspace_id, ${columns(r)})
-    SELECT workspace_id, ${r.keys.map(([, , hourly]) => hourly).join(', ')}, ${METRICS.map(([, , agg]) => agg).join(', ')}
+    SELECT workspace_id, ${r.keys.map(([, , hourly]) => hourly).join(', ')}, ${metricsOf(r)
+      .map(([, , agg]) => agg)
+      .join(', ')}
     FROM usage_hourly WHERE workspace_id = $1 AND bucket_start >= $2 AND bucket_start < $3
     GROUP BY 1, ${positions(r)}`;
 }
@@ -96,12 +137,17 @@ export function buildFromHourly(r: Rollup): string {
 /** Rows of the rollup that differ from a recomputation over the raw rows (0 when exact). */
 export async function mismatches(client: pg.Client, r: Rollup, workspace: string): Promise<number> {
   const keys = r.keys.map(([c]) => c).join(', ');
-  const metric = (alias: string): string => METRICS.map(([c]) => `${alias}.${c}`).join(', ');
+  const metric = (alias: string): string =>
+    metricsOf(r)
+      .map(([c]) => `${alias}.${c}`)
+      .join(', ');
   const row = (
     await client.query(
       `WITH recomputed AS (
          SELECT workspace_id, ${r.keys.map(([c, raw]) => `${raw} AS ${c}`).join(', ')},
-           ${METRICS.map(([c, raw]) => `${raw} AS ${c}`).join(', ')}
+           ${metricsOf(r)
+             .map(([c, raw]) => `${raw} AS ${c}`)
+             .join(', ')}
          FROM usage_records WHERE workspace_id = $1 GROUP BY 1, ${positions(r)}),
        stored AS (SELECT * FROM ${r.table} WHERE workspace_id = $1)
        SELECT count(*) AS n FROM recomputed r FULL JOIN stored s USING (workspace_id, ${keys})

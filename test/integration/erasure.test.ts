@@ -59,7 +59,13 @@ function usageBatches(seed: number): Array<{ workspaceId: string; records: Usage
 }
 
 /** The tables that hold a user id, each user's rows of which erasure removes outright. */
-const PER_USER_TABLES = ['usage_records', 'usage_hourly', 'usage_hourly_users', 'usage_daily_users'];
+const PER_USER_TABLES = [
+  'usage_records',
+  'usage_hourly',
+  'usage_daily_user_models',
+  'usage_hourly_users',
+  'usage_daily_users',
+];
 
 const only = (rows: Row[] | undefined, workspaceId: string, userId?: string): Row[] =>
   (rows ?? []).filter((row) => row.workspace_id === workspaceId && (userId === undefined || row.user_id === userId));
@@ -174,10 +180,19 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       .find((r) => r.userId === 'x')!;
     expect(await ingest(t, t.token('boss', { role: 'admin' }), [resent])).toMatchObject({ accepted: 1 });
     await expectRollupsExact(t.db);
-    // its rows in the per-user hourly, hourly-by-user and daily-by-user rollups, maybe a model-hour
+    // its rows in the four per-user rollups, and each row of a rollup without users that
+    // holds nothing but this record (nobody else used the model that hour or day)
+    const [solo] = (await t.db.query(
+      `SELECT (SELECT count(*) FROM usage_hourly_models WHERE workspace_id = 'default' AND requests = 1
+                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
+            + (SELECT count(*) FROM usage_daily_models WHERE workspace_id = 'default' AND requests = 1
+                AND day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
+            + (SELECT count(*) FROM usage_hourly_providers WHERE workspace_id = 'default' AND requests = 1
+                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2) AS n`,
+      [resent.occurredAt, resent.provider, resent.model],
+    )) as Array<{ n: string }>;
     const erased = (await erase(t, 'x', admin)).json();
-    expect(erased).toMatchObject({ deletedRecords: 1 });
-    expect([3, 4]).toContain(erased.deletedRollupRows); // 4 if nobody else used that model in that hour
+    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 4 + Number(solo!.n) });
     await expectRollupsExact(t.db);
   });
 
@@ -213,8 +228,14 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       for (const [table, where] of [
         ['usage_hourly', `bucket_start = $1 AND user_id = 'x'`],
         ['usage_hourly_models', `bucket_start = $1 AND provider = 'openai' AND model = 'gpt-4o'`],
+        ['usage_hourly_providers', `bucket_start = $1 AND provider = 'openai'`],
         ['usage_hourly_users', `bucket_start = $1 AND user_id = 'x'`],
         ['usage_daily_users', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x'`],
+        [
+          'usage_daily_user_models',
+          `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
+        ],
+        ['usage_daily_models', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND model = 'gpt-4o'`],
       ]) {
         const updated = await writer.query(`UPDATE ${table} SET ${add} WHERE workspace_id = 'race' AND ${where}`, [at]);
         expect(updated.rowCount, table).toBe(1);
@@ -224,8 +245,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await writer.query('COMMIT');
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // hourly 2 + model-hours 2 + user-hours 2 + user-day 1
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 7 });
+      // hours 2 + model-hours 2 + provider-hours 2 + user-hours 2 + user-day 1 + user-model-day 1 + model-day 1
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 11 });
     } finally {
       await writer.end();
     }
@@ -257,7 +278,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await erase(t, 'x', bearer(admin));
       erased = true;
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 4 });
+      // the one record's row in each of the seven rollups
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 7 });
     } finally {
       erased = true;
       await churn;

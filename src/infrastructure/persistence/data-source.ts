@@ -2,8 +2,14 @@ import { DataSource } from 'typeorm';
 import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-initial-schema';
 import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-coarser-rollups';
 import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-user-hourly-index';
+import { DailyAndProviderRollups1700000000004 } from '../../../migrations/1700000000004-daily-and-provider-rollups';
 
-export const MIGRATIONS = [InitialSchema1700000000001, CoarserRollups1700000000002, UserHourlyIndex1700000000003];
+export const MIGRATIONS = [
+  InitialSchema1700000000001,
+  CoarserRollups1700000000002,
+  UserHourlyIndex1700000000003,
+  DailyAndProviderRollups1700000000004,
+];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
 const MIGRATION_LOCK_KEY = 727_412_001;

@@ -4,10 +4,46 @@ import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
 import { ADDITIVE_METRICS } from './rollup-metrics';
 
-/** Rollups keyed by user: the user's rows go. */
-const USER_ROLLUPS = ['usage_hourly', 'usage_hourly_users', 'usage_daily_users'];
+/** Rollups keyed by user, with their primary key after workspace_id: the user's rows go. */
+const USER_ROLLUPS: Array<[table: string, key: string]> = [
+  ['usage_hourly', 'bucket_start, user_id, provider, model'],
+  ['usage_daily_user_models', 'user_id, day_start, provider, model'],
+  ['usage_hourly_users', 'bucket_start, user_id'],
+  ['usage_daily_users', 'day_start, user_id'],
+];
+
+/** Rollups without a user column, each key column with how it derives from a usage_hourly row. */
+const SHARED_ROLLUPS: Array<{ table: string; keys: Array<[column: string, fromHourly: string]> }> = [
+  {
+    table: 'usage_daily_models',
+    keys: [
+      ['day_start', "date_trunc('day', bucket_start, 'UTC')"],
+      ['provider', 'provider'],
+      ['model', 'model'],
+    ],
+  },
+  {
+    table: 'usage_hourly_models',
+    keys: [
+      ['bucket_start', 'bucket_start'],
+      ['provider', 'provider'],
+      ['model', 'model'],
+    ],
+  },
+  {
+    table: 'usage_hourly_providers',
+    keys: [
+      ['bucket_start', 'bucket_start'],
+      ['provider', 'provider'],
+    ],
+  },
+];
+
 /** Every rollup, in the order the exclusive attempt locks them. */
-const ALL_ROLLUPS = ['usage_hourly', 'usage_hourly_models', 'usage_hourly_users', 'usage_daily_users'];
+const ALL_ROLLUPS = [...USER_ROLLUPS.map(([table]) => table), ...SHARED_ROLLUPS.map((r) => r.table)];
+
+const keyList = (r: (typeof SHARED_ROLLUPS)[number], alias = ''): string =>
+  r.keys.map(([column]) => `${alias}${column}`).join(', ');
 
 /**
  * Row locks on everything the erasure will change, each table in primary-key order, taken
@@ -19,28 +55,47 @@ const ALL_ROLLUPS = ['usage_hourly', 'usage_hourly_models', 'usage_hourly_users'
  * fail; it gives up and tries again instead.
  */
 const LOCKS = [
-  `SELECT 1 FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
-   ORDER BY bucket_start, user_id, provider, model FOR UPDATE`,
-  `SELECT 1 FROM usage_hourly_models m
-   JOIN usage_hourly h ON h.workspace_id = m.workspace_id AND h.bucket_start = m.bucket_start
-     AND h.provider = m.provider AND h.model = m.model
-   WHERE h.workspace_id = $1 AND h.user_id = $2
-   ORDER BY m.bucket_start, m.provider, m.model FOR UPDATE OF m`,
-  `SELECT 1 FROM usage_hourly_users WHERE workspace_id = $1 AND user_id = $2 ORDER BY bucket_start FOR UPDATE`,
-  `SELECT 1 FROM usage_daily_users WHERE workspace_id = $1 AND user_id = $2 ORDER BY day_start FOR UPDATE`,
+  ...USER_ROLLUPS.map(
+    ([table, key]) => `SELECT 1 FROM ${table} WHERE workspace_id = $1 AND user_id = $2 ORDER BY ${key} FOR UPDATE`,
+  ),
+  ...SHARED_ROLLUPS.map(
+    (r) => `SELECT 1 FROM ${r.table} m
+   WHERE m.workspace_id = $1 AND (${keyList(r, 'm.')}) IN (
+     SELECT ${r.keys.map(([, fromHourly]) => fromHourly).join(', ')} FROM usage_hourly
+     WHERE workspace_id = $1 AND user_id = $2)
+   ORDER BY ${keyList(r, 'm.')} FOR UPDATE OF m`,
+  ),
 ];
 
-const SAME_MODEL_HOUR = `m.workspace_id = $1 AND m.bucket_start = x.bucket_start
-    AND m.provider = x.provider AND m.model = x.model`;
+/** The user's share of one shared rollup: taken out of its rows, rows only the user had deleted. */
+function shareRemoval(r: (typeof SHARED_ROLLUPS)[number], index: number): string {
+  const same = r.keys.map(([column]) => `m.${column} = x.${column}`).join(' AND ');
+  return `share_${index} AS (
+  SELECT ${r.keys.map(([column, fromHourly]) => `${fromHourly} AS ${column}`).join(', ')},
+    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+  FROM hourly GROUP BY ${keyList(r)}
+),
+emptied_${index} AS (
+  DELETE FROM ${r.table} m USING share_${index} x
+  WHERE m.workspace_id = $1 AND ${same} AND m.requests = x.requests
+  RETURNING 1
+),
+reduced_${index} AS (
+  UPDATE ${r.table} m SET
+    ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')}
+  FROM share_${index} x
+  WHERE m.workspace_id = $1 AND ${same} AND m.requests > x.requests
+  RETURNING 1
+)`;
+}
 
 /**
  * One statement, one snapshot. The user's raw records (every partition kept) and the ledger
  * entries of exactly those request ids (the ledger is keyed by request id alone); the user's
- * rows of every per-user rollup; and the user's share taken out of the model rollup, which
- * has no user column: the per-user hourly rows being deleted say exactly what the user added
- * to each model-hour (also for hours whose raw partition retention already dropped). A
- * model-hour only the user had disappears; otherwise the sums are reduced and the latest
- * occurrence is looked up among the other users' rows when it was the user's.
+ * rows of every per-user rollup; and the user's share taken out of the rollups that have no
+ * user column: the per-user hourly rows being deleted say exactly what the user added to
+ * each of their rows (also for hours whose raw partition retention already dropped). A row
+ * only the user had disappears; otherwise its sums are reduced.
  */
 const ERASE = `
 WITH records AS (
@@ -54,38 +109,22 @@ request_ids AS (
 ),
 hourly AS (
   DELETE FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
-  RETURNING bucket_start, provider, model, last_occurred_at, ${ADDITIVE_METRICS.join(', ')}
+  RETURNING bucket_start, provider, model, ${ADDITIVE_METRICS.join(', ')}
 ),
 ${USER_ROLLUPS.slice(1)
   .map(
-    (table) =>
+    ([table]) =>
       `erased_${table} AS (\n  DELETE FROM ${table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
   )
   .join('\n')}
-models_emptied AS (
-  DELETE FROM usage_hourly_models m USING hourly x
-  WHERE ${SAME_MODEL_HOUR} AND m.requests = x.requests
-  RETURNING 1
-),
-models_reduced AS (
-  UPDATE usage_hourly_models m SET
-    ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')},
-    last_occurred_at = CASE WHEN x.last_occurred_at < m.last_occurred_at THEN m.last_occurred_at ELSE (
-      SELECT max(h.last_occurred_at) FROM usage_hourly h
-      WHERE h.workspace_id = $1 AND h.bucket_start = m.bucket_start AND h.provider = m.provider
-        AND h.model = m.model AND h.user_id <> $2) END
-  FROM hourly x
-  WHERE ${SAME_MODEL_HOUR} AND m.requests > x.requests
-  RETURNING 1
-)
+${SHARED_ROLLUPS.map(shareRemoval).join(',\n')}
 SELECT (SELECT count(*) FROM records)::text AS records,
        (SELECT count(*) FROM request_ids)::text AS request_ids,
        ((SELECT count(*) FROM hourly)
         + ${USER_ROLLUPS.slice(1)
-          .map((table) => `(SELECT count(*) FROM erased_${table})`)
+          .map(([table]) => `(SELECT count(*) FROM erased_${table})`)
           .join(' + ')}
-        + (SELECT count(*) FROM models_emptied))::text AS rollup_rows,
-       (SELECT count(*) FROM models_reduced)::text AS models_reduced`;
+        + ${SHARED_ROLLUPS.map((_, i) => `(SELECT count(*) FROM emptied_${i})`).join(' + ')})::text AS rollup_rows`;
 
 /** Optimistic tries; the ones after them block concurrent rollup writers instead. */
 const OPTIMISTIC_ATTEMPTS = 3;

@@ -96,7 +96,7 @@ export class PgUsageQueries implements UsageQueries {
   async byProvider(scope: UsageScope): Promise<ProviderUsage[]> {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string }>(
-      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p, { model: true })}) f
+      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p, { provider: true })}) f
        GROUP BY provider ORDER BY total_tokens DESC, requests DESC, provider`,
       p,
     );
@@ -118,7 +118,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p, { model: true, bucketed: true });
+    const facts = factsSource(scope, p, { provider: true, bucketed: true });
     const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS MATERIALIZED (SELECT ${bucketOf(scope, p)} AS bucket_start, provider, ${TOTALS}

@@ -22,40 +22,79 @@ const METRICS: Array<[column: string, fromStored: string, merge: 'add' | 'max']>
 
 /**
  * Adds the stored records to one rollup. Rows are upserted in key order so that concurrent
- * batches lock shared rows in the same order and cannot deadlock.
+ * batches lock shared rows in the same order and cannot deadlock. Only the per-user rollups
+ * keep the latest occurrence (it is read as a user's last activity).
  */
-function rollupUpsert(name: string, table: string, keys: Array<[column: string, expression: string]>): string {
+function rollupUpsert(
+  table: string,
+  keys: Array<[column: string, expression: string]>,
+  withLastOccurrence = false,
+): string {
+  const metrics = withLastOccurrence ? METRICS : METRICS.filter(([, , merge]) => merge === 'add');
   const keyColumns = keys.map(([column]) => column);
   const positions = keys.map((_, i) => String(i + 2)).join(', ');
-  return `${name} AS (
-  INSERT INTO ${table} AS r (workspace_id, ${keyColumns.join(', ')}, ${METRICS.map(([c]) => c).join(', ')})
-  SELECT $1, ${keys.map(([, e]) => e).join(', ')}, ${METRICS.map(([, e]) => e).join(', ')}
+  return `${table} AS (
+  INSERT INTO ${table} AS r (workspace_id, ${keyColumns.join(', ')}, ${metrics.map(([c]) => c).join(', ')})
+  SELECT $1, ${keys.map(([, e]) => e).join(', ')}, ${metrics.map(([, e]) => e).join(', ')}
   FROM stored GROUP BY ${positions} ORDER BY ${positions}
   ON CONFLICT (workspace_id, ${keyColumns.join(', ')}) DO UPDATE SET
-    ${METRICS.map(([c, , merge]) => (merge === 'add' ? `${c} = r.${c} + EXCLUDED.${c}` : `${c} = greatest(r.${c}, EXCLUDED.${c})`)).join(',\n    ')}
+    ${metrics.map(([c, , merge]) => (merge === 'add' ? `${c} = r.${c} + EXCLUDED.${c}` : `${c} = greatest(r.${c}, EXCLUDED.${c})`)).join(',\n    ')}
 )`;
 }
 
 const HOUR = "date_trunc('hour', occurred_at, 'UTC')";
+const DAY = "date_trunc('day', occurred_at, 'UTC')";
+/**
+ * Every rollup. The per-user ones come first and the small ones that every batch of the
+ * moment touches (a model-hour, a provider-hour) last: a batch holds the row locks it took
+ * until it commits, so locking the shared rows late keeps concurrent batches waiting least.
+ */
 const ROLLUPS = [
-  rollupUpsert('hourly', 'usage_hourly', [
-    ['bucket_start', HOUR],
+  rollupUpsert(
+    'usage_hourly',
+    [
+      ['bucket_start', HOUR],
+      ['user_id', 'user_id'],
+      ['provider', 'provider'],
+      ['model', 'model'],
+    ],
+    true,
+  ),
+  rollupUpsert('usage_daily_user_models', [
     ['user_id', 'user_id'],
+    ['day_start', DAY],
     ['provider', 'provider'],
     ['model', 'model'],
   ]),
-  rollupUpsert('hourly_models', 'usage_hourly_models', [
+  rollupUpsert(
+    'usage_hourly_users',
+    [
+      ['bucket_start', HOUR],
+      ['user_id', 'user_id'],
+    ],
+    true,
+  ),
+  rollupUpsert(
+    'usage_daily_users',
+    [
+      ['day_start', DAY],
+      ['user_id', 'user_id'],
+    ],
+    true,
+  ),
+  rollupUpsert('usage_daily_models', [
+    ['day_start', DAY],
+    ['provider', 'provider'],
+    ['model', 'model'],
+  ]),
+  rollupUpsert('usage_hourly_models', [
     ['bucket_start', HOUR],
     ['provider', 'provider'],
     ['model', 'model'],
   ]),
-  rollupUpsert('hourly_users', 'usage_hourly_users', [
+  rollupUpsert('usage_hourly_providers', [
     ['bucket_start', HOUR],
-    ['user_id', 'user_id'],
-  ]),
-  rollupUpsert('daily_users', 'usage_daily_users', [
-    ['day_start', "date_trunc('day', occurred_at, 'UTC')"],
-    ['user_id', 'user_id'],
+    ['provider', 'provider'],
   ]),
 ].join(',\n');
 

@@ -1,5 +1,6 @@
 import type { UsageScope } from '../../application/ports/usage-queries.port';
 import { alignsWithUtcHours } from '../../domain/usage-window';
+import { ADDITIVE_METRICS } from './rollup-metrics';
 
 /** Collects positional parameters while a statement is assembled. */
 export class SqlParams {
@@ -12,36 +13,51 @@ export class SqlParams {
 }
 
 /** Columns every facts source yields, one row per rollup row or raw record. */
-const METRICS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-  total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
+const METRICS = ADDITIVE_METRICS.join(', ');
 
 const RAW_AS_FACTS = `
   occurred_at AS at, user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
   coalesce(duration_ms, 0) AS duration_ms_sum, CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END AS duration_count,
-  coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests, occurred_at AS last_occurred_at`;
+  coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests`;
 
-/** The rollups, from the finest to the coarsest; each yields the facts columns. */
-const SOURCES = {
-  full: {
-    table: 'usage_hourly',
-    time: 'bucket_start',
-    columns: `bucket_start AS at, user_id, provider, model, ${METRICS}`,
+interface Source {
+  table: string;
+  time: string;
+  columns: string;
+}
+
+function source(table: string, time: string, dimensions: Array<'user_id' | 'provider' | 'model'>): Source {
+  const column = (name: 'user_id' | 'provider' | 'model'): string =>
+    dimensions.includes(name) ? name : `NULL::text AS ${name}`;
+  return {
+    table,
+    time,
+    columns: `${time} AS at, ${column('user_id')}, ${column('provider')}, ${column('model')}, ${METRICS}`,
+  };
+}
+
+/**
+ * The rollups in families, one per set of dimensions a query needs: hours (any whole-hour
+ * range, and buckets in any whole-hour zone) and UTC days (the bulk of a long range that is
+ * not bucketed). Each yields the facts columns.
+ */
+const FAMILIES = {
+  userModels: {
+    hourly: source('usage_hourly', 'bucket_start', ['user_id', 'provider', 'model']),
+    daily: source('usage_daily_user_models', 'day_start', ['user_id', 'provider', 'model']),
+  },
+  users: {
+    hourly: source('usage_hourly_users', 'bucket_start', ['user_id']),
+    daily: source('usage_daily_users', 'day_start', ['user_id']),
   },
   models: {
-    table: 'usage_hourly_models',
-    time: 'bucket_start',
-    columns: `bucket_start AS at, NULL::text AS user_id, provider, model, ${METRICS}`,
+    hourly: source('usage_hourly_models', 'bucket_start', ['provider', 'model']),
+    daily: source('usage_daily_models', 'day_start', ['provider', 'model']),
   },
-  hourlyUsers: {
-    table: 'usage_hourly_users',
-    time: 'bucket_start',
-    columns: `bucket_start AS at, user_id, NULL::text AS provider, NULL::text AS model, ${METRICS}`,
-  },
-  dailyUsers: {
-    table: 'usage_daily_users',
-    time: 'day_start',
-    columns: `day_start AS at, user_id, NULL::text AS provider, NULL::text AS model, ${METRICS}`,
+  providers: {
+    hourly: source('usage_hourly_providers', 'bucket_start', ['provider']),
+    daily: source('usage_daily_models', 'day_start', ['provider']),
   },
 } as const;
 
@@ -50,6 +66,8 @@ export interface FactsNeeds {
   user?: boolean;
   /** rows must carry provider and model */
   model?: boolean;
+  /** rows must carry the provider */
+  provider?: boolean;
   /** rows are grouped into local buckets of the window's time zone */
   bucketed?: boolean;
   /** an extra SQL condition on user_id, provider or model */
@@ -84,20 +102,20 @@ const ceilTo = (date: Date, unit: number): Date => new Date(Math.ceil(date.getTi
 /**
  * The usage of a scope as one row source, exact for any [from, to): the partial hours at
  * either end come from the raw records, whole hours from an hourly rollup, and — for
- * queries over every user that are not bucketed — whole UTC days from the daily rollup.
- * The coarsest rollup that still carries the needed columns is used. Zones whose offset
- * is not a whole number of hours (India, Nepal, parts of Australia) put local bucket
- * boundaries inside UTC hours, so bucketed queries in them read the raw records.
+ * queries that are not bucketed — whole UTC days from a daily rollup. The family of
+ * rollups with the fewest dimensions that still carries the needed ones is used. Zones
+ * whose offset is not a whole number of hours (India, Nepal, parts of Australia) put local
+ * bucket boundaries inside UTC hours, so bucketed queries in them read the raw records.
  */
 export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
   const { window, workspaceId, filter } = scope;
   const ws = params.add(workspaceId);
-  const select = (source: { table: string; time: string; columns: string }, from: Date, to: Date): string =>
-    `SELECT ${source.columns} FROM ${source.table} WHERE workspace_id = ${ws}
-       AND ${source.time} >= ${params.add(from.toISOString())} AND ${source.time} < ${params.add(to.toISOString())}${filters(scope, params, needs)}`;
-  const raw = (from: Date, to: Date): string =>
+  const select = (from: Source, start: Date, end: Date): string =>
+    `SELECT ${from.columns} FROM ${from.table} WHERE workspace_id = ${ws}
+       AND ${from.time} >= ${params.add(start.toISOString())} AND ${from.time} < ${params.add(end.toISOString())}${filters(scope, params, needs)}`;
+  const raw = (start: Date, end: Date): string =>
     `SELECT ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
-       AND occurred_at >= ${params.add(from.toISOString())} AND occurred_at < ${params.add(to.toISOString())}${filters(scope, params, needs)}`;
+       AND occurred_at >= ${params.add(start.toISOString())} AND occurred_at < ${params.add(end.toISOString())}${filters(scope, params, needs)}`;
 
   const hourFrom = ceilTo(window.from, HOUR_MS);
   const hourTo = floorTo(window.to, HOUR_MS);
@@ -105,21 +123,24 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
 
   // the user dimension is needed to group or filter by user, the model one likewise
   const byUser = needs.user === true || filter.userId !== undefined;
-  const byModel = needs.model === true || filter.provider !== undefined || filter.model !== undefined;
-  const full = (byUser && byModel) || needs.where !== undefined;
+  const byModel = needs.model === true || filter.model !== undefined;
+  const family =
+    (byUser && (byModel || needs.provider === true || filter.provider !== undefined)) || needs.where !== undefined
+      ? FAMILIES.userModels
+      : byUser
+        ? FAMILIES.users
+        : byModel
+          ? FAMILIES.models
+          : FAMILIES.providers;
   const parts: string[] = [];
-  if (full || !byUser) {
-    parts.push(select(full ? SOURCES.full : SOURCES.models, hourFrom, hourTo));
+  const dayFrom = ceilTo(hourFrom, DAY_MS);
+  const dayTo = floorTo(hourTo, DAY_MS);
+  if (!needs.bucketed && dayFrom < dayTo) {
+    parts.push(select(family.daily, dayFrom, dayTo));
+    if (hourFrom < dayFrom) parts.push(select(family.hourly, hourFrom, dayFrom));
+    if (dayTo < hourTo) parts.push(select(family.hourly, dayTo, hourTo));
   } else {
-    const dayFrom = ceilTo(hourFrom, DAY_MS);
-    const dayTo = floorTo(hourTo, DAY_MS);
-    if (!needs.bucketed && dayFrom < dayTo) {
-      parts.push(select(SOURCES.dailyUsers, dayFrom, dayTo));
-      if (hourFrom < dayFrom) parts.push(select(SOURCES.hourlyUsers, hourFrom, dayFrom));
-      if (dayTo < hourTo) parts.push(select(SOURCES.hourlyUsers, dayTo, hourTo));
-    } else {
-      parts.push(select(SOURCES.hourlyUsers, hourFrom, hourTo));
-    }
+    parts.push(select(family.hourly, hourFrom, hourTo));
   }
   if (window.from < hourFrom) parts.push(raw(window.from, hourFrom));
   if (hourTo < window.to) parts.push(raw(hourTo, window.to));
