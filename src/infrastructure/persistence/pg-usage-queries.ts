@@ -15,7 +15,7 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { ADDITIVE_METRICS } from './rollup-metrics';
-import { bucketOf, bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
+import { bucketedFacts, bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
 
 type TotalsRow = Record<
   | 'requests'
@@ -77,7 +77,8 @@ export class PgUsageQueries implements UsageQueries {
   async activeUsers(scope: UsageScope): Promise<number> {
     const p = new SqlParams();
     const [row] = await this.rows<{ n: number }>(
-      `SELECT count(DISTINCT user_id)::int AS n FROM (${factsSource(scope, p, { user: true })}) f`,
+      // grouping hashes; count(DISTINCT) would sort every row
+      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${factsSource(scope, p, { user: true })}) f GROUP BY user_id) u`,
       p,
     );
     return row!.n;
@@ -105,10 +106,10 @@ export class PgUsageQueries implements UsageQueries {
 
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p, { bucketed: true });
+    const facts = bucketedFacts(scope, p, factsSource(scope, p, { bucketed: true }));
     const rows = await this.rows<TotalsRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
-            agg AS (SELECT ${bucketOf(scope, p)} AS bucket_start, ${TOTALS} FROM (${byInstant(facts)}) f GROUP BY 1)
+            agg AS (SELECT bucket_start, ${TOTALS} FROM (${facts}) f GROUP BY 1)
        SELECT b.bucket_start, ${zeroFilled('a')} FROM buckets b LEFT JOIN agg a USING (bucket_start)
        ORDER BY b.bucket_start`,
       p,
@@ -118,11 +119,10 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p, { provider: true, bucketed: true });
+    const facts = bucketedFacts(scope, p, factsSource(scope, p, { provider: true, bucketed: true }));
     const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
-            agg AS MATERIALIZED (SELECT ${bucketOf(scope, p)} AS bucket_start, provider, ${TOTALS}
-                                 FROM (${byInstant(facts, 'provider')}) f GROUP BY 1, 2)
+            agg AS MATERIALIZED (SELECT bucket_start, provider, ${TOTALS} FROM (${facts}) f GROUP BY 1, 2)
        SELECT b.bucket_start, pr.provider, ${zeroFilled('a')}
        FROM buckets b CROSS JOIN (SELECT DISTINCT provider FROM agg) pr
        LEFT JOIN agg a ON a.bucket_start = b.bucket_start AND a.provider = pr.provider
@@ -167,7 +167,7 @@ export class PgUsageQueries implements UsageQueries {
        ),
        filtered AS (SELECT * FROM with_last ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
        page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
-       per_model AS (
+       per_model AS MATERIALIZED (
          SELECT user_id, provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
          FROM (${pageFacts}) f GROUP BY user_id, provider, model
        )
@@ -246,16 +246,6 @@ export class PgUsageQueries implements UsageQueries {
       costStatus: row.cost_status as UsageRecordView['costStatus'],
     }));
   }
-}
-
-/**
- * Facts summed per instant (an hour of a rollup, or a raw record's time) first: the time
- * zone conversion that finds a row's local bucket is costly, and there are far fewer
- * distinct hours than rollup rows.
- */
-function byInstant(facts: string, key?: string): string {
-  const keys = key === undefined ? 'at' : `at, ${key}`;
-  return `SELECT ${keys}, ${TOTALS} FROM (${facts}) i GROUP BY ${keys}`;
 }
 
 /** The totals columns of a LEFT JOINed aggregate, zero where the bucket had no usage. */

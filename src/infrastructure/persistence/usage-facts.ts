@@ -16,7 +16,7 @@ export class SqlParams {
 const METRICS = ADDITIVE_METRICS.join(', ');
 
 const RAW_AS_FACTS = `
-  occurred_at AS at, user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
+  user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
   coalesce(duration_ms, 0) AS duration_ms_sum, CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END AS duration_count,
   coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests`;
@@ -98,6 +98,21 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const floorTo = (date: Date, unit: number): Date => new Date(Math.floor(date.getTime() / unit) * unit);
 const ceilTo = (date: Date, unit: number): Date => new Date(Math.ceil(date.getTime() / unit) * unit);
+const later = (a: Date, b: Date): Date => (a > b ? a : b);
+const earlier = (a: Date, b: Date): Date => (a < b ? a : b);
+
+type Family = (typeof FAMILIES)[keyof typeof FAMILIES];
+
+function familyFor(scope: UsageScope, needs: FactsNeeds): Family {
+  // the user dimension is needed to group or filter by user, the model one likewise
+  const { filter } = scope;
+  const byUser = needs.user === true || filter.userId !== undefined;
+  const byModel = needs.model === true || filter.model !== undefined;
+  const byProvider = byModel || needs.provider === true || filter.provider !== undefined;
+  if ((byUser && byProvider) || needs.where !== undefined) return FAMILIES.userModels;
+  if (byUser) return FAMILIES.users;
+  return byModel ? FAMILIES.models : FAMILIES.providers;
+}
 
 /**
  * The usage of a scope as one row source, exact for any [from, to): the partial hours at
@@ -106,45 +121,124 @@ const ceilTo = (date: Date, unit: number): Date => new Date(Math.ceil(date.getTi
  * rollups with the fewest dimensions that still carries the needed ones is used. Zones
  * whose offset is not a whole number of hours (India, Nepal, parts of Australia) put local
  * bucket boundaries inside UTC hours, so bucketed queries in them read the raw records.
+ *
+ * A range that ends (or starts) inside a UTC day — "the last 30 days" ends with a partial
+ * today — reads that whole day's rollup rows instead when the workspace has no usage in
+ * the rest of the day (nothing after now, typically): that is decided inside the statement,
+ * on its snapshot, so the answer stays exact when usage arrives meanwhile. Bucketed queries
+ * do the same with the partial hour at either end.
  */
 export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
-  const { window, workspaceId, filter } = scope;
+  const { window, workspaceId } = scope;
   const ws = params.add(workspaceId);
-  const select = (from: Source, start: Date, end: Date): string =>
-    `SELECT ${from.columns} FROM ${from.table} WHERE workspace_id = ${ws}
-       AND ${from.time} >= ${params.add(start.toISOString())} AND ${from.time} < ${params.add(end.toISOString())}${filters(scope, params, needs)}`;
-  const raw = (start: Date, end: Date): string =>
-    `SELECT ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
-       AND occurred_at >= ${params.add(start.toISOString())} AND occurred_at < ${params.add(end.toISOString())}${filters(scope, params, needs)}`;
+  const at = (date: Date): string => `${params.add(date.toISOString())}::timestamptz`;
+  const guarded = (sql: string, guard: string | undefined): string => (guard ? `${sql} AND ${guard}` : sql);
+  const select = (from: Source, start: Date, end: Date, guard?: string): string =>
+    guarded(
+      `SELECT ${from.columns} FROM ${from.table} WHERE workspace_id = ${ws}
+       AND ${from.time} >= ${at(start)} AND ${from.time} < ${at(end)}${filters(scope, params, needs)}`,
+      guard,
+    );
+  const aligned = alignsWithUtcHours(window);
+  // bucketed raw rows count in the hour they fall in: every bucket boundary is an hour boundary
+  const rawAt = needs.bucketed && aligned ? `date_trunc('hour', occurred_at, 'UTC')` : 'occurred_at';
+  const raw = (start: Date, end: Date, guard?: string): string =>
+    guarded(
+      `SELECT ${rawAt} AS at, ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
+       AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)}${filters(scope, params, needs)}`,
+      guard,
+    );
+  // an empty range (a stats window that starts after the range ends) still yields its columns
+  if (window.from >= window.to || (needs.bucketed && !aligned)) return raw(window.from, window.to);
 
-  const hourFrom = ceilTo(window.from, HOUR_MS);
-  const hourTo = floorTo(window.to, HOUR_MS);
-  if (hourFrom >= hourTo || (needs.bucketed && !alignsWithUtcHours(window))) return raw(window.from, window.to);
+  const family = familyFor(scope, needs);
+  const bucketed = needs.bucketed === true;
+  /** exact pieces of [start, end): raw partial hours, hourly whole hours, daily whole days */
+  const exact = (start: Date, end: Date, guard?: string): string[] => {
+    const hourFrom = ceilTo(start, HOUR_MS);
+    const hourTo = floorTo(end, HOUR_MS);
+    if (hourFrom >= hourTo) return start < end ? [raw(start, end, guard)] : [];
+    const parts: string[] = [];
+    const dayFrom = ceilTo(hourFrom, DAY_MS);
+    const dayTo = floorTo(hourTo, DAY_MS);
+    if (!bucketed && dayFrom < dayTo) {
+      parts.push(select(family.daily, dayFrom, dayTo, guard));
+      if (hourFrom < dayFrom) parts.push(select(family.hourly, hourFrom, dayFrom, guard));
+      if (dayTo < hourTo) parts.push(select(family.hourly, dayTo, hourTo, guard));
+    } else {
+      parts.push(select(family.hourly, hourFrom, hourTo, guard));
+    }
+    if (start < hourFrom) parts.push(raw(start, hourFrom, guard));
+    if (hourTo < end) parts.push(raw(hourTo, end, guard));
+    return parts;
+  };
 
-  // the user dimension is needed to group or filter by user, the model one likewise
-  const byUser = needs.user === true || filter.userId !== undefined;
-  const byModel = needs.model === true || filter.model !== undefined;
-  const family =
-    (byUser && (byModel || needs.provider === true || filter.provider !== undefined)) || needs.where !== undefined
-      ? FAMILIES.userModels
-      : byUser
-        ? FAMILIES.users
-        : byModel
-          ? FAMILIES.models
-          : FAMILIES.providers;
-  const parts: string[] = [];
-  const dayFrom = ceilTo(hourFrom, DAY_MS);
-  const dayTo = floorTo(hourTo, DAY_MS);
-  if (!needs.bucketed && dayFrom < dayTo) {
-    parts.push(select(family.daily, dayFrom, dayTo));
-    if (hourFrom < dayFrom) parts.push(select(family.hourly, hourFrom, dayFrom));
-    if (dayTo < hourTo) parts.push(select(family.hourly, dayTo, hourTo));
-  } else {
-    parts.push(select(family.hourly, hourFrom, hourTo));
-  }
-  if (window.from < hourFrom) parts.push(raw(window.from, hourFrom));
-  if (hourTo < window.to) parts.push(raw(hourTo, window.to));
+  // the range as a run of whole units (days, or hours when bucketed) between a head and a tail
+  const unit = bucketed ? HOUR_MS : DAY_MS;
+  const whole = bucketed ? family.hourly : family.daily;
+  const unitFrom = floorTo(window.from, unit);
+  const unitTo = ceilTo(window.to, unit);
+  const headEnd = earlier(ceilTo(window.from, unit), window.to);
+  const tailStart = later(floorTo(window.to, unit), headEnd);
+  /** a partial unit [start, end) of [unitStart, unitEnd): its whole row when the rest is empty */
+  const partial = (start: Date, end: Date, unitStart: Date, unitEnd: Date): string[] => {
+    if (start.getTime() === unitStart.getTime() && end.getTime() === unitEnd.getTime()) return exact(start, end);
+    const rest = [
+      ...(unitStart < start ? [noUsage(unitStart, start)] : []),
+      ...(end < unitEnd ? [noUsage(end, unitEnd)] : []),
+    ].join(' AND ');
+    return [select(whole, unitStart, unitEnd, rest), ...exact(start, end, `NOT (${rest})`)];
+  };
+  /** true when the workspace has no usage at all in [start, end) */
+  const noUsage = (start: Date, end: Date): string => {
+    const hourFrom = ceilTo(start, HOUR_MS);
+    const hourTo = floorTo(end, HOUR_MS);
+    const rawEmpty = (from: Date, to: Date): string => {
+      const hour = floorTo(from, HOUR_MS);
+      // an hour whose raw records retention dropped has a rollup row but no raw record
+      return `NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(from)} AND occurred_at < ${at(to)})
+        AND (EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(hour)} AND occurred_at < ${at(new Date(hour.getTime() + HOUR_MS))})
+             OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = ${at(hour)}))`;
+    };
+    if (hourFrom > hourTo) return `(${rawEmpty(start, end)})`;
+    const checks: string[] = [];
+    if (hourFrom < hourTo) {
+      checks.push(`NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws}
+        AND bucket_start >= ${at(hourFrom)} AND bucket_start < ${at(hourTo)})`);
+    }
+    if (start < hourFrom) checks.push(rawEmpty(start, hourFrom));
+    if (hourTo < end) checks.push(rawEmpty(hourTo, end));
+    return `(${checks.join(' AND ')})`;
+  };
+
+  const parts =
+    unitTo.getTime() - unitFrom.getTime() <= unit
+      ? partial(window.from, window.to, unitFrom, unitTo)
+      : [
+          ...partial(window.from, headEnd, unitFrom, headEnd),
+          ...exact(headEnd, tailStart),
+          ...partial(tailStart, window.to, tailStart, unitTo),
+        ];
   return parts.join('\nUNION ALL\n');
+}
+
+/**
+ * Facts with the local bucket each falls in, as bucket_start. In zones of whole-hour offsets
+ * every facts row stands for one UTC hour (raw rows are truncated to theirs), so the bucket
+ * of each hour of the range is computed once and joined, not once per row.
+ */
+export function bucketedFacts(scope: UsageScope, params: SqlParams, facts: string): string {
+  const { window } = scope;
+  const unit = params.add(window.granularity);
+  const tz = params.add(window.timeZone);
+  if (!alignsWithUtcHours(window)) {
+    return `SELECT date_trunc(${unit}, f.at, ${tz}) AS bucket_start, f.* FROM (${facts}) f`;
+  }
+  const first = params.add(floorTo(window.from, HOUR_MS).toISOString());
+  const last = params.add(new Date(window.to.getTime() - 1).toISOString());
+  return `SELECT h.bucket_start, f.* FROM (${facts}) f
+    JOIN (SELECT hour, date_trunc(${unit}, hour, ${tz}) AS bucket_start
+          FROM generate_series(${first}::timestamptz, ${last}::timestamptz, interval '1 hour') AS hour) h ON h.hour = f.at`;
 }
 
 /** Start instants of every bucket of the window, in its time zone. */
@@ -167,8 +261,4 @@ export function bucketSeries(scope: UsageScope, params: SqlParams): string {
   return `SELECT local_start AT TIME ZONE ${tz} AS bucket_start
     FROM generate_series(date_trunc(${unit}, ${from}::timestamptz, ${tz}) AT TIME ZONE ${tz},
                          ${last} AT TIME ZONE ${tz}, ('1 ' || ${unit})::interval) AS local_start`;
-}
-
-export function bucketOf(scope: UsageScope, params: SqlParams, column = 'at'): string {
-  return `date_trunc(${params.add(scope.window.granularity)}, ${column}, ${params.add(scope.window.timeZone)})`;
 }
