@@ -178,7 +178,19 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
     const [hourly, ...coarser] = await existingRollups(client);
     if (hourly?.table !== 'usage_hourly') throw new Error('the schema has no usage_hourly table');
     const steps = days.map((day) => ({ sql: buildFromRaw(hourly), day }));
-    const coarserSteps = coarser.flatMap((r) => days.map((day) => ({ sql: buildFromHourly(r), day })));
+    // monthly rollups one UTC month per statement, so that no two statements write the same row
+    const months = [...new Set(days.map(([day]) => Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1)))].map(
+      (start): [Date, Date] => {
+        const from = new Date(start);
+        return [from, new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1))];
+      },
+    );
+    const coarserSteps = coarser.flatMap((r) =>
+      (r.keys.some(([column]) => column === 'month_start') ? months : days).map((day) => ({
+        sql: buildFromHourly(r),
+        day,
+      })),
+    );
     const rollup = new Progress(
       `building ${[hourly, ...coarser].map((r) => r.table).join(', ')}`,
       steps.length + coarserSteps.length,

@@ -1,5 +1,5 @@
 /**
- * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004), how
+ * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004, 0005), how
  * each is derived from raw rows or from usage_hourly. The bench fills those that exist after
  * its bulk load and checks them against the raw rows after an ingest.
  */
@@ -17,6 +17,8 @@ export interface Rollup {
 }
 
 const UTC_DAY_OF_HOUR = "date_trunc('day', bucket_start, 'UTC')";
+const MONTH = "date_trunc('month', occurred_at, 'UTC')";
+const UTC_MONTH_OF_HOUR = "date_trunc('month', bucket_start, 'UTC')";
 
 export const ROLLUPS: Rollup[] = [
   {
@@ -59,6 +61,24 @@ export const ROLLUPS: Rollup[] = [
     keys: [
       ['user_id', 'user_id', 'user_id'],
       ['day_start', DAY, UTC_DAY_OF_HOUR],
+      ['provider', 'provider', 'provider'],
+      ['model', 'model', 'model'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_monthly_users',
+    keys: [
+      ['month_start', MONTH, UTC_MONTH_OF_HOUR],
+      ['user_id', 'user_id', 'user_id'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_monthly_user_models',
+    keys: [
+      ['user_id', 'user_id', 'user_id'],
+      ['month_start', MONTH, UTC_MONTH_OF_HOUR],
       ['provider', 'provider', 'provider'],
       ['model', 'model', 'model'],
     ],

@@ -65,6 +65,8 @@ const PER_USER_TABLES = [
   'usage_daily_user_models',
   'usage_hourly_users',
   'usage_daily_users',
+  'usage_monthly_user_models',
+  'usage_monthly_users',
 ];
 
 const only = (rows: Row[] | undefined, workspaceId: string, userId?: string): Row[] =>
@@ -180,7 +182,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       .find((r) => r.userId === 'x')!;
     expect(await ingest(t, t.token('boss', { role: 'admin' }), [resent])).toMatchObject({ accepted: 1 });
     await expectRollupsExact(t.db);
-    // its rows in the four per-user rollups, and each row of a rollup without users that
+    // its rows in the six per-user rollups, and each row of a rollup without users that
     // holds nothing but this record (nobody else used the model that hour or day)
     const [solo] = (await t.db.query(
       `SELECT (SELECT count(*) FROM usage_hourly_models WHERE workspace_id = 'default' AND requests = 1
@@ -192,7 +194,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       [resent.occurredAt, resent.provider, resent.model],
     )) as Array<{ n: string }>;
     const erased = (await erase(t, 'x', admin)).json();
-    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 4 + Number(solo!.n) });
+    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 6 + Number(solo!.n) });
     await expectRollupsExact(t.db);
   });
 
@@ -236,6 +238,11 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
           `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
         ],
         ['usage_daily_models', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND model = 'gpt-4o'`],
+        ['usage_monthly_users', `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND user_id = 'x'`],
+        [
+          'usage_monthly_user_models',
+          `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
+        ],
       ]) {
         const updated = await writer.query(`UPDATE ${table} SET ${add} WHERE workspace_id = 'race' AND ${where}`, [at]);
         expect(updated.rowCount, table).toBe(1);
@@ -245,8 +252,9 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await writer.query('COMMIT');
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-hours 2 + user-hours 2 + user-day 1 + user-model-day 1 + model-day 1
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 11 });
+      // hours 2 + model-hours 2 + provider-hours 2 + user-hours 2 + one row each of user-day,
+      // user-model-day, model-day, user-month and user-model-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 13 });
     } finally {
       await writer.end();
     }
@@ -278,8 +286,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await erase(t, 'x', bearer(admin));
       erased = true;
       expect(res.statusCode).toBe(200);
-      // the one record's row in each of the seven rollups
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 7 });
+      // the one record's row in each of the nine rollups
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 9 });
     } finally {
       erased = true;
       await churn;

@@ -38,6 +38,7 @@ export type Row = Record<string, string | null>;
 const KEY_FROM_RAW: Record<string, string> = {
   bucket_start: "date_trunc('hour', occurred_at, 'UTC')",
   day_start: "date_trunc('day', occurred_at, 'UTC')",
+  month_start: "date_trunc('month', occurred_at, 'UTC')",
   user_id: 'user_id',
   provider: 'provider',
   model: 'model',

@@ -3,12 +3,14 @@ import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-in
 import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-coarser-rollups';
 import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-user-hourly-index';
 import { DailyAndProviderRollups1700000000004 } from '../../../migrations/1700000000004-daily-and-provider-rollups';
+import { MonthlyUserRollups1700000000005 } from '../../../migrations/1700000000005-monthly-user-rollups';
 
 export const MIGRATIONS = [
   InitialSchema1700000000001,
   CoarserRollups1700000000002,
   UserHourlyIndex1700000000003,
   DailyAndProviderRollups1700000000004,
+  MonthlyUserRollups1700000000005,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

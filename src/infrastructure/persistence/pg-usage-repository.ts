@@ -44,6 +44,7 @@ function rollupUpsert(
 
 const HOUR = "date_trunc('hour', occurred_at, 'UTC')";
 const DAY = "date_trunc('day', occurred_at, 'UTC')";
+const MONTH = "date_trunc('month', occurred_at, 'UTC')";
 /**
  * Every rollup. The per-user ones come first and the small ones that every batch of the
  * moment touches (a model-hour, a provider-hour) last: a batch holds the row locks it took
@@ -82,6 +83,16 @@ const ROLLUPS = [
     ],
     true,
   ),
+  rollupUpsert('usage_monthly_user_models', [
+    ['user_id', 'user_id'],
+    ['month_start', MONTH],
+    ['provider', 'provider'],
+    ['model', 'model'],
+  ]),
+  rollupUpsert('usage_monthly_users', [
+    ['month_start', MONTH],
+    ['user_id', 'user_id'],
+  ]),
   rollupUpsert('usage_daily_models', [
     ['day_start', DAY],
     ['provider', 'provider'],
