@@ -1,5 +1,5 @@
 /**
- * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004, 0005), how
+ * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004–0006), how
  * each is derived from raw rows or from usage_hourly. The bench fills those that exist after
  * its bulk load and checks them against the raw rows after an ingest.
  */
@@ -90,6 +90,31 @@ export const ROLLUPS: Rollup[] = [
       ['day_start', DAY, UTC_DAY_OF_HOUR],
       ['provider', 'provider', 'provider'],
       ['model', 'model', 'model'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_monthly_models',
+    keys: [
+      ['month_start', MONTH, UTC_MONTH_OF_HOUR],
+      ['provider', 'provider', 'provider'],
+      ['model', 'model', 'model'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_daily_providers',
+    keys: [
+      ['day_start', DAY, UTC_DAY_OF_HOUR],
+      ['provider', 'provider', 'provider'],
+    ],
+    lastOccurrence: false,
+  },
+  {
+    table: 'usage_monthly_providers',
+    keys: [
+      ['month_start', MONTH, UTC_MONTH_OF_HOUR],
+      ['provider', 'provider', 'provider'],
     ],
     lastOccurrence: false,
   },

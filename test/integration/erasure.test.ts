@@ -189,8 +189,14 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
                 AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
             + (SELECT count(*) FROM usage_daily_models WHERE workspace_id = 'default' AND requests = 1
                 AND day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
+            + (SELECT count(*) FROM usage_monthly_models WHERE workspace_id = 'default' AND requests = 1
+                AND month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
             + (SELECT count(*) FROM usage_hourly_providers WHERE workspace_id = 'default' AND requests = 1
-                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2) AS n`,
+                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2)
+            + (SELECT count(*) FROM usage_daily_providers WHERE workspace_id = 'default' AND requests = 1
+                AND day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = $2)
+            + (SELECT count(*) FROM usage_monthly_providers WHERE workspace_id = 'default' AND requests = 1
+                AND month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = $2) AS n`,
       [resent.occurredAt, resent.provider, resent.model],
     )) as Array<{ n: string }>;
     const erased = (await erase(t, 'x', admin)).json();
@@ -243,6 +249,12 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
           'usage_monthly_user_models',
           `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
         ],
+        ['usage_monthly_models', `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND model = 'gpt-4o'`],
+        ['usage_daily_providers', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = 'openai'`],
+        [
+          'usage_monthly_providers',
+          `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = 'openai'`,
+        ],
       ]) {
         const updated = await writer.query(`UPDATE ${table} SET ${add} WHERE workspace_id = 'race' AND ${where}`, [at]);
         expect(updated.rowCount, table).toBe(1);
@@ -253,8 +265,9 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await pending;
       expect(res.statusCode).toBe(200);
       // hours 2 + model-hours 2 + provider-hours 2 + user-hours 2 + one row each of user-day,
-      // user-model-day, model-day, user-month and user-model-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 13 });
+      // user-model-day, model-day, provider-day, user-month, user-model-month, model-month and
+      // provider-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 16 });
     } finally {
       await writer.end();
     }
@@ -286,8 +299,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await erase(t, 'x', bearer(admin));
       erased = true;
       expect(res.statusCode).toBe(200);
-      // the one record's row in each of the nine rollups
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 9 });
+      // the one record's row in each of the twelve rollups
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 12 });
     } finally {
       erased = true;
       await churn;

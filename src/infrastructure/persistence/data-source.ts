@@ -4,6 +4,7 @@ import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-c
 import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-user-hourly-index';
 import { DailyAndProviderRollups1700000000004 } from '../../../migrations/1700000000004-daily-and-provider-rollups';
 import { MonthlyUserRollups1700000000005 } from '../../../migrations/1700000000005-monthly-user-rollups';
+import { CoarseModelProviderRollups1700000000006 } from '../../../migrations/1700000000006-coarse-model-provider-rollups';
 
 export const MIGRATIONS = [
   InitialSchema1700000000001,
@@ -11,6 +12,7 @@ export const MIGRATIONS = [
   UserHourlyIndex1700000000003,
   DailyAndProviderRollups1700000000004,
   MonthlyUserRollups1700000000005,
+  CoarseModelProviderRollups1700000000006,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

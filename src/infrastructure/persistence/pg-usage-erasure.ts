@@ -17,6 +17,14 @@ const USER_ROLLUPS: Array<[table: string, key: string]> = [
 /** Rollups without a user column, each key column with how it derives from a usage_hourly row. */
 const SHARED_ROLLUPS: Array<{ table: string; keys: Array<[column: string, fromHourly: string]> }> = [
   {
+    table: 'usage_monthly_models',
+    keys: [
+      ['month_start', "date_trunc('month', bucket_start, 'UTC')"],
+      ['provider', 'provider'],
+      ['model', 'model'],
+    ],
+  },
+  {
     table: 'usage_daily_models',
     keys: [
       ['day_start', "date_trunc('day', bucket_start, 'UTC')"],
@@ -30,6 +38,20 @@ const SHARED_ROLLUPS: Array<{ table: string; keys: Array<[column: string, fromHo
       ['bucket_start', 'bucket_start'],
       ['provider', 'provider'],
       ['model', 'model'],
+    ],
+  },
+  {
+    table: 'usage_monthly_providers',
+    keys: [
+      ['month_start', "date_trunc('month', bucket_start, 'UTC')"],
+      ['provider', 'provider'],
+    ],
+  },
+  {
+    table: 'usage_daily_providers',
+    keys: [
+      ['day_start', "date_trunc('day', bucket_start, 'UTC')"],
+      ['provider', 'provider'],
     ],
   },
   {

@@ -15,7 +15,7 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { ADDITIVE_METRICS } from './rollup-metrics';
-import { bucketedFacts, bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
+import { bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
 
 type TotalsRow = Record<
   | 'requests'
@@ -77,8 +77,10 @@ export class PgUsageQueries implements UsageQueries {
   async activeUsers(scope: UsageScope): Promise<number> {
     const p = new SqlParams();
     const [row] = await this.rows<{ n: number }>(
-      // grouping hashes; count(DISTINCT) would sort every row
-      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${factsSource(scope, p, { user: true })}) f GROUP BY user_id) u`,
+      // grouping hashes where count(DISTINCT) would sort; facts are signed: a user whose rows
+      // cancel out has no request in the range
+      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${factsSource(scope, p, { user: true })}) f
+         GROUP BY user_id HAVING sum(requests) <> 0) u`,
       p,
     );
     return row!.n;
@@ -88,7 +90,7 @@ export class PgUsageQueries implements UsageQueries {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string; model: string }>(
       `SELECT provider, model, ${TOTALS} FROM (${factsSource(scope, p, { model: true })}) f
-       GROUP BY provider, model ORDER BY total_tokens DESC, requests DESC, provider, model`,
+       GROUP BY provider, model HAVING sum(requests) <> 0 ORDER BY total_tokens DESC, requests DESC, provider, model`,
       p,
     );
     return rows.map((row) => ({ provider: row.provider, model: row.model, ...toTotals(row) }));
@@ -98,7 +100,7 @@ export class PgUsageQueries implements UsageQueries {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string }>(
       `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p, { provider: true })}) f
-       GROUP BY provider ORDER BY total_tokens DESC, requests DESC, provider`,
+       GROUP BY provider HAVING sum(requests) <> 0 ORDER BY total_tokens DESC, requests DESC, provider`,
       p,
     );
     return rows.map((row) => ({ provider: row.provider, ...toTotals(row) }));
@@ -106,7 +108,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
-    const facts = bucketedFacts(scope, p, factsSource(scope, p, { bucketed: true }));
+    const facts = factsSource(scope, p, { bucketed: true });
     const rows = await this.rows<TotalsRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS (SELECT bucket_start, ${TOTALS} FROM (${facts}) f GROUP BY 1)
@@ -119,10 +121,11 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = bucketedFacts(scope, p, factsSource(scope, p, { provider: true, bucketed: true }));
+    const facts = factsSource(scope, p, { provider: true, bucketed: true });
     const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
-            agg AS MATERIALIZED (SELECT bucket_start, provider, ${TOTALS} FROM (${facts}) f GROUP BY 1, 2)
+            agg AS MATERIALIZED (SELECT bucket_start, provider, ${TOTALS} FROM (${facts}) f
+                                 GROUP BY 1, 2 HAVING sum(requests) <> 0)
        SELECT b.bucket_start, pr.provider, ${zeroFilled('a')}
        FROM buckets b CROSS JOIN (SELECT DISTINCT provider FROM agg) pr
        LEFT JOIN agg a ON a.bucket_start = b.bucket_start AND a.provider = pr.provider
@@ -158,7 +161,7 @@ export class PgUsageQueries implements UsageQueries {
       TotalsRow & { user_id: string; last_active_at: Date; total: number; models: ModelJson[] }
     >(
       `WITH per_user AS (
-         SELECT user_id, ${TOTALS} FROM (${perUserFacts}) f GROUP BY user_id
+         SELECT user_id, ${TOTALS} FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
        with_last AS (
          SELECT u.*, (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id
@@ -169,7 +172,7 @@ export class PgUsageQueries implements UsageQueries {
        page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
        per_model AS MATERIALIZED (
          SELECT user_id, provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
-         FROM (${pageFacts}) f GROUP BY user_id, provider, model
+         FROM (${pageFacts}) f GROUP BY user_id, provider, model HAVING sum(requests) <> 0
        )
        SELECT page.*, (SELECT json_agg(json_build_object('provider', m.provider, 'model', m.model,
                          'requests', m.requests, 'total_tokens', m.total_tokens)

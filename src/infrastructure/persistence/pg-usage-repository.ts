@@ -93,6 +93,11 @@ const ROLLUPS = [
     ['month_start', MONTH],
     ['user_id', 'user_id'],
   ]),
+  rollupUpsert('usage_monthly_models', [
+    ['month_start', MONTH],
+    ['provider', 'provider'],
+    ['model', 'model'],
+  ]),
   rollupUpsert('usage_daily_models', [
     ['day_start', DAY],
     ['provider', 'provider'],
@@ -102,6 +107,14 @@ const ROLLUPS = [
     ['bucket_start', HOUR],
     ['provider', 'provider'],
     ['model', 'model'],
+  ]),
+  rollupUpsert('usage_monthly_providers', [
+    ['month_start', MONTH],
+    ['provider', 'provider'],
+  ]),
+  rollupUpsert('usage_daily_providers', [
+    ['day_start', DAY],
+    ['provider', 'provider'],
   ]),
   rollupUpsert('usage_hourly_providers', [
     ['bucket_start', HOUR],

@@ -1,6 +1,7 @@
 import type { UsageScope } from '../../application/ports/usage-queries.port';
-import { alignsWithUtcHours } from '../../domain/usage-window';
+import { alignsWithUtcHours, localPeriodStart, type UsageWindow } from '../../domain/usage-window';
 import { ADDITIVE_METRICS } from './rollup-metrics';
+import { coverRange, type Level, type Piece } from './usage-cover';
 
 /** Collects positional parameters while a statement is assembled. */
 export class SqlParams {
@@ -24,42 +25,48 @@ const RAW_AS_FACTS = `
 interface Source {
   table: string;
   time: string;
-  columns: string;
+  /** the dimension columns, NULL where the rollup has none */
+  dimensions: string;
 }
 
 function source(table: string, time: string, dimensions: Array<'user_id' | 'provider' | 'model'>): Source {
   const column = (name: 'user_id' | 'provider' | 'model'): string =>
     dimensions.includes(name) ? name : `NULL::text AS ${name}`;
-  return {
-    table,
-    time,
-    columns: `${time} AS at, ${column('user_id')}, ${column('provider')}, ${column('model')}, ${METRICS}`,
-  };
+  return { table, time, dimensions: `${column('user_id')}, ${column('provider')}, ${column('model')}` };
+}
+
+interface Family {
+  hour: Source;
+  day: Source;
+  month: Source;
 }
 
 /**
- * The rollups in families, one per set of dimensions a query needs: hours (any whole-hour
- * range, and buckets in any whole-hour zone) and UTC days (the bulk of a long range that is
- * not bucketed). Each yields the facts columns.
+ * The rollups in families, one per set of dimensions a query needs, each by UTC hour, day
+ * and month.
  */
 const FAMILIES = {
   userModels: {
-    hourly: source('usage_hourly', 'bucket_start', ['user_id', 'provider', 'model']),
-    daily: source('usage_daily_user_models', 'day_start', ['user_id', 'provider', 'model']),
+    hour: source('usage_hourly', 'bucket_start', ['user_id', 'provider', 'model']),
+    day: source('usage_daily_user_models', 'day_start', ['user_id', 'provider', 'model']),
+    month: source('usage_monthly_user_models', 'month_start', ['user_id', 'provider', 'model']),
   },
   users: {
-    hourly: source('usage_hourly_users', 'bucket_start', ['user_id']),
-    daily: source('usage_daily_users', 'day_start', ['user_id']),
+    hour: source('usage_hourly_users', 'bucket_start', ['user_id']),
+    day: source('usage_daily_users', 'day_start', ['user_id']),
+    month: source('usage_monthly_users', 'month_start', ['user_id']),
   },
   models: {
-    hourly: source('usage_hourly_models', 'bucket_start', ['provider', 'model']),
-    daily: source('usage_daily_models', 'day_start', ['provider', 'model']),
+    hour: source('usage_hourly_models', 'bucket_start', ['provider', 'model']),
+    day: source('usage_daily_models', 'day_start', ['provider', 'model']),
+    month: source('usage_monthly_models', 'month_start', ['provider', 'model']),
   },
   providers: {
-    hourly: source('usage_hourly_providers', 'bucket_start', ['provider']),
-    daily: source('usage_daily_models', 'day_start', ['provider']),
+    hour: source('usage_hourly_providers', 'bucket_start', ['provider']),
+    day: source('usage_daily_providers', 'day_start', ['provider']),
+    month: source('usage_monthly_providers', 'month_start', ['provider']),
   },
-} as const;
+} satisfies Record<string, Family>;
 
 export interface FactsNeeds {
   /** rows must carry user_id */
@@ -95,13 +102,8 @@ function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds): strin
 }
 
 const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-const floorTo = (date: Date, unit: number): Date => new Date(Math.floor(date.getTime() / unit) * unit);
-const ceilTo = (date: Date, unit: number): Date => new Date(Math.ceil(date.getTime() / unit) * unit);
-const later = (a: Date, b: Date): Date => (a > b ? a : b);
-const earlier = (a: Date, b: Date): Date => (a < b ? a : b);
-
-type Family = (typeof FAMILIES)[keyof typeof FAMILIES];
+const floorHour = (date: Date): Date => new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
+const ceilHour = (date: Date): Date => new Date(Math.ceil(date.getTime() / HOUR_MS) * HOUR_MS);
 
 function familyFor(scope: UsageScope, needs: FactsNeeds): Family {
   // the user dimension is needed to group or filter by user, the model one likewise
@@ -114,131 +116,134 @@ function familyFor(scope: UsageScope, needs: FactsNeeds): Family {
   return byModel ? FAMILIES.models : FAMILIES.providers;
 }
 
+/** Start instants of the local buckets that meet the window, and the end of the last one. */
+function localBuckets(window: UsageWindow): Date[] {
+  const unit = window.granularity as 'day' | 'week' | 'month';
+  // a point surely inside the next period: periods are at least 23 hours (day), 7 days less an
+  // hour (week) or 28 days (month) long, and at most 25 hours, 7 days and an hour, or 31 days
+  const step = { day: 36 * HOUR_MS, week: 7.5 * 24 * HOUR_MS, month: 31.5 * 24 * HOUR_MS }[unit];
+  const starts = [localPeriodStart(unit, window.from, window.timeZone)];
+  while (starts[starts.length - 1]! < window.to) {
+    starts.push(localPeriodStart(unit, new Date(starts[starts.length - 1]!.getTime() + step), window.timeZone));
+  }
+  return starts;
+}
+
 /**
- * The usage of a scope as one row source, exact for any [from, to): the partial hours at
- * either end come from the raw records, whole hours from an hourly rollup, and — for
- * queries that are not bucketed — whole UTC days from a daily rollup. The family of
- * rollups with the fewest dimensions that still carries the needed ones is used. Zones
- * whose offset is not a whole number of hours (India, Nepal, parts of Australia) put local
- * bucket boundaries inside UTC hours, so bucketed queries in them read the raw records.
+ * The usage of a scope as one row source (bucket_start, user_id, provider, model and the
+ * metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
+ * pieces (see usage-cover.ts): the family of rollups with the fewest dimensions that still
+ * carries the needed ones, by month, day and hour. The partial hours at either end come
+ * from the raw records — or, when the rest of that hour holds no usage (a range ending now,
+ * typically; decided inside the statement, on its snapshot), from the hour's rollup row.
  *
- * A range that ends (or starts) inside a UTC day — "the last 30 days" ends with a partial
- * today — reads that whole day's rollup rows instead when the workspace has no usage in
- * the rest of the day (nothing after now, typically): that is decided inside the statement,
- * on its snapshot, so the answer stays exact when usage arrives meanwhile. Bucketed queries
- * do the same with the partial hour at either end.
+ * Bucketed, every row carries the start of the local bucket it falls in: each bucket is
+ * covered on its own, so a Berlin day is its UTC day minus the last hour plus the hour
+ * before. Zones whose offset is not a whole number of hours (India, Nepal, parts of
+ * Australia) put local bucket boundaries inside UTC hours, so bucketed queries in them read
+ * the raw records. Unbucketed, bucket_start is NULL.
  */
 export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
   const { window, workspaceId } = scope;
   const ws = params.add(workspaceId);
   const at = (date: Date): string => `${params.add(date.toISOString())}::timestamptz`;
-  const guarded = (sql: string, guard: string | undefined): string => (guard ? `${sql} AND ${guard}` : sql);
-  const select = (from: Source, start: Date, end: Date, guard?: string): string =>
-    guarded(
-      `SELECT ${from.columns} FROM ${from.table} WHERE workspace_id = ${ws}
-       AND ${from.time} >= ${at(start)} AND ${from.time} < ${at(end)}${filters(scope, params, needs)}`,
-      guard,
-    );
-  const aligned = alignsWithUtcHours(window);
-  // bucketed raw rows count in the hour they fall in: every bucket boundary is an hour boundary
-  const rawAt = needs.bucketed && aligned ? `date_trunc('hour', occurred_at, 'UTC')` : 'occurred_at';
-  const raw = (start: Date, end: Date, guard?: string): string =>
-    guarded(
-      `SELECT ${rawAt} AS at, ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
-       AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)}${filters(scope, params, needs)}`,
-      guard,
-    );
-  // an empty range (a stats window that starts after the range ends) still yields its columns
-  if (window.from >= window.to || (needs.bucketed && !aligned)) return raw(window.from, window.to);
+  const where = filters(scope, params, needs);
+  const raw = (bucket: string, start: Date, end: Date, guard = 'true'): string =>
+    `SELECT ${bucket} AS bucket_start, ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
+       AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)}${where} AND ${guard}`;
+
+  const bucketed = needs.bucketed === true;
+  if (window.from >= window.to || (bucketed && !alignsWithUtcHours(window))) {
+    const bucket = bucketed
+      ? `date_trunc(${params.add(window.granularity)}, occurred_at, ${params.add(window.timeZone)})`
+      : 'NULL::timestamptz';
+    return raw(bucket, window.from, window.to);
+  }
 
   const family = familyFor(scope, needs);
-  const bucketed = needs.bucketed === true;
-  /** exact pieces of [start, end): raw partial hours, hourly whole hours, daily whole days */
-  const exact = (start: Date, end: Date, guard?: string): string[] => {
-    const hourFrom = ceilTo(start, HOUR_MS);
-    const hourTo = floorTo(end, HOUR_MS);
-    if (hourFrom >= hourTo) return start < end ? [raw(start, end, guard)] : [];
-    const parts: string[] = [];
-    const dayFrom = ceilTo(hourFrom, DAY_MS);
-    const dayTo = floorTo(hourTo, DAY_MS);
-    if (!bucketed && dayFrom < dayTo) {
-      parts.push(select(family.daily, dayFrom, dayTo, guard));
-      if (hourFrom < dayFrom) parts.push(select(family.hourly, hourFrom, dayFrom, guard));
-      if (dayTo < hourTo) parts.push(select(family.hourly, dayTo, hourTo, guard));
-    } else {
-      parts.push(select(family.hourly, hourFrom, hourTo, guard));
+  const hourly = bucketed && window.granularity === 'hour';
+  const levels: Level[] = hourly ? ['hour'] : ['month', 'day', 'hour'];
+  const buckets = bucketed && !hourly ? localBuckets(window) : null;
+  const bucketOf = (hour: Date): string => {
+    if (!bucketed) return 'NULL::timestamptz';
+    if (!buckets) return at(hour);
+    let i = buckets.length - 1;
+    while (i > 0 && buckets[i]! > hour) i -= 1;
+    return at(buckets[i]!);
+  };
+
+  // signed pieces of whole hours, each labelled with its bucket
+  const hourFrom = ceilHour(window.from);
+  const hourTo = floorHour(window.to);
+  const now = new Date();
+  const pieces: Array<Piece & { bucket: Date | null }> = [];
+  if (hourFrom < hourTo) {
+    const spans: Array<[Date, Date, Date | null]> = buckets
+      ? buckets.slice(0, -1).map((start, i) => [start, buckets[i + 1]!, start])
+      : [[hourFrom, hourTo, null]];
+    for (const [start, end, bucket] of spans) {
+      const from = start > hourFrom ? start : hourFrom;
+      const to = end < hourTo ? end : hourTo;
+      if (from < to) for (const piece of coverRange(from, to, levels, now)) pieces.push({ ...piece, bucket });
     }
-    if (start < hourFrom) parts.push(raw(start, hourFrom, guard));
-    if (hourTo < end) parts.push(raw(hourTo, end, guard));
-    return parts;
-  };
-
-  // the range as a run of whole units (days, or hours when bucketed) between a head and a tail
-  const unit = bucketed ? HOUR_MS : DAY_MS;
-  const whole = bucketed ? family.hourly : family.daily;
-  const unitFrom = floorTo(window.from, unit);
-  const unitTo = ceilTo(window.to, unit);
-  const headEnd = earlier(ceilTo(window.from, unit), window.to);
-  const tailStart = later(floorTo(window.to, unit), headEnd);
-  /** a partial unit [start, end) of [unitStart, unitEnd): its whole row when the rest is empty */
-  const partial = (start: Date, end: Date, unitStart: Date, unitEnd: Date): string[] => {
-    if (start.getTime() === unitStart.getTime() && end.getTime() === unitEnd.getTime()) return exact(start, end);
-    const rest = [
-      ...(unitStart < start ? [noUsage(unitStart, start)] : []),
-      ...(end < unitEnd ? [noUsage(end, unitEnd)] : []),
-    ].join(' AND ');
-    return [select(whole, unitStart, unitEnd, rest), ...exact(start, end, `NOT (${rest})`)];
-  };
-  /** true when the workspace has no usage at all in [start, end) */
-  const noUsage = (start: Date, end: Date): string => {
-    const hourFrom = ceilTo(start, HOUR_MS);
-    const hourTo = floorTo(end, HOUR_MS);
-    const rawEmpty = (from: Date, to: Date): string => {
-      const hour = floorTo(from, HOUR_MS);
-      // an hour whose raw records retention dropped has a rollup row but no raw record
-      return `NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(from)} AND occurred_at < ${at(to)})
-        AND (EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(hour)} AND occurred_at < ${at(new Date(hour.getTime() + HOUR_MS))})
-             OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = ${at(hour)}))`;
-    };
-    if (hourFrom > hourTo) return `(${rawEmpty(start, end)})`;
-    const checks: string[] = [];
-    if (hourFrom < hourTo) {
-      checks.push(`NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws}
-        AND bucket_start >= ${at(hourFrom)} AND bucket_start < ${at(hourTo)})`);
-    }
-    if (start < hourFrom) checks.push(rawEmpty(start, hourFrom));
-    if (hourTo < end) checks.push(rawEmpty(hourTo, end));
-    return `(${checks.join(' AND ')})`;
-  };
-
-  const parts =
-    unitTo.getTime() - unitFrom.getTime() <= unit
-      ? partial(window.from, window.to, unitFrom, unitTo)
-      : [
-          ...partial(window.from, headEnd, unitFrom, headEnd),
-          ...exact(headEnd, tailStart),
-          ...partial(tailStart, window.to, tailStart, unitTo),
-        ];
-  return parts.join('\nUNION ALL\n');
-}
-
-/**
- * Facts with the local bucket each falls in, as bucket_start. In zones of whole-hour offsets
- * every facts row stands for one UTC hour (raw rows are truncated to theirs), so the bucket
- * of each hour of the range is computed once and joined, not once per row.
- */
-export function bucketedFacts(scope: UsageScope, params: SqlParams, facts: string): string {
-  const { window } = scope;
-  const unit = params.add(window.granularity);
-  const tz = params.add(window.timeZone);
-  if (!alignsWithUtcHours(window)) {
-    return `SELECT date_trunc(${unit}, f.at, ${tz}) AS bucket_start, f.* FROM (${facts}) f`;
   }
-  const first = params.add(floorTo(window.from, HOUR_MS).toISOString());
-  const last = params.add(new Date(window.to.getTime() - 1).toISOString());
-  return `SELECT h.bucket_start, f.* FROM (${facts}) f
-    JOIN (SELECT hour, date_trunc(${unit}, hour, ${tz}) AS bucket_start
-          FROM generate_series(${first}::timestamptz, ${last}::timestamptz, interval '1 hour') AS hour) h ON h.hour = f.at`;
+  const parts: string[] = [];
+  for (const level of ['month', 'day', 'hour'] as const) {
+    const mine = pieces.filter((p) => p.level === level);
+    const from = family[level];
+    if (mine.length === 0) continue;
+    const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
+    // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
+    const bucket = hourly ? 'r.at' : 'p.bucket_start';
+    parts.push(`SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
+        ${ADDITIVE_METRICS.map((c) => `p.sign * r.${c} AS ${c}`).join(', ')}
+      FROM unnest(${list(
+        mine.map((p) => p.sign),
+        'int',
+      )}, ${list(
+        mine.map((p) => p.from.toISOString()),
+        'timestamptz',
+      )}, ${list(
+        mine.map((p) => p.to.toISOString()),
+        'timestamptz',
+      )}, ${list(
+        mine.map((p) => p.bucket?.toISOString() ?? null),
+        'timestamptz',
+      )}) AS p(sign, lo, hi, bucket_start)
+      CROSS JOIN LATERAL (
+        SELECT ${from.time} AS at, ${from.dimensions}, ${METRICS} FROM ${from.table}
+        WHERE workspace_id = ${ws} AND ${from.time} >= p.lo AND ${from.time} < p.hi${where}
+        -- a fence: read each piece's range through the index, never the table once for all pieces
+        OFFSET 0) r`);
+  }
+
+  // the partial hours at the ends
+  const wholeHour = (hour: Date, guard: string): string =>
+    `SELECT ${bucketOf(hour)} AS bucket_start, ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
+       WHERE workspace_id = ${ws} AND ${family.hour.time} = ${at(hour)}${where} AND ${guard}`;
+  const partialHour = (start: Date, end: Date): void => {
+    const hour = floorHour(start);
+    const rest = [
+      ...(hour < start ? [noUsage(hour, start)] : []),
+      ...(end < ceilHour(end) ? [noUsage(end, ceilHour(end))] : []),
+    ].join(' AND ');
+    parts.push(raw(bucketOf(hour), start, end, `NOT (${rest})`), wholeHour(hour, rest));
+  };
+  /** true when the workspace has no raw usage in [start, end), inside one hour */
+  const noUsage = (start: Date, end: Date): string => {
+    const hour = floorHour(start);
+    // an hour whose raw records retention dropped has a rollup row but no raw record
+    return `(NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)})
+      AND (EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(hour)} AND occurred_at < ${at(new Date(hour.getTime() + HOUR_MS))})
+           OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = ${at(hour)})))`;
+  };
+  if (hourFrom > hourTo) {
+    partialHour(window.from, window.to);
+  } else {
+    if (window.from < hourFrom) partialHour(window.from, hourFrom);
+    if (hourTo < window.to) partialHour(hourTo, window.to);
+  }
+  return parts.join('\nUNION ALL\n');
 }
 
 /** Start instants of every bucket of the window, in its time zone. */
@@ -251,7 +256,7 @@ export function bucketSeries(scope: UsageScope, params: SqlParams): string {
     // Local hours are not always UTC hours apart: after a 30-minute DST change (Australia/
     // Lord_Howe) they start at :30 UTC. Sampling the range every 15 minutes (every offset is a
     // multiple of 15 minutes, every local hour at least 30 minutes long) plus its last instant
-    // finds exactly the local hours that bucketOf gives the records.
+    // finds exactly the local hours that the records fall in.
     return `SELECT DISTINCT date_trunc('hour', s, ${tz}) AS bucket_start
       FROM (SELECT generate_series(${from}::timestamptz, ${last}, interval '15 minutes') AS s
             UNION ALL SELECT ${last}) samples`;

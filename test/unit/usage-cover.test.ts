@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { coverRange, type Level, type Piece } from '../../src/infrastructure/persistence/usage-cover';
+import { seededRandom } from '../support/usage-checks';
+
+const HOUR = 3_600_000;
+const utc = (iso: string) => new Date(iso);
+
+/** How often each hour is counted by the pieces (signed): exactly 1 inside the range, 0 outside. */
+function hourCounts(pieces: Piece[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const piece of pieces) {
+    for (let t = piece.from.getTime(); t < piece.to.getTime(); t += HOUR) {
+      counts.set(t, (counts.get(t) ?? 0) + piece.sign);
+    }
+  }
+  for (const [t, n] of counts) if (n === 0) counts.delete(t);
+  return counts;
+}
+
+function expectExact(from: Date, to: Date, levels: Level[], now: Date): Piece[] {
+  const pieces = coverRange(from, to, levels, now);
+  const expected = new Map<number, number>();
+  for (let t = from.getTime(); t < to.getTime(); t += HOUR) expected.set(t, 1);
+  expect(hourCounts(pieces)).toEqual(expected);
+  for (const piece of pieces) expect(piece.from < piece.to, JSON.stringify(piece)).toBe(true);
+  return pieces;
+}
+
+const summary = (pieces: Piece[]) =>
+  pieces.map((p) => `${p.sign > 0 ? '+' : '-'}${p.level} ${p.from.toISOString()}..${p.to.toISOString()}`);
+
+describe('covering a range with signed rollup pieces', () => {
+  it('counts every hour of random ranges exactly once, whatever the levels and now', () => {
+    const random = seededRandom(7);
+    const start = utc('2024-12-01T00:00:00Z').getTime();
+    for (let i = 0; i < 400; i += 1) {
+      const a = start + Math.floor(random() * 24 * 120) * HOUR;
+      const b = a + (1 + Math.floor(random() * 24 * (random() < 0.5 ? 3 : 100))) * HOUR;
+      const now = new Date(start + Math.floor(random() * 24 * 150) * HOUR);
+      for (const levels of [['month', 'day', 'hour'], ['day', 'hour'], ['hour']] as Level[][]) {
+        expectExact(new Date(a), new Date(b), levels, now);
+      }
+    }
+  });
+
+  it('reads 90 days up to now as months minus the days outside', () => {
+    const pieces = expectExact(
+      utc('2026-09-03T22:00:00Z'),
+      utc('2026-12-02T23:00:00Z'),
+      ['month', 'day', 'hour'],
+      utc('2026-12-02T21:30:00Z'),
+    );
+    expect(summary(pieces)).toEqual([
+      '-day 2026-09-01T00:00:00.000Z..2026-09-04T00:00:00.000Z',
+      '+month 2026-09-01T00:00:00.000Z..2027-01-01T00:00:00.000Z',
+      '+hour 2026-09-03T22:00:00.000Z..2026-09-04T00:00:00.000Z',
+      '-hour 2026-12-02T23:00:00.000Z..2026-12-03T00:00:00.000Z',
+      '-day 2026-12-03T00:00:00.000Z..2027-01-01T00:00:00.000Z',
+    ]);
+  });
+
+  it('reads a Berlin day as the UTC day minus its last hour plus the hour before', () => {
+    const pieces = expectExact(
+      utc('2026-11-09T23:00:00Z'),
+      utc('2026-11-10T23:00:00Z'),
+      ['month', 'day', 'hour'],
+      utc('2026-12-02T00:00:00Z'),
+    );
+    expect(summary(pieces)).toEqual([
+      '+hour 2026-11-09T23:00:00.000Z..2026-11-10T00:00:00.000Z',
+      '+day 2026-11-10T00:00:00.000Z..2026-11-11T00:00:00.000Z',
+      '-hour 2026-11-10T23:00:00.000Z..2026-11-11T00:00:00.000Z',
+    ]);
+  });
+});
