@@ -40,7 +40,13 @@ export interface ProviderUsage extends UsageTotals {
   provider: string;
 }
 
-export interface BucketUsage extends UsageTotals {
+/** What a chart draws per bucket: requests, tokens and cost, with how many were unpriced. */
+export type ChartSums = Pick<
+  UsageTotals,
+  'requests' | 'inputTokens' | 'outputTokens' | 'totalTokens' | 'cost' | 'unpricedRequests'
+>;
+
+export interface BucketUsage extends ChartSums {
   bucketStart: Date;
 }
 

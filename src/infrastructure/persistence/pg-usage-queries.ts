@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type {
   BucketUsage,
+  ChartSums,
   ModelUsage,
   ProviderBucketUsage,
   ProviderUsage,
@@ -14,7 +15,6 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
-import { ADDITIVE_METRICS } from './rollup-metrics';
 import { bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
 
 type TotalsRow = Record<
@@ -46,6 +46,34 @@ function toTotals(row: TotalsRow): UsageTotals {
     totalTokens: Number(row.total_tokens),
     durationMsSum: Number(row.duration_ms_sum),
     durationCount: Number(row.duration_count),
+    cost: Decimal.parse(row.cost),
+    unpricedRequests: Number(row.unpriced_requests),
+  };
+}
+
+type ChartRow = Record<'requests' | 'input_tokens' | 'output_tokens' | 'total_tokens' | 'unpriced_requests', string> & {
+  cost: string;
+};
+
+/** The metrics a chart shows: summing only these keeps a long zero-filled series cheap. */
+const CHART_METRICS = [
+  'requests',
+  'input_tokens',
+  'output_tokens',
+  'total_tokens',
+  'cost',
+  'unpriced_requests',
+] as const;
+const CHART_SUMS = CHART_METRICS.map((c) =>
+  c === 'cost' ? `coalesce(sum(cost), 0) AS cost` : `coalesce(sum(${c}), 0)::bigint AS ${c}`,
+).join(', ');
+
+function toChartSums(row: ChartRow): ChartSums {
+  return {
+    requests: Number(row.requests),
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    totalTokens: Number(row.total_tokens),
     cost: Decimal.parse(row.cost),
     unpricedRequests: Number(row.unpriced_requests),
   };
@@ -109,22 +137,22 @@ export class PgUsageQueries implements UsageQueries {
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
     const facts = factsSource(scope, p, { bucketed: true });
-    const rows = await this.rows<TotalsRow & { bucket_start: Date }>(
+    const rows = await this.rows<ChartRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
-            agg AS (SELECT bucket_start, ${TOTALS} FROM (${facts}) f GROUP BY 1)
+            agg AS (SELECT bucket_start, ${CHART_SUMS} FROM (${facts}) f GROUP BY 1)
        SELECT b.bucket_start, ${zeroFilled('a')} FROM buckets b LEFT JOIN agg a USING (bucket_start)
        ORDER BY b.bucket_start`,
       p,
     );
-    return rows.map((row) => ({ bucketStart: row.bucket_start, ...toTotals(row) }));
+    return rows.map((row) => ({ bucketStart: row.bucket_start, ...toChartSums(row) }));
   }
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
     const facts = factsSource(scope, p, { provider: true, bucketed: true });
-    const rows = await this.rows<TotalsRow & { bucket_start: Date; provider: string }>(
+    const rows = await this.rows<ChartRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
-            agg AS MATERIALIZED (SELECT bucket_start, provider, ${TOTALS} FROM (${facts}) f
+            agg AS MATERIALIZED (SELECT bucket_start, provider, ${CHART_SUMS} FROM (${facts}) f
                                  GROUP BY 1, 2 HAVING sum(requests) <> 0)
        SELECT b.bucket_start, pr.provider, ${zeroFilled('a')}
        FROM buckets b CROSS JOIN (SELECT DISTINCT provider FROM agg) pr
@@ -132,7 +160,7 @@ export class PgUsageQueries implements UsageQueries {
        ORDER BY b.bucket_start, pr.provider`,
       p,
     );
-    return rows.map((row) => ({ bucketStart: row.bucket_start, provider: row.provider, ...toTotals(row) }));
+    return rows.map((row) => ({ bucketStart: row.bucket_start, provider: row.provider, ...toChartSums(row) }));
   }
 
   async users(scope: UsageScope, query: UserListQuery): Promise<{ items: UserUsage[]; total: number }> {
@@ -170,15 +198,16 @@ export class PgUsageQueries implements UsageQueries {
        ),
        filtered AS (SELECT * FROM with_last ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
        page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
-       per_model AS MATERIALIZED (
+       per_model AS (
          SELECT user_id, provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
          FROM (${pageFacts}) f GROUP BY user_id, provider, model HAVING sum(requests) <> 0
+       ),
+       models AS (
+         SELECT user_id, json_agg(json_build_object('provider', provider, 'model', model, 'requests', requests,
+                  'total_tokens', total_tokens) ORDER BY total_tokens DESC, requests DESC, provider, model) AS models
+         FROM per_model GROUP BY user_id
        )
-       SELECT page.*, (SELECT json_agg(json_build_object('provider', m.provider, 'model', m.model,
-                         'requests', m.requests, 'total_tokens', m.total_tokens)
-                         ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model)
-                       FROM per_model m WHERE m.user_id = page.user_id) AS models
-       FROM page ORDER BY ${order}`,
+       SELECT page.*, models.models FROM page LEFT JOIN models USING (user_id) ORDER BY ${order}`,
       p,
     );
     let total = rows[0]?.total;
@@ -251,10 +280,7 @@ export class PgUsageQueries implements UsageQueries {
   }
 }
 
-/** The totals columns of a LEFT JOINed aggregate, zero where the bucket had no usage. */
+/** The chart columns of a LEFT JOINed aggregate, zero where the bucket had no usage. */
 function zeroFilled(alias: string): string {
-  const columns = ADDITIVE_METRICS.filter((c) => c !== 'cost');
-  return [...columns.map((c) => `coalesce(${alias}.${c}, 0) AS ${c}`), `coalesce(${alias}.cost, '0') AS cost`].join(
-    ', ',
-  );
+  return CHART_METRICS.map((c) => `coalesce(${alias}.${c}, 0) AS ${c}`).join(', ');
 }
