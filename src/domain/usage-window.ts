@@ -29,21 +29,22 @@ export function isTimeZone(name: string): boolean {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
- * Offsets change only at whole quarter hours (since 1970 in every zone), so an offset found
+ * Offsets change only at whole quarter hours (since 1980 in every zone), so an offset found
  * for a quarter hour holds for all of it: a query asks for the same few quarter hours many
  * times (every bucket start), and each answer from Intl costs microseconds.
  */
 const QUARTER_HOUR_MS = 900_000;
-const SINCE_1970_CACHE_LIMIT = 100_000;
+const CACHE_LIMIT = 100_000;
+const QUARTER_HOURS_SINCE = Date.UTC(1980, 0, 1);
 const knownOffsets = new Map<string, number>();
 
 export function utcOffsetMinutes(zone: string, at: Date): number {
-  if (at.getTime() < 0) return offsetFromIntl(zone, at);
+  if (at.getTime() < QUARTER_HOURS_SINCE) return offsetFromIntl(zone, at);
   const key = `${zone}|${Math.floor(at.getTime() / QUARTER_HOUR_MS)}`;
   let offset = knownOffsets.get(key);
   if (offset === undefined) {
     offset = offsetFromIntl(zone, at);
-    if (knownOffsets.size >= SINCE_1970_CACHE_LIMIT) knownOffsets.clear();
+    if (knownOffsets.size >= CACHE_LIMIT) knownOffsets.clear();
     knownOffsets.set(key, offset);
   }
   return offset;
