@@ -67,7 +67,8 @@ export interface UserListQuery {
   offset: number;
 }
 
-export interface UserUsage extends UsageTotals {
+/** One row of the users list: what it shows and sorts by. */
+export interface UserUsage extends Pick<UsageTotals, 'requests' | 'totalTokens' | 'cost' | 'unpricedRequests'> {
   userId: string;
   /** the user's latest record at any time */
   lastActiveAt: Date;

@@ -186,10 +186,18 @@ export class PgUsageQueries implements UsageQueries {
       where: 'user_id IN (SELECT user_id FROM page)',
     });
     const rows = await this.rows<
-      TotalsRow & { user_id: string; last_active_at: Date; total: number; models: ModelJson[] }
+      Record<'requests' | 'total_tokens' | 'cost' | 'unpriced_requests', string> & {
+        user_id: string;
+        last_active_at: Date;
+        total: number;
+        models: ModelJson[];
+      }
     >(
       `WITH per_user AS (
-         SELECT user_id, ${TOTALS} FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
+         SELECT user_id, coalesce(sum(requests), 0)::bigint AS requests,
+           coalesce(sum(total_tokens), 0)::bigint AS total_tokens, coalesce(sum(cost), 0) AS cost,
+           coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests
+         FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
        with_last AS (
          SELECT u.*, (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id
@@ -220,7 +228,10 @@ export class PgUsageQueries implements UsageQueries {
       items: rows.map((row) => ({
         userId: row.user_id,
         lastActiveAt: new Date(row.last_active_at),
-        ...toTotals(row),
+        requests: Number(row.requests),
+        totalTokens: Number(row.total_tokens),
+        cost: Decimal.parse(row.cost),
+        unpricedRequests: Number(row.unpriced_requests),
         models: (row.models ?? []).map((m) => ({
           provider: m.provider,
           model: m.model,
