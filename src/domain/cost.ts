@@ -3,22 +3,60 @@ import type { PriceVersion } from './model-price';
 import type { TokenUsage } from './token-usage';
 
 /**
- * Exact cost in USD of one call at one price version. Each token is priced once: cache
- * reads and writes are carved out of the input, reasoning out of the output.
+ * A price version's five per-million rates as integers on one common scale. Pricing a call
+ * at them takes a few BigInt multiplications and no rescaling; a batch prepares each price
+ * version it uses once.
  */
-export function computeCost(tokens: TokenUsage, price: PriceVersion): Decimal {
+export interface CostRates {
+  /** fraction digits of every rate below */
+  scale: number;
+  input: bigint;
+  cachedInput: bigint;
+  cacheWrite: bigint;
+  output: bigint;
+  reasoning: bigint;
+}
+
+/** The rates of a price version, with the fallbacks its null rates stand for. */
+export function costRates(price: PriceVersion): CostRates {
+  const input = price.inputPerMillion;
+  const output = price.outputPerMillion;
+  const cachedInput = price.cachedInputPerMillion ?? input;
+  const cacheWrite = price.cacheWritePerMillion ?? input;
+  const reasoning = price.reasoningPerMillion ?? output;
+  const scale = Math.max(input.scale, cachedInput.scale, cacheWrite.scale, output.scale, reasoning.scale);
+  return {
+    scale,
+    input: input.unitsAt(scale),
+    cachedInput: cachedInput.unitsAt(scale),
+    cacheWrite: cacheWrite.unitsAt(scale),
+    output: output.unitsAt(scale),
+    reasoning: reasoning.unitsAt(scale),
+  };
+}
+
+/**
+ * Exact cost in USD of one call at prepared rates. Each token is priced once: cache reads
+ * and writes are carved out of the input, reasoning out of the output.
+ */
+export function costAt(tokens: TokenUsage, rates: CostRates): Decimal {
   const uncachedInput = tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens;
   const visibleOutput = tokens.outputTokens - tokens.reasoningTokens;
-  const parts: Array<[number, Decimal]> = [
-    [uncachedInput, price.inputPerMillion],
-    [tokens.cachedInputTokens, price.cachedInputPerMillion ?? price.inputPerMillion],
-    [tokens.cacheWriteTokens, price.cacheWritePerMillion ?? price.inputPerMillion],
-    [visibleOutput, price.outputPerMillion],
-    [tokens.reasoningTokens, price.reasoningPerMillion ?? price.outputPerMillion],
-  ];
-  let perMillion = Decimal.ZERO;
-  for (const [count, rate] of parts) {
-    if (count > 0) perMillion = perMillion.plus(Decimal.fromInteger(count).times(rate));
-  }
-  return perMillion.shiftLeft(6);
+  const perMillion =
+    part(uncachedInput, rates.input) +
+    part(tokens.cachedInputTokens, rates.cachedInput) +
+    part(tokens.cacheWriteTokens, rates.cacheWrite) +
+    part(visibleOutput, rates.output) +
+    part(tokens.reasoningTokens, rates.reasoning);
+  // per million tokens to per token: six more fraction digits
+  return Decimal.fromUnits(perMillion, rates.scale + 6);
+}
+
+/** Exact cost in USD of one call at one price version. */
+export function computeCost(tokens: TokenUsage, price: PriceVersion): Decimal {
+  return costAt(tokens, costRates(price));
+}
+
+function part(count: number, rate: bigint): bigint {
+  return count > 0 ? BigInt(count) * rate : 0n;
 }

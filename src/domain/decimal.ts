@@ -45,6 +45,12 @@ export class Decimal {
     return new Decimal(sign ? -units : units, scale);
   }
 
+  /** The value `units` × 10^-scale, e.g. (2469n, 7) is 0.0002469. */
+  static fromUnits(units: bigint, scale: number): Decimal {
+    if (!Number.isInteger(scale) || scale < 0) throw new RangeError(`not a valid scale: ${scale}`);
+    return new Decimal(units, scale);
+  }
+
   static fromInteger(value: number | bigint): Decimal {
     if (typeof value === 'number' && !Number.isSafeInteger(value)) {
       throw new RangeError(`not a safe integer: ${value}`);
@@ -81,24 +87,35 @@ export class Decimal {
     return a === b ? 0 : a < b ? -1 : 1;
   }
 
+  /** The value times 10^scale, for a scale at least this one's (exact: only appends zeros). */
+  unitsAt(scale: number): bigint {
+    if (scale < this.scale) throw new RangeError(`cannot rescale ${this.scale} fraction digits to ${scale}`);
+    return this.rescaled(scale);
+  }
+
   /** Plain decimal text without trailing zeros beyond `minScale` fraction digits. */
   toString(minScale = 0): string {
-    let units = this.units;
-    let scale = this.scale;
-    while (scale > minScale && units % 10n === 0n) {
-      units /= 10n;
-      scale -= 1;
-    }
-    const target = Math.max(scale, minScale);
-    units *= 10n ** BigInt(target - scale);
-    const negative = units < 0n;
-    const digits = (negative ? -units : units).toString().padStart(target + 1, '0');
-    const whole = digits.slice(0, digits.length - target);
-    const fraction = digits.slice(digits.length - target);
-    return `${negative ? '-' : ''}${whole}${target > 0 ? `.${fraction}` : ''}`;
+    // one BigInt-to-text conversion; trailing zeros are trimmed on the text, not by BigInt division
+    const negative = this.units < 0n;
+    const digits = (negative ? -this.units : this.units).toString().padStart(this.scale + 1, '0');
+    let end = digits.length;
+    const fractionStart = digits.length - this.scale;
+    while (end > fractionStart + minScale && digits.charCodeAt(end - 1) === ZERO_CHAR) end -= 1;
+    const whole = digits.slice(0, fractionStart);
+    const fraction = digits.slice(fractionStart, end).padEnd(minScale, '0');
+    return `${negative ? '-' : ''}${whole}${fraction.length > 0 ? `.${fraction}` : ''}`;
   }
 
   private rescaled(scale: number): bigint {
-    return this.units * 10n ** BigInt(scale - this.scale);
+    return scale === this.scale ? this.units : this.units * powerOfTen(scale - this.scale);
   }
+}
+
+const ZERO_CHAR = 48; // '0'
+
+/** 10^0 … 10^63, so that rescaling does not compute a BigInt power each time. */
+const POWERS_OF_TEN: bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
+
+function powerOfTen(exponent: number): bigint {
+  return POWERS_OF_TEN[exponent] ?? 10n ** BigInt(exponent);
 }

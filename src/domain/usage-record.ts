@@ -53,20 +53,22 @@ export interface RecordContext {
   oldestAccepted: Date;
 }
 
-export type RecordOutcome =
-  | { ok: true; record: Omit<UsageRecord, 'cost' | 'costStatus'> & { providedCost: Decimal | null } }
-  | { ok: false; errors: FieldError[] };
+export type RecordOutcome = { ok: true; record: UsageRecord } | { ok: false; errors: FieldError[] };
 
-/** Applies defaults and the invariants a shape check cannot express. */
+/**
+ * Applies defaults and the invariants a shape check cannot express. A record that carries
+ * a cost keeps it ("provided"); any other starts unpriced, until a price is found for it.
+ */
 export function createUsageRecord(draft: UsageRecordDraft, context: RecordContext): RecordOutcome {
-  const tokens: TokenUsage = {
-    inputTokens: draft.inputTokens,
-    outputTokens: draft.outputTokens,
-    cachedInputTokens: draft.cachedInputTokens ?? 0,
-    cacheWriteTokens: draft.cacheWriteTokens ?? 0,
-    reasoningTokens: draft.reasoningTokens ?? 0,
-  };
-  const errors = checkTokenUsage(tokens, draft.totalTokens);
+  const inputTokens = draft.inputTokens;
+  const outputTokens = draft.outputTokens;
+  const cachedInputTokens = draft.cachedInputTokens ?? 0;
+  const cacheWriteTokens = draft.cacheWriteTokens ?? 0;
+  const reasoningTokens = draft.reasoningTokens ?? 0;
+  const errors = checkTokenUsage(
+    { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens },
+    draft.totalTokens,
+  );
   const occurredAt = draft.occurredAt ?? context.receivedAt;
   if (occurredAt.getTime() > context.receivedAt.getTime() + MAX_FUTURE_SKEW_MS) {
     errors.push({ path: '/occurredAt', message: 'occurredAt is more than one hour in the future' });
@@ -85,7 +87,7 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
     }
   }
   if (errors.length > 0) return { ok: false, errors };
-  const success = draft.success ?? draft.error === undefined;
+  // built field by field: object spread and rest are slow on this per-record path
   return {
     ok: true,
     record: {
@@ -96,12 +98,17 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
       provider: draft.provider.trim().toLowerCase(),
       model: draft.model.trim().toLowerCase(),
       operation: draft.operation?.trim().toLowerCase() ?? null,
-      ...tokens,
-      totalTokens: tokens.inputTokens + tokens.outputTokens,
+      inputTokens,
+      outputTokens,
+      cachedInputTokens,
+      cacheWriteTokens,
+      reasoningTokens,
+      totalTokens: inputTokens + outputTokens,
       durationMs: draft.durationMs ?? null,
-      success,
+      success: draft.success ?? draft.error === undefined,
       error: draft.error ?? null,
-      providedCost,
+      cost: providedCost,
+      costStatus: providedCost ? 'provided' : 'unpriced',
       metadata: draft.metadata ?? null,
     },
   };

@@ -1,11 +1,11 @@
 import { inject, injectable } from 'tsyringe';
-import { computeCost } from '../../domain/cost';
-import { priceInForce } from '../../domain/model-price';
+import { costAt, costRates, type CostRates } from '../../domain/cost';
+import { priceInForce, type PriceVersion } from '../../domain/model-price';
 import type { Principal } from '../../domain/principal';
 import type { FieldError } from '../../domain/token-usage';
 import { createUsageRecord, type UsageRecord, type UsageRecordDraft } from '../../domain/usage-record';
 import type { Clock } from '../ports/clock.port';
-import { modelRefKey, type PriceCatalog } from '../ports/price-catalog.port';
+import { modelRefKey, type ModelRef, type PriceCatalog } from '../ports/price-catalog.port';
 import type { Settings } from '../ports/settings.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageRepository } from '../ports/usage-repository.port';
@@ -40,19 +40,21 @@ export class IngestUsage {
     const receivedAt = this.clock.now();
     const oldestAccepted = new Date(receivedAt.getTime() - this.settings.rawRetentionDays * DAY_MS);
     const rejected: RejectedRecord[] = [];
-    const fresh = new Map<string, { index: number; record: ReturnType<typeof unpriced> }>();
+    const records: UsageRecord[] = [];
+    const requestIds = new Set<string>();
     let duplicates = 0;
 
-    items.forEach((item, index) => {
+    for (let index = 0; index < items.length; index += 1) {
+      const item = items[index]!;
       if ('errors' in item) {
         rejected.push({ index, requestId: item.requestId, errors: item.errors });
-        return;
+        continue;
       }
       const { draft } = item;
       const owner = resolveOwner(principal, draft.userId);
       if ('error' in owner) {
         rejected.push({ index, requestId: draft.requestId, errors: [owner.error] });
-        return;
+        continue;
       }
       const outcome = createUsageRecord(draft, {
         workspaceId: principal.workspaceId,
@@ -62,44 +64,67 @@ export class IngestUsage {
       });
       if (!outcome.ok) {
         rejected.push({ index, requestId: draft.requestId, errors: outcome.errors });
-        return;
+        continue;
       }
       // first write wins, inside a batch as across batches
-      if (fresh.has(draft.requestId)) {
+      if (requestIds.has(draft.requestId)) {
         duplicates += 1;
-        return;
+        continue;
       }
-      fresh.set(draft.requestId, { index, record: unpriced(outcome.record) });
-    });
+      requestIds.add(draft.requestId);
+      records.push(outcome.record);
+    }
 
-    const records = [...fresh.values()].map((entry) => entry.record);
     await this.price(principal.workspaceId, records);
     const inserted = records.length > 0 ? await this.usage.insertNew(principal.workspaceId, records) : 0;
     return { accepted: inserted, duplicates: duplicates + records.length - inserted, rejected };
   }
 
+  /** Prices the records that carry no cost: one catalog lookup per model, rates prepared once per price version. */
   private async price(workspaceId: string, records: UsageRecord[]): Promise<void> {
-    const needPrice = records.filter((record) => record.costStatus !== 'provided');
-    if (needPrice.length === 0) return;
-    const schedules = await this.catalog.schedulesFor(workspaceId, needPrice);
-    for (const record of needPrice) {
-      const found = schedules.get(modelRefKey(record));
-      const price = found ? priceInForce(found, record.occurredAt) : null;
-      if (price) {
-        record.cost = computeCost(record, price);
+    const byModel = groupByModel(records.filter((record) => record.costStatus !== 'provided'));
+    if (byModel.length === 0) return;
+    const schedules = await this.catalog.schedulesFor(
+      workspaceId,
+      byModel.map((group) => group.ref),
+    );
+    const rates = new Map<PriceVersion, CostRates>();
+    for (const { ref, records: ofModel } of byModel) {
+      const found = schedules.get(modelRefKey(ref));
+      if (!found) continue;
+      for (const record of ofModel) {
+        const price = priceInForce(found, record.occurredAt);
+        if (!price) continue;
+        let prepared = rates.get(price);
+        if (!prepared) rates.set(price, (prepared = costRates(price)));
+        record.cost = costAt(record, prepared);
         record.costStatus = 'computed';
       }
     }
   }
 }
 
-function unpriced(
-  record: Omit<UsageRecord, 'cost' | 'costStatus'> & { providedCost: UsageRecord['cost'] },
-): UsageRecord {
-  const { providedCost, ...rest } = record;
-  return providedCost
-    ? { ...rest, cost: providedCost, costStatus: 'provided' }
-    : { ...rest, cost: null, costStatus: 'unpriced' };
+interface ModelGroup {
+  ref: ModelRef;
+  records: UsageRecord[];
+}
+
+/** Records by provider and model, in order of first appearance (nested maps: no key string per record). */
+function groupByModel(records: ReadonlyArray<UsageRecord>): ModelGroup[] {
+  const groups: ModelGroup[] = [];
+  const byProvider = new Map<string, Map<string, ModelGroup>>();
+  for (const record of records) {
+    let byName = byProvider.get(record.provider);
+    if (!byName) byProvider.set(record.provider, (byName = new Map()));
+    let group = byName.get(record.model);
+    if (!group) {
+      group = { ref: { provider: record.provider, model: record.model }, records: [] };
+      byName.set(record.model, group);
+      groups.push(group);
+    }
+    group.records.push(record);
+  }
+  return groups;
 }
 
 function resolveOwner(principal: Principal, requested: string | undefined): { userId: string } | { error: FieldError } {
