@@ -17,8 +17,13 @@ export interface IngestResult {
   duplicatesSent: number;
   accepted: number;
   duplicates: number;
+  /** from the first request until the rollups held every record (acknowledged + folded) */
   seconds: number;
-  /** unique records stored per second (what COPY is compared with) */
+  /** until the last request was answered */
+  acknowledgedSeconds: number;
+  /** after that, until the background fold had moved every pending record into the rollups */
+  foldLagSeconds: number;
+  /** unique records stored and folded into the rollups per second (what COPY is compared with) */
   recordsPerSecond: number;
   /** records sent per second, re-sent duplicates included */
   sentPerSecond: number;
@@ -61,10 +66,15 @@ function post(agent: Agent, url: URL, token: string, body: Buffer): Promise<Answ
   });
 }
 
+/**
+ * `untilFolded` resolves when no usage is pending for the rollups any more: the rate counts
+ * the time the background fold needs to catch up, so that nothing is left for later.
+ */
 export async function runIngest(
   file: BatchFile,
   service: { baseUrl: string; token: string; pid: number },
   clients: number,
+  untilFolded: () => Promise<void>,
 ): Promise<IngestResult> {
   const url = new URL('/v1/usage/records', service.baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
@@ -121,8 +131,10 @@ export async function runIngest(
     agent.destroy();
     await handle.close();
   }
-  const seconds = (performance.now() - started) / 1000;
+  const acknowledgedSeconds = (performance.now() - started) / 1000;
   progress.finish();
+  await untilFolded();
+  const seconds = (performance.now() - started) / 1000;
   const unique = file.sent - file.duplicatesSent;
   if (accepted !== unique || duplicates !== file.duplicatesSent) {
     throw new ConsistencyError(
@@ -137,8 +149,10 @@ export async function runIngest(
     accepted,
     duplicates,
     seconds,
+    acknowledgedSeconds,
+    foldLagSeconds: seconds - acknowledgedSeconds,
     recordsPerSecond: unique / seconds,
-    sentPerSecond: sent / seconds,
+    sentPerSecond: sent / acknowledgedSeconds,
     batchLatencyMs: percentiles(latencies),
     rssIdleMB,
     peakRssMB,

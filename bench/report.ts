@@ -81,7 +81,7 @@ export function printReport(r: Results): void {
     const ratio = r.ingestToCopyRatio ?? NaN;
     out.push(
       `Ingest: ${num(i.accepted)} records + ${num(i.duplicatesSent)} re-sent, ${i.clients} clients, ${num(i.batches)} batches of ${r.options.batch}`,
-      `  ours over HTTP     ${num(i.recordsPerSecond).padStart(9)} records/s  (unique stored; ${num(i.sentPerSecond)} sent/s; ${num(i.seconds, 1)} s; batch p50 ${num(i.batchLatencyMs.p50)} ms, p95 ${num(i.batchLatencyMs.p95)} ms)`,
+      `  ours over HTTP     ${num(i.recordsPerSecond).padStart(9)} records/s  (unique stored and folded into the rollups; ${num(i.seconds, 1)} s, of which ${num(i.foldLagSeconds, 1)} s folding after the last answer; ${num(i.sentPerSecond)} sent/s; batch p50 ${num(i.batchLatencyMs.p50)} ms, p95 ${num(i.batchLatencyMs.p95)} ms)`,
       `  COPY, 1 connection ${num(r.copy.rowsPerSecond).padStart(9)} rows/s     (${num(r.copy.seconds, 1)} s into a plain table with the same keys + dedup index)`,
       `  ratio ours / COPY  ${num(ratio, 2).padStart(9)}            target >= ${TARGETS.ingestRatio.target}, goal ${TARGETS.ingestRatio.goal}: ${grade(ratio >= TARGETS.ingestRatio.target, ratio >= TARGETS.ingestRatio.goal)}`,
       `  service peak RSS   ${num(i.peakRssMB).padStart(9)} MB         (sampled VmRSS during ingest; idle ${num(i.rssIdleMB)} MB; VmHWM ${num(i.vmHwmMB)} MB)`,

@@ -21,7 +21,7 @@ import { clusterCpuSeconds, cpuSecondsOf, startService } from './service';
 import { ROLLUPS } from './rollups';
 import { round } from './stats';
 
-const KNOWN_USAGE_TABLES = ['usage_records', 'usage_request_ids', ...ROLLUPS.map((r) => r.table)];
+const KNOWN_USAGE_TABLES = ['usage_records', 'usage_request_ids', 'usage_pending', ...ROLLUPS.map((r) => r.table)];
 
 /** Undo steps, run last-in first-out once: at the end, on failure, on Ctrl-C. */
 const undo: Array<{ what: string; run: () => Promise<void> }> = [];
@@ -104,7 +104,14 @@ async function ingestPart(
     service: cpuSecondsOf(service.pid),
     pg: server.postmasterPid && clusterCpuSeconds(server.postmasterPid),
   };
-  const ingest = await timed(results, 'ingest over HTTP', () => runIngest(file, service, options.clients));
+  const untilFolded = async (): Promise<void> => {
+    for (;;) {
+      const row = (await client.query(`SELECT count(*)::int AS n FROM usage_pending`)).rows[0] as { n: number };
+      if (row.n === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const ingest = await timed(results, 'ingest over HTTP', () => runIngest(file, service, options.clients, untilFolded));
   const cpuSeconds = {
     service: round(cpuSecondsOf(service.pid) - cpuBefore.service, 1),
     postgres: server.postmasterPid ? round(clusterCpuSeconds(server.postmasterPid) - Number(cpuBefore.pg), 1) : null,

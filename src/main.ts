@@ -7,6 +7,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/em
 import { devJwtSecret } from './infrastructure/jwt-secret';
 import { createDataSource, migrate } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
+import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { buildApp } from './interface/http/app';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -71,6 +72,9 @@ async function main(): Promise<void> {
     );
   }, HOUR_MS);
   maintenance.unref();
+  const folder = startRollupFolder(dataSource, (error: unknown) =>
+    app.log.error({ err: error }, 'folding pending usage into the rollups failed'),
+  );
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
     stopping = true;
     say(`${signal} received, shutting down`);
     clearInterval(maintenance);
+    await folder.stop();
     await app.close();
     await stopDatabase();
     say('stopped');

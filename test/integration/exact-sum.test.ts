@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -79,6 +80,7 @@ describe('exact sums of micro-dollar costs', () => {
     )) as Array<{ n: number; total: string; min: string; max: string; not_computed: number }>;
     expect(raw).toEqual({ n: 2000, total: '0.002000', min: '0.000001', max: '0.000001', not_computed: 0 });
 
+    await foldPending(t.db); // what the service's background fold does
     const [rollup] = (await t.db.query(
       `SELECT sum(cost)::text AS total, sum(cost) = 0.002 AS exact, sum(requests)::int AS requests,
               count(*)::int AS groups, sum(unpriced_requests)::int AS unpriced

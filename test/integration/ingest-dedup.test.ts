@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -23,6 +24,7 @@ async function ingest(records: unknown[]) {
 
 /** Everything stored for request ids starting with a prefix: raw rows, ledger rows, rollup sums. */
 async function snapshot(prefix: string) {
+  await foldPending(t.db); // what the service's background fold does
   const [row] = (await t.db.query(
     `SELECT (SELECT count(*) FROM usage_records WHERE workspace_id = $1 AND request_id LIKE $2 || '%')::int AS records,
             (SELECT count(*) FROM usage_request_ids WHERE workspace_id = $1 AND request_id LIKE $2 || '%')::int AS ids,
@@ -127,6 +129,7 @@ describe('dedup', () => {
       [WS],
     )) as Array<{ occurred_at: Date }>;
     expect(months).toEqual([{ occurred_at: new Date('2026-05-12T10:00:00Z') }]);
+    await foldPending(t.db); // what the service's background fold does
     const [rollup] = (await t.db.query(
       `SELECT count(*)::int AS buckets, min(bucket_start) AS bucket FROM usage_hourly WHERE workspace_id = $1 AND model = 'moved-'`,
       [WS],
@@ -165,6 +168,7 @@ describe('dedup', () => {
       expect(bodies[0]!.duplicates + bodies[1]!.duplicates).toBe(backward.length);
     }
     expect(await snapshot('swap')).toMatchObject({ records: 4000, ids: 4000 });
+    await foldPending(t.db); // what the service's background fold does
     const [rollup] = (await t.db.query(
       `SELECT sum(requests)::int AS requests FROM usage_hourly WHERE workspace_id = $1 AND model = 'swap-'`,
       [WS],

@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -377,6 +378,7 @@ describe('hourly rollup', () => {
        FROM usage_records WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
       [WS],
     )) as Array<Record<string, unknown>>;
+    await foldPending(t.db); // what the service's background fold does
     const fromRollup = (await t.db.query(
       `SELECT bucket_start, user_id, provider, model, requests::text, input_tokens::text, output_tokens::text,
               cached_input_tokens::text, cache_write_tokens::text, reasoning_tokens::text, total_tokens::text,
@@ -388,6 +390,7 @@ describe('hourly rollup', () => {
     // costs compared as exact decimals without trailing zeros (0.0100 and 0.01 are the same amount)
     expect(fromRollup).toEqual(fromRaw);
 
+    await foldPending(t.db); // what the service's background fold does
     const [totals] = (await t.db.query(
       `SELECT (SELECT sum(cost) FROM usage_records WHERE workspace_id = $1) = (SELECT sum(cost) FROM usage_hourly WHERE workspace_id = $1) AS same_cost,
               (SELECT count(*) FROM usage_records WHERE workspace_id = $1) = (SELECT sum(requests) FROM usage_hourly WHERE workspace_id = $1) AS same_count,

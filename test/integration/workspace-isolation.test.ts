@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -78,6 +79,7 @@ describe('workspace isolation', () => {
       { workspace_id: 'acme', user_id: 'a1', input_tokens: 1 },
       { workspace_id: 'globex', user_id: 'g1', input_tokens: 2 },
     ]);
+    await foldPending(t.db); // what the service's background fold does
     const rollup = (await t.db.query(
       `SELECT workspace_id, sum(requests)::int AS requests FROM usage_hourly WHERE model = 'gpt-4o' GROUP BY 1 ORDER BY 1`,
     )) as Array<Record<string, unknown>>;

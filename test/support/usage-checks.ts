@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import type { DataSource } from 'typeorm';
 import type { TestApp } from './test-app';
 import { bearer } from './test-app';
@@ -29,6 +30,8 @@ export async function ingest(t: TestApp, token: string, records: object[]): Prom
     payload: { records },
   });
   if (res.statusCode !== 200) throw new Error(`ingest answered ${res.statusCode}: ${res.body}`);
+  // what the service's background fold does, at once: the rollups hold the batch afterwards
+  await foldPending(t.db);
   return res.json<IngestReply>();
 }
 
@@ -82,7 +85,7 @@ export async function rollupTables(db: DataSource): Promise<RollupTable[]> {
       (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
     FROM pg_class c
-    WHERE c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE 'usage\\_%'
+    WHERE c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE 'usage\\_%' AND c.relname <> 'usage_pending'
       AND c.relnamespace = 'public'::regnamespace
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'requests')
     ORDER BY c.relname`)) as Array<{ table: string; key_columns: string[]; columns: string[] }>;
@@ -115,6 +118,7 @@ export async function rollupsAndRecomputations(
   db: DataSource,
   options: { numericCost?: boolean } = {},
 ): Promise<RollupComparison[]> {
+  await foldPending(db);
   const comparisons: RollupComparison[] = [];
   const asText = (c: string) => (c === 'cost' && options.numericCost ? `trim_scale(cost)::text AS cost` : `${c}::text`);
   for (const { table, keys, metrics } of await rollupTables(db)) {
@@ -148,6 +152,7 @@ export async function rollupAndRecomputation(db: DataSource): Promise<{ rollup: 
  * left out.
  */
 export async function usageTables(db: DataSource): Promise<Record<string, Row[]>> {
+  await foldPending(db);
   const tables = (await db.query(`
     SELECT c.relname AS table,
       array_agg(a.attname::text ORDER BY a.attnum) AS columns,
@@ -168,6 +173,7 @@ export async function usageTables(db: DataSource): Promise<Record<string, Row[]>
 
 /** Rollup sums per workspace and user over all time (what a long-range chart adds up). */
 export async function rollupTotals(db: DataSource, workspaceId: string): Promise<Row[]> {
+  await foldPending(db);
   return (await db.query(
     `SELECT user_id, provider, model, sum(requests)::text AS requests, sum(errors)::text AS errors,
        sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens,

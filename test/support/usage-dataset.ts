@@ -1,3 +1,4 @@
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { expect } from 'vitest';
 import { bearer, type TestApp } from './test-app';
 
@@ -197,6 +198,8 @@ export async function createModel(
 /** Ingests records over HTTP and asserts every one of them was stored. */
 export async function ingestAll(t: TestApp, headers: Headers, records: readonly object[]): Promise<void> {
   const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records } });
+  // what the service's background fold does, at once: the rollups hold the batch afterwards
+  await foldPending(t.db);
   expect(res.statusCode, res.body).toBe(200);
   expect(res.json()).toEqual({ accepted: records.length, duplicates: 0, rejected: [] });
 }

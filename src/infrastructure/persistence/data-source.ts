@@ -5,6 +5,7 @@ import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-
 import { DailyAndProviderRollups1700000000004 } from '../../../migrations/1700000000004-daily-and-provider-rollups';
 import { MonthlyUserRollups1700000000005 } from '../../../migrations/1700000000005-monthly-user-rollups';
 import { CoarseModelProviderRollups1700000000006 } from '../../../migrations/1700000000006-coarse-model-provider-rollups';
+import { PendingRollups1700000000007 } from '../../../migrations/1700000000007-pending-rollups';
 
 export const MIGRATIONS = [
   InitialSchema1700000000001,
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   DailyAndProviderRollups1700000000004,
   MonthlyUserRollups1700000000005,
   CoarseModelProviderRollups1700000000006,
+  PendingRollups1700000000007,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

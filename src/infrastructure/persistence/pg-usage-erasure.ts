@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
+import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
 import { ADDITIVE_METRICS } from './rollup-metrics';
 
 /** Rollups keyed by user, with their primary key after workspace_id: the user's rows go. */
@@ -116,7 +117,7 @@ reduced_${index} AS (
 /**
  * One statement, one snapshot. The user's raw records (every partition kept) and the ledger
  * entries of exactly those request ids (the ledger is keyed by request id alone); the user's
- * rows of every per-user rollup; and the user's share taken out of the rollups that have no
+ * usage still pending for the rollups; the user's rows of every per-user rollup; and the user's share taken out of the rollups that have no
  * user column: the per-user hourly rows being deleted say exactly what the user added to
  * each of their rows (also for hours whose raw partition retention already dropped). A row
  * only the user had disappears; otherwise its sums are reduced.
@@ -129,6 +130,10 @@ WITH records AS (
 request_ids AS (
   DELETE FROM usage_request_ids l USING records r
   WHERE l.workspace_id = $1 AND l.request_id = r.request_id
+  RETURNING 1
+),
+pending AS (
+  DELETE FROM usage_pending WHERE workspace_id = $1 AND user_id = $2
   RETURNING 1
 ),
 hourly AS (
@@ -144,7 +149,7 @@ ${USER_ROLLUPS.slice(1)
 ${SHARED_ROLLUPS.map(shareRemoval).join(',\n')}
 SELECT (SELECT count(*) FROM records)::text AS records,
        (SELECT count(*) FROM request_ids)::text AS request_ids,
-       ((SELECT count(*) FROM hourly)
+       ((SELECT count(*) FROM hourly) + (SELECT count(*) FROM pending)
         + ${USER_ROLLUPS.slice(1)
           .map(([table]) => `(SELECT count(*) FROM erased_${table})`)
           .join(' + ')}
@@ -185,21 +190,39 @@ export class PgUsageErasure implements UsageErasure {
     }
   }
 
-  private attempt(workspaceId: string, userId: string, exclusive: boolean): Promise<ErasedUsage> {
-    return this.db.transaction('REPEATABLE READ', async (tx) => {
-      // before the snapshot is taken, so that the snapshot sees every ingest that finished
-      if (exclusive) await tx.query(`LOCK TABLE ${ALL_ROLLUPS.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
-      for (const lock of LOCKS) await tx.query(exclusive ? lock : `${lock} NOWAIT`, [workspaceId, userId]);
-      const [row] = (await tx.query(ERASE, [workspaceId, userId])) as Array<{
-        records: string;
-        request_ids: string;
-        rollup_rows: string;
-      }>;
-      return {
-        deletedRecords: Number(row?.records ?? 0),
-        deletedRollupRows: Number(row?.rollup_rows ?? 0),
-        deletedRequestIds: Number(row?.request_ids ?? 0),
-      };
-    });
+  private async attempt(workspaceId: string, userId: string, exclusive: boolean): Promise<ErasedUsage> {
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      // no background fold moves pending usage into the rollups meanwhile; a session lock,
+      // taken before the transaction's snapshot, so that the snapshot sees the last fold
+      await runner.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]);
+      try {
+        await runner.startTransaction('REPEATABLE READ');
+        try {
+          // before the snapshot is taken, so that the snapshot sees every ingest that finished
+          if (exclusive) await runner.query(`LOCK TABLE ${ALL_ROLLUPS.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+          for (const lock of LOCKS) await runner.query(exclusive ? lock : `${lock} NOWAIT`, [workspaceId, userId]);
+          const [row] = (await runner.query(ERASE, [workspaceId, userId])) as Array<{
+            records: string;
+            request_ids: string;
+            rollup_rows: string;
+          }>;
+          await runner.commitTransaction();
+          return {
+            deletedRecords: Number(row?.records ?? 0),
+            deletedRollupRows: Number(row?.rollup_rows ?? 0),
+            deletedRequestIds: Number(row?.request_ids ?? 0),
+          };
+        } catch (error) {
+          await runner.rollbackTransaction();
+          throw error;
+        }
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
+      }
+    } finally {
+      await runner.release();
+    }
   }
 }

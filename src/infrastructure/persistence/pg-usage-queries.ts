@@ -199,10 +199,15 @@ export class PgUsageQueries implements UsageQueries {
            coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests
          FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
+       pending_last AS (
+         SELECT user_id, max(last_occurred_at) AS last_occurred_at FROM usage_pending
+         WHERE workspace_id = ${ws} GROUP BY user_id
+       ),
        with_last AS (
-         SELECT u.*, (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id
-                      ORDER BY d.day_start DESC LIMIT 1) AS last_active_at
-         FROM per_user u
+         -- usage not folded yet may be the latest
+         SELECT u.*, greatest(pl.last_occurred_at, (SELECT d.last_occurred_at FROM usage_daily_users d
+                      WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id ORDER BY d.day_start DESC LIMIT 1)) AS last_active_at
+         FROM per_user u LEFT JOIN pending_last pl USING (user_id)
        ),
        filtered AS (SELECT * FROM with_last ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
        page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
@@ -244,8 +249,10 @@ export class PgUsageQueries implements UsageQueries {
 
   async lastActiveAt(workspaceId: string, userId: string): Promise<Date | null> {
     const rows = (await this.db.query(
-      `SELECT last_occurred_at FROM usage_daily_users WHERE workspace_id = $1 AND user_id = $2
-       ORDER BY day_start DESC LIMIT 1`,
+      `SELECT greatest(
+         (SELECT last_occurred_at FROM usage_daily_users WHERE workspace_id = $1 AND user_id = $2
+          ORDER BY day_start DESC LIMIT 1),
+         (SELECT max(last_occurred_at) FROM usage_pending WHERE workspace_id = $1 AND user_id = $2)) AS last_occurred_at`,
       [workspaceId, userId],
     )) as Array<{ last_occurred_at: Date }>;
     return rows[0]?.last_occurred_at ?? null;

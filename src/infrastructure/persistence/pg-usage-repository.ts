@@ -3,129 +3,19 @@ import { DataSource } from 'typeorm';
 import type { UsageRepository } from '../../application/ports/usage-repository.port';
 import type { UsageRecord } from '../../domain/usage-record';
 
-/** The metric columns every rollup table has, and how one batch of stored records adds to them. */
-const METRICS: Array<[column: string, fromStored: string, merge: 'add' | 'max']> = [
-  ['requests', 'count(*)', 'add'],
-  ['errors', 'count(*) FILTER (WHERE NOT success)', 'add'],
-  ['input_tokens', 'sum(input_tokens)', 'add'],
-  ['output_tokens', 'sum(output_tokens)', 'add'],
-  ['cached_input_tokens', 'sum(cached_input_tokens)', 'add'],
-  ['cache_write_tokens', 'sum(cache_write_tokens)', 'add'],
-  ['reasoning_tokens', 'sum(reasoning_tokens)', 'add'],
-  ['total_tokens', 'sum(total_tokens)', 'add'],
-  ['duration_ms_sum', 'coalesce(sum(duration_ms), 0)', 'add'],
-  ['duration_count', 'count(duration_ms)', 'add'],
-  ['cost', 'coalesce(sum(cost), 0)', 'add'],
-  ['unpriced_requests', 'count(*) FILTER (WHERE cost IS NULL)', 'add'],
-  ['last_occurred_at', 'max(occurred_at)', 'max'],
-];
-
-/**
- * Adds the stored records to one rollup. Rows are upserted in key order so that concurrent
- * batches lock shared rows in the same order and cannot deadlock. Only the per-user rollups
- * keep the latest occurrence (it is read as a user's last activity).
- */
-function rollupUpsert(
-  table: string,
-  keys: Array<[column: string, expression: string]>,
-  withLastOccurrence = false,
-): string {
-  const metrics = withLastOccurrence ? METRICS : METRICS.filter(([, , merge]) => merge === 'add');
-  const keyColumns = keys.map(([column]) => column);
-  const positions = keys.map((_, i) => String(i + 2)).join(', ');
-  return `${table} AS (
-  INSERT INTO ${table} AS r (workspace_id, ${keyColumns.join(', ')}, ${metrics.map(([c]) => c).join(', ')})
-  SELECT $1, ${keys.map(([, e]) => e).join(', ')}, ${metrics.map(([, e]) => e).join(', ')}
-  FROM stored GROUP BY ${positions} ORDER BY ${positions}
-  ON CONFLICT (workspace_id, ${keyColumns.join(', ')}) DO UPDATE SET
-    ${metrics.map(([c, , merge]) => (merge === 'add' ? `${c} = r.${c} + EXCLUDED.${c}` : `${c} = greatest(r.${c}, EXCLUDED.${c})`)).join(',\n    ')}
-)`;
-}
-
-const HOUR = "date_trunc('hour', occurred_at, 'UTC')";
-const DAY = "date_trunc('day', occurred_at, 'UTC')";
-const MONTH = "date_trunc('month', occurred_at, 'UTC')";
-/**
- * Every rollup. The per-user ones come first and the small ones that every batch of the
- * moment touches (a model-hour, a provider-hour) last: a batch holds the row locks it took
- * until it commits, so locking the shared rows late keeps concurrent batches waiting least.
- */
-const ROLLUPS = [
-  rollupUpsert(
-    'usage_hourly',
-    [
-      ['bucket_start', HOUR],
-      ['user_id', 'user_id'],
-      ['provider', 'provider'],
-      ['model', 'model'],
-    ],
-    true,
-  ),
-  rollupUpsert('usage_daily_user_models', [
-    ['user_id', 'user_id'],
-    ['day_start', DAY],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert(
-    'usage_hourly_users',
-    [
-      ['bucket_start', HOUR],
-      ['user_id', 'user_id'],
-    ],
-    true,
-  ),
-  rollupUpsert(
-    'usage_daily_users',
-    [
-      ['day_start', DAY],
-      ['user_id', 'user_id'],
-    ],
-    true,
-  ),
-  rollupUpsert('usage_monthly_user_models', [
-    ['user_id', 'user_id'],
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_monthly_users', [
-    ['month_start', MONTH],
-    ['user_id', 'user_id'],
-  ]),
-  rollupUpsert('usage_monthly_models', [
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_daily_models', [
-    ['day_start', DAY],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_hourly_models', [
-    ['bucket_start', HOUR],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_monthly_providers', [
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-  ]),
-  rollupUpsert('usage_daily_providers', [
-    ['day_start', DAY],
-    ['provider', 'provider'],
-  ]),
-  rollupUpsert('usage_hourly_providers', [
-    ['bucket_start', HOUR],
-    ['provider', 'provider'],
-  ]),
-].join(',\n');
+const PENDING_COLUMNS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+  reasoning_tokens, total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
+/** The sums of one batch's stored records, per hour, user, provider and model. */
+const PENDING_SUMS = `count(*), count(*) FILTER (WHERE NOT success), sum(input_tokens), sum(output_tokens),
+  sum(cached_input_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(total_tokens),
+  coalesce(sum(duration_ms), 0), count(duration_ms), coalesce(sum(cost), 0), count(*) FILTER (WHERE cost IS NULL),
+  max(occurred_at)`;
 
 /**
  * One statement per batch: claim request ids in the dedup ledger, store the records whose
- * id was new, and add exactly those to every rollup. All of it commits or none does,
- * so a failed write followed by a retry still counts once.
+ * id was new, and queue exactly those for the rollups (usage_pending, which the service
+ * folds into every rollup in the background; queries read it too). All of it commits or
+ * none does, so a failed write followed by a retry still counts once.
  */
 const INSERT_NEW = `
 WITH input AS (
@@ -157,7 +47,12 @@ stored AS (
   RETURNING occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
-${ROLLUPS}
+batch AS (SELECT nextval('usage_pending_batch_seq') AS id),
+pending AS (
+  INSERT INTO usage_pending (workspace_id, batch_id, bucket_start, user_id, provider, model, ${PENDING_COLUMNS})
+  SELECT $1, batch.id, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, ${PENDING_SUMS}
+  FROM stored CROSS JOIN batch GROUP BY batch.id, 3, 4, 5, 6
+)
 SELECT count(*)::int AS inserted FROM stored`;
 
 @injectable()

@@ -133,7 +133,8 @@ function localBuckets(window: UsageWindow): Date[] {
  * The usage of a scope as one row source (bucket_start, user_id, provider, model and the
  * metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
  * pieces (see usage-cover.ts): the family of rollups with the fewest dimensions that still
- * carries the needed ones, by month, day and hour. The partial hours at either end come
+ * carries the needed ones, by month, day and hour; plus the usage still pending for the
+ * rollups, which is by hour and has every dimension. The partial hours at either end come
  * from the raw records — or, when the rest of that hour holds no usage (a range ending now,
  * typically; decided inside the statement, on its snapshot), from the hour's rollup row.
  *
@@ -217,6 +218,17 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
         OFFSET 0) r`);
   }
 
+  // usage of whole hours that the background fold has not moved into the rollups yet
+  const pendingBucket = !bucketed
+    ? 'NULL::timestamptz'
+    : hourly
+      ? 'bucket_start'
+      : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
+  const pending = (start: Date, end: Date, guard = 'true'): string =>
+    `SELECT ${pendingBucket} AS bucket_start, user_id, provider, model, ${METRICS} FROM usage_pending
+       WHERE workspace_id = ${ws} AND bucket_start >= ${at(start)} AND bucket_start < ${at(end)}${where} AND ${guard}`;
+  if (hourFrom < hourTo) parts.push(pending(hourFrom, hourTo));
+
   // the partial hours at the ends
   const wholeHour = (hour: Date, guard: string): string =>
     `SELECT ${bucketOf(hour)} AS bucket_start, ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
@@ -227,7 +239,11 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
       ...(hour < start ? [noUsage(hour, start)] : []),
       ...(end < ceilHour(end) ? [noUsage(end, ceilHour(end))] : []),
     ].join(' AND ');
-    parts.push(raw(bucketOf(hour), start, end, `NOT (${rest})`), wholeHour(hour, rest));
+    parts.push(
+      raw(bucketOf(hour), start, end, `NOT (${rest})`),
+      wholeHour(hour, rest),
+      pending(hour, new Date(hour.getTime() + HOUR_MS), rest),
+    );
   };
   /** true when the workspace has no raw usage in [start, end), inside one hour */
   const noUsage = (start: Date, end: Date): string => {
