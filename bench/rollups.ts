@@ -1,5 +1,5 @@
 /**
- * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004–0006), how
+ * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004–0006, 0008), how
  * each is derived from raw rows or from usage_hourly. The bench fills those that exist after
  * its bulk load and checks them against the raw rows after an ingest.
  */
@@ -12,7 +12,7 @@ export interface Rollup {
   table: string;
   /** key column, its expression over raw rows, its expression over usage_hourly rows */
   keys: Array<[column: string, fromRaw: string, fromHourly: string]>;
-  /** whether it keeps last_occurred_at (only the per-user rollups do) */
+  /** whether it keeps last_occurred_at (only usage_daily_users does) */
   lastOccurrence: boolean;
 }
 
@@ -29,7 +29,7 @@ export const ROLLUPS: Rollup[] = [
       ['provider', 'provider', 'provider'],
       ['model', 'model', 'model'],
     ],
-    lastOccurrence: true,
+    lastOccurrence: false,
   },
   {
     table: 'usage_hourly_models',
@@ -39,14 +39,6 @@ export const ROLLUPS: Rollup[] = [
       ['model', 'model', 'model'],
     ],
     lastOccurrence: false,
-  },
-  {
-    table: 'usage_hourly_users',
-    keys: [
-      ['bucket_start', HOUR, 'bucket_start'],
-      ['user_id', 'user_id', 'user_id'],
-    ],
-    lastOccurrence: true,
   },
   {
     table: 'usage_daily_users',

@@ -22,17 +22,16 @@ const DEFINITIONS = ADDITIVE.map((c) => `${c} ${c === 'cost' ? 'numeric' : 'bigi
  * rollups in the background — many batches at a time, so that the coarse rollups see one
  * upsert per key instead of one per batch. Queries read this table as one more hourly
  * source, so answers stay exact before a batch is folded. Rows live for moments: vacuum
- * it often.
+ * it often. It has no primary key (rows of the same hour, user and model from different
+ * batches are simply summed) and one index, for the queries.
  */
 export class PendingRollups1700000000007 implements MigrationInterface {
   name = 'PendingRollups1700000000007';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`CREATE SEQUENCE usage_pending_batch_seq`);
     await db.query(`
       CREATE TABLE usage_pending (
         workspace_id     text        NOT NULL,
-        batch_id         bigint      NOT NULL,
         bucket_start     timestamptz NOT NULL,
         user_id          text        NOT NULL,
         provider         text        NOT NULL,
@@ -42,11 +41,9 @@ export class PendingRollups1700000000007 implements MigrationInterface {
       ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
               autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000)`);
     await db.query(`CREATE INDEX usage_pending_hour ON usage_pending (workspace_id, bucket_start)`);
-    await db.query(`CREATE INDEX usage_pending_batch ON usage_pending (batch_id)`);
   }
 
   async down(db: QueryRunner): Promise<void> {
     await db.query(`DROP TABLE IF EXISTS usage_pending`);
-    await db.query(`DROP SEQUENCE IF EXISTS usage_pending_batch_seq`);
   }
 }

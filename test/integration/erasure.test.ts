@@ -63,7 +63,6 @@ const PER_USER_TABLES = [
   'usage_records',
   'usage_hourly',
   'usage_daily_user_models',
-  'usage_hourly_users',
   'usage_daily_users',
   'usage_monthly_user_models',
   'usage_monthly_users',
@@ -182,7 +181,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       .find((r) => r.userId === 'x')!;
     expect(await ingest(t, t.token('boss', { role: 'admin' }), [resent])).toMatchObject({ accepted: 1 });
     await expectRollupsExact(t.db);
-    // its rows in the six per-user rollups, and each row of a rollup without users that
+    // its rows in the five per-user rollups, and each row of a rollup without users that
     // holds nothing but this record (nobody else used the model that hour or day)
     const [solo] = (await t.db.query(
       `SELECT (SELECT count(*) FROM usage_hourly_models WHERE workspace_id = 'default' AND requests = 1
@@ -200,7 +199,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       [resent.occurredAt, resent.provider, resent.model],
     )) as Array<{ n: string }>;
     const erased = (await erase(t, 'x', admin)).json();
-    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 6 + Number(solo!.n) });
+    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 5 + Number(solo!.n) });
     await expectRollupsExact(t.db);
   });
 
@@ -237,7 +236,6 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
         ['usage_hourly', `bucket_start = $1 AND user_id = 'x'`],
         ['usage_hourly_models', `bucket_start = $1 AND provider = 'openai' AND model = 'gpt-4o'`],
         ['usage_hourly_providers', `bucket_start = $1 AND provider = 'openai'`],
-        ['usage_hourly_users', `bucket_start = $1 AND user_id = 'x'`],
         ['usage_daily_users', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x'`],
         [
           'usage_daily_user_models',
@@ -264,10 +262,10 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await writer.query('COMMIT');
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-hours 2 + user-hours 2 + one row each of user-day,
+      // hours 2 + model-hours 2 + provider-hours 2 + one row each of user-day,
       // user-model-day, model-day, provider-day, user-month, user-model-month, model-month and
       // provider-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 16 });
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 14 });
     } finally {
       await writer.end();
     }
@@ -299,8 +297,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       const res = await erase(t, 'x', bearer(admin));
       erased = true;
       expect(res.statusCode).toBe(200);
-      // the one record's row in each of the twelve rollups
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 12 });
+      // the one record's row in each of the eleven rollups
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 11 });
     } finally {
       erased = true;
       await churn;

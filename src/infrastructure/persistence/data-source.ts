@@ -6,6 +6,7 @@ import { DailyAndProviderRollups1700000000004 } from '../../../migrations/170000
 import { MonthlyUserRollups1700000000005 } from '../../../migrations/1700000000005-monthly-user-rollups';
 import { CoarseModelProviderRollups1700000000006 } from '../../../migrations/1700000000006-coarse-model-provider-rollups';
 import { PendingRollups1700000000007 } from '../../../migrations/1700000000007-pending-rollups';
+import { LeanerHourlyRollups1700000000008 } from '../../../migrations/1700000000008-leaner-hourly-rollups';
 
 export const MIGRATIONS = [
   InitialSchema1700000000001,
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   MonthlyUserRollups1700000000005,
   CoarseModelProviderRollups1700000000006,
   PendingRollups1700000000007,
+  LeanerHourlyRollups1700000000008,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

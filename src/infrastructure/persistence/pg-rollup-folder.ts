@@ -1,141 +1,121 @@
 import type { DataSource } from 'typeorm';
+import { ADDITIVE_METRICS } from './rollup-metrics';
 
-/** Each rollup metric and how pending sums add to it. */
-const METRICS: Array<[column: string, merge: 'add' | 'max']> = [
-  ['requests', 'add'],
-  ['errors', 'add'],
-  ['input_tokens', 'add'],
-  ['output_tokens', 'add'],
-  ['cached_input_tokens', 'add'],
-  ['cache_write_tokens', 'add'],
-  ['reasoning_tokens', 'add'],
-  ['total_tokens', 'add'],
-  ['duration_ms_sum', 'add'],
-  ['duration_count', 'add'],
-  ['cost', 'add'],
-  ['unpriced_requests', 'add'],
-  ['last_occurred_at', 'max'],
-];
+interface Delta {
+  /** the rollup it is added to */
+  table: string;
+  /** the delta it is summed from, or the moved pending rows */
+  from: string;
+  /** key columns after workspace_id, each with its expression over `from` */
+  keys: Array<[column: string, expression: string]>;
+  /** whether its rollup keeps the latest occurrence (only usage_daily_users: a user's last activity) */
+  last?: boolean;
+}
+
+const DAY_OF = (column: string): string => `date_trunc('day', ${column}, 'UTC')`;
+const MONTH_OF = (column: string): string => `date_trunc('month', ${column}, 'UTC')`;
+const same = (...columns: string[]): Array<[string, string]> => columns.map((c) => [c, c]);
 
 /**
- * Adds the moved pending rows to one rollup. Rows are upserted in key order, and only one
- * fold runs at a time, so no two writers of a rollup ever wait on each other in a cycle.
- * Only the per-user rollups keep the latest occurrence (read as a user's last activity).
+ * What the moved rows add to each rollup, each summed from the finest delta that has its
+ * keys (a day from its hours, a month from its days), so that most sums run over a few
+ * rows rather than over every moved row. Every delta comes after the one it is summed from.
  */
-function rollupUpsert(
-  table: string,
-  keys: Array<[column: string, expression: string]>,
-  withLastOccurrence = false,
-): string {
-  const metrics = withLastOccurrence ? METRICS : METRICS.filter(([, merge]) => merge === 'add');
-  const keyColumns = ['workspace_id', ...keys.map(([column]) => column)];
-  const positions = keyColumns.map((_, i) => String(i + 1)).join(', ');
-  return `${table} AS (
-  INSERT INTO ${table} AS r (${keyColumns.join(', ')}, ${metrics.map(([c]) => c).join(', ')})
-  SELECT workspace_id, ${keys.map(([, e]) => e).join(', ')}, ${metrics.map(([c, merge]) => `${merge === 'add' ? 'sum' : 'max'}(${c})`).join(', ')}
-  FROM moved GROUP BY ${positions} ORDER BY ${positions}
-  ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET
-    ${metrics.map(([c, merge]) => (merge === 'add' ? `${c} = r.${c} + EXCLUDED.${c}` : `${c} = greatest(r.${c}, EXCLUDED.${c})`)).join(',\n    ')}
+const DELTAS: Delta[] = [
+  { table: 'usage_hourly', from: 'moved', keys: same('bucket_start', 'user_id', 'provider', 'model') },
+  {
+    table: 'usage_daily_user_models',
+    from: 'usage_hourly',
+    keys: [['user_id', 'user_id'], ['day_start', DAY_OF('bucket_start')], ...same('provider', 'model')],
+  },
+  {
+    table: 'usage_monthly_user_models',
+    from: 'usage_daily_user_models',
+    keys: [['user_id', 'user_id'], ['month_start', MONTH_OF('day_start')], ...same('provider', 'model')],
+  },
+  { table: 'usage_daily_users', from: 'usage_daily_user_models', keys: same('day_start', 'user_id'), last: true },
+  {
+    table: 'usage_monthly_users',
+    from: 'usage_daily_users',
+    keys: [['month_start', MONTH_OF('day_start')], ...same('user_id')],
+  },
+  { table: 'usage_hourly_models', from: 'usage_hourly', keys: same('bucket_start', 'provider', 'model') },
+  {
+    table: 'usage_daily_models',
+    from: 'usage_hourly_models',
+    keys: [['day_start', DAY_OF('bucket_start')], ...same('provider', 'model')],
+  },
+  {
+    table: 'usage_monthly_models',
+    from: 'usage_daily_models',
+    keys: [['month_start', MONTH_OF('day_start')], ...same('provider', 'model')],
+  },
+  { table: 'usage_hourly_providers', from: 'usage_hourly_models', keys: same('bucket_start', 'provider') },
+  { table: 'usage_daily_providers', from: 'usage_daily_models', keys: same('day_start', 'provider') },
+  { table: 'usage_monthly_providers', from: 'usage_monthly_models', keys: same('month_start', 'provider') },
+];
+
+/** The deltas that carry the latest occurrence: those whose rollup keeps it, and their sources. */
+const CARRIES_LAST = new Set<string>();
+for (const delta of [...DELTAS].reverse()) {
+  if (delta.last || DELTAS.some((child) => child.from === delta.table && CARRIES_LAST.has(child.table))) {
+    CARRIES_LAST.add(delta.table);
+  }
+}
+
+function deltaSums(delta: Delta): string {
+  const positions = ['workspace_id', ...delta.keys].map((_, i) => String(i + 1)).join(', ');
+  const last = CARRIES_LAST.has(delta.table) ? ', max(last_occurred_at) AS last_occurred_at' : '';
+  return `delta_${delta.table} AS (
+  SELECT workspace_id, ${delta.keys.map(([column, expression]) => `${expression} AS ${column}`).join(', ')},
+    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}${last}
+  FROM ${delta.from === 'moved' ? 'moved' : `delta_${delta.from}`} GROUP BY ${positions}
 )`;
 }
 
-const HOUR = 'bucket_start';
-const DAY = "date_trunc('day', bucket_start, 'UTC')";
-const MONTH = "date_trunc('month', bucket_start, 'UTC')";
-const ROLLUPS = [
-  rollupUpsert(
-    'usage_hourly',
-    [
-      ['bucket_start', HOUR],
-      ['user_id', 'user_id'],
-      ['provider', 'provider'],
-      ['model', 'model'],
-    ],
-    true,
-  ),
-  rollupUpsert('usage_daily_user_models', [
-    ['user_id', 'user_id'],
-    ['day_start', DAY],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_monthly_user_models', [
-    ['user_id', 'user_id'],
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert(
-    'usage_hourly_users',
-    [
-      ['bucket_start', HOUR],
-      ['user_id', 'user_id'],
-    ],
-    true,
-  ),
-  rollupUpsert(
-    'usage_daily_users',
-    [
-      ['day_start', DAY],
-      ['user_id', 'user_id'],
-    ],
-    true,
-  ),
-  rollupUpsert('usage_monthly_users', [
-    ['month_start', MONTH],
-    ['user_id', 'user_id'],
-  ]),
-  rollupUpsert('usage_hourly_models', [
-    ['bucket_start', HOUR],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_daily_models', [
-    ['day_start', DAY],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_monthly_models', [
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-    ['model', 'model'],
-  ]),
-  rollupUpsert('usage_hourly_providers', [
-    ['bucket_start', HOUR],
-    ['provider', 'provider'],
-  ]),
-  rollupUpsert('usage_daily_providers', [
-    ['day_start', DAY],
-    ['provider', 'provider'],
-  ]),
-  rollupUpsert('usage_monthly_providers', [
-    ['month_start', MONTH],
-    ['provider', 'provider'],
-  ]),
-].join(',\n');
+/**
+ * Adds a delta to its rollup. Rows are upserted in key order, and only one fold runs at a
+ * time, so no two writers of a rollup ever wait on each other in a cycle.
+ */
+function deltaUpsert(delta: Delta): string {
+  const keyColumns = ['workspace_id', ...delta.keys.map(([column]) => column)];
+  const columns = [...keyColumns, ...ADDITIVE_METRICS, ...(delta.last ? ['last_occurred_at'] : [])];
+  const updates = [
+    ...ADDITIVE_METRICS.map((c) => `${c} = r.${c} + EXCLUDED.${c}`),
+    ...(delta.last ? ['last_occurred_at = greatest(r.last_occurred_at, EXCLUDED.last_occurred_at)'] : []),
+  ];
+  return `upsert_${delta.table} AS (
+  INSERT INTO ${delta.table} AS r (${columns.join(', ')})
+  SELECT ${columns.join(', ')} FROM delta_${delta.table} ORDER BY ${keyColumns.join(', ')}
+  ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET
+    ${updates.join(',\n    ')}
+)`;
+}
 
 /** Taken by every fold and by erasure: one of them at a time touches the rollups. */
 export const ROLLUP_LOCK_KEY = 727_412_002;
 
-/** Batches folded per transaction at most: a backlog is worked off in bounded steps. */
-const MAX_BATCHES = 200;
+/** Pending rows folded per transaction at most: a backlog is worked off in bounded steps. */
+const MAX_ROWS = 100_000;
 
 /**
- * Moves the oldest pending batches into every rollup, in one statement: the pending rows
- * disappear exactly when their sums appear in the rollups, so a query (one snapshot) counts
- * each of them once, from one side or the other.
+ * Moves pending rows into every rollup, in one statement: the pending rows disappear exactly
+ * when their sums appear in the rollups, so a query (one snapshot) counts each of them once,
+ * from one side or the other. Which rows go together does not matter; they are picked by
+ * their place in the table, the cheapest way to find some.
  */
-const FOLD = `
+export const FOLD = `
 WITH moved AS (
   DELETE FROM usage_pending
-  WHERE batch_id < (SELECT min(batch_id) FROM usage_pending) + ${MAX_BATCHES}
+  WHERE ctid = ANY (ARRAY(SELECT ctid FROM usage_pending LIMIT ${MAX_ROWS}))
   RETURNING *
 ),
-${ROLLUPS}
+${DELTAS.map(deltaSums).join(',\n')},
+${DELTAS.map(deltaUpsert).join(',\n')}
 SELECT count(*)::int AS rows FROM moved`;
 
 /**
- * Folds pending batches until none is left, another process is folding, or `maxRounds`
+ * Folds pending rows until none is left, another process is folding, or `maxRounds`
  * transactions ran; returns the number of pending rows folded.
  */
 export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_INFINITY): Promise<number> {
@@ -146,6 +126,8 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
         ok: boolean;
       }>;
       if (!lock?.ok) return 0;
+      // the sums and sorts of a large round stay in memory
+      await tx.query(`SET LOCAL work_mem = '64MB'`);
       const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
       return row?.rows ?? 0;
     });

@@ -9,7 +9,6 @@ import { ADDITIVE_METRICS } from './rollup-metrics';
 const USER_ROLLUPS: Array<[table: string, key: string]> = [
   ['usage_hourly', 'bucket_start, user_id, provider, model'],
   ['usage_daily_user_models', 'user_id, day_start, provider, model'],
-  ['usage_hourly_users', 'bucket_start, user_id'],
   ['usage_daily_users', 'day_start, user_id'],
   ['usage_monthly_user_models', 'user_id, month_start, provider, model'],
   ['usage_monthly_users', 'month_start, user_id'],

@@ -47,11 +47,10 @@ stored AS (
   RETURNING occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
-batch AS (SELECT nextval('usage_pending_batch_seq') AS id),
 pending AS (
-  INSERT INTO usage_pending (workspace_id, batch_id, bucket_start, user_id, provider, model, ${PENDING_COLUMNS})
-  SELECT $1, batch.id, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, ${PENDING_SUMS}
-  FROM stored CROSS JOIN batch GROUP BY batch.id, 3, 4, 5, 6
+  INSERT INTO usage_pending (workspace_id, bucket_start, user_id, provider, model, ${PENDING_COLUMNS})
+  SELECT $1, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, ${PENDING_SUMS}
+  FROM stored GROUP BY 2, 3, 4, 5
 )
 SELECT count(*)::int AS inserted FROM stored`;
 

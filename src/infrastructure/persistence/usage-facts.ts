@@ -52,7 +52,8 @@ const FAMILIES = {
     month: source('usage_monthly_user_models', 'month_start', ['user_id', 'provider', 'model']),
   },
   users: {
-    hour: source('usage_hourly_users', 'bucket_start', ['user_id']),
+    // a user has a row or two per hour in usage_hourly: no per-user hourly rollup of its own
+    hour: source('usage_hourly', 'bucket_start', ['user_id']),
     day: source('usage_daily_users', 'day_start', ['user_id']),
     month: source('usage_monthly_users', 'month_start', ['user_id']),
   },
