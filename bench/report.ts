@@ -97,7 +97,7 @@ export function printReport(r: Results): void {
   if (r.endpoints && r.queryDataset) {
     const d = r.queryDataset;
     out.push(
-      `Usage tab endpoints: ${num(d.rows)} raw rows (1k users, 60 models, 90 days); tz Europe/Berlin, granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs`,
+      `Usage tab endpoints: ${num(d.rows)} raw rows (1k users, 60 models, 90 days); tz Europe/Berlin (IST: Asia/Kolkata), granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs`,
       `  rollup rows: ${Object.entries(d.rollupRows)
         .map(([t, n]) => `${t} ${num(n)}`)
         .join(', ')}`,

@@ -348,6 +348,51 @@ describe('Asia/Kolkata, a half-hour zone', () => {
   });
 });
 
+describe('Asia/Kolkata once the raw records are gone (as after retention)', () => {
+  // workspace "india", user "asha": i1 11:40 IST and i2 23:45 IST on 03-10, i3 00:15 and
+  // i4 08:30 IST on 03-11; i2 and i3 share the UTC hour 18:00, which local midnight cuts
+  const days = async () =>
+    (
+      await getOk<{ series: Bucket[] }>(spring, '/v1/me/usage', memberOf(spring, 'asha', 'india'), {
+        from: '2026-03-09T18:30:00Z', // 03-10 00:00 IST
+        to: '2026-03-11T18:30:00Z', // 03-12 00:00 IST
+        tz: 'Asia/Kolkata',
+      })
+    ).series.map((b) => [b.bucketStart, b.inputTokens]);
+  const total = async (from: string, to: string) =>
+    (
+      await getOk<{ totals: { inputTokens: number } }>(spring, '/v1/me/usage', memberOf(spring, 'asha', 'india'), {
+        from,
+        to,
+        tz: 'Asia/Kolkata',
+      })
+    ).totals.inputTokens;
+
+  it('keeps the daily history from the rollups, the cut hour whole in the day it starts in', async () => {
+    await ingestAll(spring, adminOf(spring, 'india'), [
+      rec('i1', '2026-03-10T06:10:00Z', 'asha', 1),
+      rec('i2', '2026-03-10T18:15:00Z', 'asha', 10),
+      rec('i3', '2026-03-10T18:45:00Z', 'asha', 100),
+      rec('i4', '2026-03-11T03:00:00Z', 'asha', 1000),
+    ]);
+    expect(await days()).toEqual([
+      ['2026-03-09T18:30:00.000Z', 11],
+      ['2026-03-10T18:30:00.000Z', 1100],
+    ]);
+    expect(await total('2026-03-10T00:00:00Z', '2026-03-10T18:30:00Z')).toBe(11);
+
+    await spring.db.query(`DELETE FROM usage_records WHERE workspace_id = 'india'`);
+    // 18:00–19:00Z starts at 23:30 IST on 03-10: all of it counts there, once
+    expect(await days()).toEqual([
+      ['2026-03-09T18:30:00.000Z', 111],
+      ['2026-03-10T18:30:00.000Z', 1000],
+    ]);
+    // a range's partial end hour likewise counts whole when the range holds its start, else not at all
+    expect(await total('2026-03-10T00:00:00Z', '2026-03-10T18:30:00Z')).toBe(111);
+    expect(await total('2026-03-10T18:30:00Z', '2026-03-12T00:00:00Z')).toBe(1000);
+  });
+});
+
 describe('Europe/Berlin, fall back (2026-10-25 is 25 hours)', () => {
   it('puts records near local midnight and in the repeated hour into the right local day', async () => {
     const days = await series(autumn, 'berlin', {

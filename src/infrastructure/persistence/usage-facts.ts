@@ -130,20 +130,29 @@ function localBuckets(window: UsageWindow): Date[] {
   return starts;
 }
 
+/** A part of the window inside one bucket (null when unbucketed or bucketed by the hour). */
+interface Segment {
+  from: Date;
+  to: Date;
+  bucket: Date | null;
+}
+
 /**
  * The usage of a scope as one row source (bucket_start, user_id, provider, model and the
  * metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
  * pieces (see usage-cover.ts): the family of rollups with the fewest dimensions that still
  * carries the needed ones, by month, day and hour; plus the usage still pending for the
- * rollups, which is by hour and has every dimension. The partial hours at either end come
- * from the raw records — or, when the rest of that hour holds no usage (a range ending now,
- * typically; decided inside the statement, on its snapshot), from the hour's rollup row.
+ * rollups, which is by hour and has every dimension. Partial hours come from the raw
+ * records — or, when the rest of that hour holds no usage (a range ending now, typically;
+ * decided inside the statement, on its snapshot), from the hour's rollup row.
  *
- * Bucketed, every row carries the start of the local bucket it falls in: each bucket is
- * covered on its own, so a Berlin day is its UTC day minus the last hour plus the hour
- * before. Zones whose offset is not a whole number of hours (India, Nepal, parts of
- * Australia) put local bucket boundaries inside UTC hours, so bucketed queries in them read
- * the raw records. Unbucketed, bucket_start is NULL.
+ * Bucketed, the window is cut at the local bucket boundaries and each part labelled with
+ * its bucket: a Berlin day is its UTC day minus the last hour plus the hour before. In
+ * zones whose offset is not a whole number of hours (India, Nepal, parts of Australia) a
+ * boundary cuts a UTC hour in two, whose halves are partial hours like a range's ends.
+ * Once retention dropped such an hour's raw records, the whole hour counts in the part
+ * that holds its start. Hourly buckets in those zones are read from the raw records.
+ * Unbucketed, bucket_start is NULL.
  */
 export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
   const { window, workspaceId } = scope;
@@ -155,7 +164,8 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
        AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)}${where} AND ${guard}`;
 
   const bucketed = needs.bucketed === true;
-  if (window.from >= window.to || (bucketed && !alignsWithUtcHours(window))) {
+  const hourly = bucketed && window.granularity === 'hour';
+  if (window.from >= window.to || (hourly && !alignsWithUtcHours(window))) {
     const bucket = bucketed
       ? `date_trunc(${params.add(window.granularity)}, occurred_at, ${params.add(window.timeZone)})`
       : 'NULL::timestamptz';
@@ -163,32 +173,41 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   }
 
   const family = familyFor(scope, needs);
-  const hourly = bucketed && window.granularity === 'hour';
   const levels: Level[] = hourly ? ['hour'] : ['month', 'day', 'hour'];
   const buckets = bucketed && !hourly ? localBuckets(window) : null;
-  const bucketOf = (hour: Date): string => {
-    if (!bucketed) return 'NULL::timestamptz';
-    if (!buckets) return at(hour);
-    let i = buckets.length - 1;
-    while (i > 0 && buckets[i]! > hour) i -= 1;
-    return at(buckets[i]!);
-  };
+  const segments: Segment[] = [];
+  if (buckets) {
+    const cuts = [window.from, ...buckets.filter((b) => b > window.from && b < window.to), window.to];
+    for (let i = 0; i + 1 < cuts.length; i += 1) {
+      const from = cuts[i]!;
+      segments.push({ from, to: cuts[i + 1]!, bucket: buckets.filter((b) => b <= from).pop()! });
+    }
+  } else {
+    segments.push({ from: window.from, to: window.to, bucket: null });
+  }
+  // an hourly bucket is the UTC hour itself
+  const labelOf = (segment: Segment, hour: Date): string =>
+    segment.bucket ? at(segment.bucket) : hourly ? at(hour) : 'NULL::timestamptz';
 
-  // signed pieces of whole hours, each labelled with its bucket
-  const hourFrom = ceilHour(window.from);
-  const hourTo = floorHour(window.to);
+  // signed pieces of whole hours and the partial hours, each labelled with its bucket
   const now = new Date();
   const pieces: Array<Piece & { bucket: Date | null }> = [];
-  if (hourFrom < hourTo) {
-    const spans: Array<[Date, Date, Date | null]> = buckets
-      ? buckets.slice(0, -1).map((start, i) => [start, buckets[i + 1]!, start])
-      : [[hourFrom, hourTo, null]];
-    for (const [start, end, bucket] of spans) {
-      const from = start > hourFrom ? start : hourFrom;
-      const to = end < hourTo ? end : hourTo;
-      if (from < to) for (const piece of coverRange(from, to, levels, now)) pieces.push({ ...piece, bucket });
+  const partials: Array<{ from: Date; to: Date; segment: Segment }> = [];
+  for (const segment of segments) {
+    const wholeFrom = ceilHour(segment.from);
+    const wholeTo = floorHour(segment.to);
+    if (wholeFrom > wholeTo) {
+      partials.push({ from: segment.from, to: segment.to, segment });
+      continue;
     }
+    if (wholeFrom < wholeTo) {
+      for (const piece of coverRange(wholeFrom, wholeTo, levels, now))
+        pieces.push({ ...piece, bucket: segment.bucket });
+    }
+    if (segment.from < wholeFrom) partials.push({ from: segment.from, to: wholeFrom, segment });
+    if (wholeTo < segment.to) partials.push({ from: wholeTo, to: segment.to, segment });
   }
+
   const parts: string[] = [];
   for (const level of ['month', 'day', 'hour'] as const) {
     const mine = pieces.filter((p) => p.level === level);
@@ -219,46 +238,53 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
         OFFSET 0) r`);
   }
 
-  // usage of whole hours that the background fold has not moved into the rollups yet
-  const pendingBucket = !bucketed
-    ? 'NULL::timestamptz'
-    : hourly
-      ? 'bucket_start'
-      : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
-  const pending = (start: Date, end: Date, guard = 'true'): string =>
-    `SELECT ${pendingBucket} AS bucket_start, user_id, provider, model, ${METRICS} FROM usage_pending
+  // usage of whole hours that the background fold has not moved into the rollups yet; an
+  // hour a bucket boundary cuts is read with the partial hours instead
+  const pending = (bucket: string, start: Date, end: Date, guard: string): string =>
+    `SELECT ${bucket} AS bucket_start, user_id, provider, model, ${METRICS} FROM usage_pending
        WHERE workspace_id = ${ws} AND bucket_start >= ${at(start)} AND bucket_start < ${at(end)}${where} AND ${guard}`;
-  if (hourFrom < hourTo) parts.push(pending(hourFrom, hourTo));
+  const firstWhole = ceilHour(window.from);
+  const lastWhole = floorHour(window.to);
+  if (firstWhole < lastWhole) {
+    const pendingBucket = !bucketed
+      ? 'NULL::timestamptz'
+      : hourly
+        ? 'bucket_start'
+        : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
+    const cutHours = [...new Set(partials.map((p) => floorHour(p.from).toISOString()))];
+    const notCut = cutHours.length === 0 ? 'true' : `bucket_start <> ALL (${params.add(cutHours)}::timestamptz[])`;
+    parts.push(pending(pendingBucket, firstWhole, lastWhole, notCut));
+  }
 
-  // the partial hours at the ends
-  const wholeHour = (hour: Date, guard: string): string =>
-    `SELECT ${bucketOf(hour)} AS bucket_start, ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
+  // the partial hours
+  const wholeHour = (label: string, hour: Date, guard: string): string =>
+    `SELECT ${label} AS bucket_start, ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
        WHERE workspace_id = ${ws} AND ${family.hour.time} = ${at(hour)}${where} AND ${guard}`;
-  const partialHour = (start: Date, end: Date): void => {
-    const hour = floorHour(start);
-    const rest = [
-      ...(hour < start ? [noUsage(hour, start)] : []),
-      ...(end < ceilHour(end) ? [noUsage(end, ceilHour(end))] : []),
-    ].join(' AND ');
-    parts.push(
-      raw(bucketOf(hour), start, end, `NOT (${rest})`),
-      wholeHour(hour, rest),
-      pending(hour, new Date(hour.getTime() + HOUR_MS), rest),
-    );
-  };
   /** true when the workspace has no raw usage in [start, end), inside one hour */
-  const noUsage = (start: Date, end: Date): string => {
-    const hour = floorHour(start);
+  const noUsage = (start: Date, end: Date, counting: 'retained' | 'dropped too'): string => {
+    const empty = `NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)})`;
+    if (counting === 'dropped too') return empty;
     // an hour whose raw records retention dropped has a rollup row but no raw record
-    return `(NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)})
+    const hour = floorHour(start);
+    return `(${empty}
       AND (EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(hour)} AND occurred_at < ${at(new Date(hour.getTime() + HOUR_MS))})
            OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = ${at(hour)})))`;
   };
-  if (hourFrom > hourTo) {
-    partialHour(window.from, window.to);
-  } else {
-    if (window.from < hourFrom) partialHour(window.from, hourFrom);
-    if (hourTo < window.to) partialHour(hourTo, window.to);
+  for (const { from: start, to: end, segment } of partials) {
+    const hour = floorHour(start);
+    const hourEnd = new Date(hour.getTime() + HOUR_MS);
+    // the part holding the hour's start also takes the whole hour once its raw records are gone
+    const counting = hour.getTime() === start.getTime() ? 'dropped too' : 'retained';
+    const rest = [
+      ...(hour < start ? [noUsage(hour, start, counting)] : []),
+      ...(end < hourEnd ? [noUsage(end, hourEnd, counting)] : []),
+    ].join(' AND ');
+    const label = labelOf(segment, hour);
+    parts.push(
+      raw(label, start, end, `NOT (${rest})`),
+      wholeHour(label, hour, rest),
+      pending(label, hour, hourEnd, rest),
+    );
   }
   return parts.join('\nUNION ALL\n');
 }
