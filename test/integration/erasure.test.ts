@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldPending, ROLLUP_LOCK_KEY } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import {
   ingest,
@@ -203,8 +204,9 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     await expectRollupsExact(t.db);
   });
 
-  it('gets past an ingest that holds the user’s rollup rows and erases what it committed too', async () => {
-    const admin = t.token('boss', { role: 'admin', workspaceId: 'race' });
+  it('does not wait for an ingest in flight, which stays whole and counts after the erasure', async () => {
+    const workspaceId = 'race';
+    const admin = t.token('boss', { role: 'admin', workspaceId });
     const usage = (requestId: string, hour: number) => ({
       requestId,
       userId: 'x',
@@ -216,94 +218,79 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     });
     await ingest(t, admin, [usage('race-1', 0), usage('race-2', 1)]);
 
-    // an "ingest" caught mid-transaction: a new record of x whose sums went into an existing row
+    // a batch of x caught mid-transaction, written as ingest writes it: ledger, raw, pending
+    const at = usage('', 0).occurredAt;
     const writer = new pg.Client({ connectionString: t.databaseUrl });
     await writer.connect();
     try {
       await writer.query('BEGIN');
-      await writer.query(`INSERT INTO usage_request_ids VALUES ('race', 'race-3', $1)`, [usage('', 0).occurredAt]);
+      await writer.query(`INSERT INTO usage_request_ids VALUES ('race', 'race-3', $1)`, [at]);
       await writer.query(
         `INSERT INTO usage_records (workspace_id, occurred_at, request_id, user_id, provider, model,
            input_tokens, output_tokens, total_tokens, success, cost_status)
          VALUES ('race', $1, 'race-3', 'x', 'openai', 'gpt-4o', 10, 5, 15, true, 'unpriced')`,
-        [usage('', 0).occurredAt],
+        [at],
       );
-      // …and its sums went into existing rows of every rollup
-      const at = usage('', 0).occurredAt;
-      const add = `requests = requests + 1, input_tokens = input_tokens + 10, output_tokens = output_tokens + 5,
-        total_tokens = total_tokens + 15, unpriced_requests = unpriced_requests + 1`;
-      for (const [table, where] of [
-        ['usage_hourly', `bucket_start = $1 AND user_id = 'x'`],
-        ['usage_hourly_models', `bucket_start = $1 AND provider = 'openai' AND model = 'gpt-4o'`],
-        ['usage_hourly_providers', `bucket_start = $1 AND provider = 'openai'`],
-        ['usage_daily_users', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x'`],
-        [
-          'usage_daily_user_models',
-          `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
-        ],
-        ['usage_daily_models', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND model = 'gpt-4o'`],
-        ['usage_monthly_users', `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND user_id = 'x'`],
-        [
-          'usage_monthly_user_models',
-          `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND user_id = 'x' AND model = 'gpt-4o'`,
-        ],
-        ['usage_monthly_models', `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND model = 'gpt-4o'`],
-        ['usage_daily_providers', `day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = 'openai'`],
-        [
-          'usage_monthly_providers',
-          `month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = 'openai'`,
-        ],
-      ]) {
-        const updated = await writer.query(`UPDATE ${table} SET ${add} WHERE workspace_id = 'race' AND ${where}`, [at]);
-        expect(updated.rowCount, table).toBe(1);
-      }
-      const pending = erase(t, 'x', bearer(t.token('boss', { role: 'admin', workspaceId: 'race' })));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await writer.query('COMMIT');
-      const res = await pending;
+      await writer.query(
+        `INSERT INTO usage_pending (workspace_id, bucket_start, user_id, provider, model, requests, errors,
+           input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
+           duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
+         VALUES ('race', $1, 'x', 'openai', 'gpt-4o', 1, 0, 10, 5, 0, 0, 0, 15, 0, 0, 0, 1, $1)`,
+        [at],
+      );
+      const res = await erase(t, 'x', bearer(admin));
       expect(res.statusCode).toBe(200);
       // hours 2 + model-hours 2 + provider-hours 2 + one row each of user-day,
       // user-model-day, model-day, provider-day, user-month, user-model-month, model-month and
       // provider-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 3, deletedRollupRows: 14 });
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 14 });
+      await writer.query('COMMIT');
     } finally {
       await writer.end();
     }
+    await foldPending(t.db);
+    await expectRollupsExact(t.db);
     const left = await usageTables(t.db);
-    for (const table of Object.keys(left)) expect(only(left[table], 'race'), table).toEqual([]);
+    expect(only(left.usage_records, workspaceId).map((row) => row.request_id)).toEqual(['race-3']);
+    expect(only(left.usage_daily_users, workspaceId).map((row) => row.requests)).toEqual(['1']);
   });
 
-  it('gets through while another session keeps updating the user’s rollup rows', async () => {
-    const workspaceId = 'hot';
+  it('waits for a fold in progress, and erases the user’s usage still pending', async () => {
+    const workspaceId = 'hold';
     const admin = t.token('boss', { role: 'admin', workspaceId });
     await ingest(t, admin, [
-      { requestId: 'hot-1', userId: 'x', provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 },
+      { requestId: 'hold-1', userId: 'x', provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 },
     ]);
-    // each short transaction touches the row again: optimistic attempts fail one after the
-    // other until the last one locks the rollup table for itself
-    const writer = new pg.Client({ connectionString: t.databaseUrl });
-    await writer.connect();
-    let erased = false;
-    const churn = (async () => {
-      while (!erased) {
-        await writer.query('BEGIN');
-        await writer.query(`UPDATE usage_hourly SET requests = requests WHERE workspace_id = 'hot' AND user_id = 'x'`);
-        await new Promise((resolve) => setTimeout(resolve, 40));
-        await writer.query('COMMIT');
-      }
-    })();
+    // sent, not folded yet
+    const sent = await t.app.inject({
+      method: 'POST',
+      url: '/v1/usage/records',
+      headers: bearer(admin),
+      payload: {
+        records: [
+          { requestId: 'hold-2', userId: 'x', provider: 'openai', model: 'o3', inputTokens: 2, outputTokens: 2 },
+        ],
+      },
+    });
+    expect(sent.statusCode).toBe(200);
+
+    const folder = new pg.Client({ connectionString: t.databaseUrl });
+    await folder.connect();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const res = await erase(t, 'x', bearer(admin));
-      erased = true;
+      await folder.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]); // as a fold in progress holds it
+      let settled = false;
+      const pending = erase(t, 'x', bearer(admin)).finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+      await folder.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
+      const res = await pending;
       expect(res.statusCode).toBe(200);
-      // the one record's row in each of the eleven rollups
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 11 });
+      // the one folded record's row in each of the eleven rollups, and the pending row
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 12 });
     } finally {
-      erased = true;
-      await churn;
-      await writer.end();
+      await folder.end();
     }
+    expect(await foldPending(t.db)).toBe(0);
     const left = await usageTables(t.db);
     for (const table of Object.keys(left)) expect(only(left[table], workspaceId), table).toEqual([]);
   });

@@ -28,6 +28,7 @@ async function send(records: readonly object[]): Promise<void> {
 const ENDPOINTS: Array<[string, Record<string, string>]> = [
   ['/v1/admin/usage/stats', { tz: 'Europe/Berlin' }],
   ['/v1/admin/usage/providers', { tz: 'America/New_York' }],
+  ['/v1/admin/usage/providers', { tz: 'Asia/Kolkata' }],
   ['/v1/admin/usage/providers', { tz: 'UTC', granularity: 'hour', from: '2026-03-28T10:30:00Z' }],
   ['/v1/admin/usage/models', { limit: '2' }],
   ['/v1/admin/usage/users', { sort: 'cost' }],

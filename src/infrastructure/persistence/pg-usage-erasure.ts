@@ -5,13 +5,13 @@ import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-er
 import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
 import { ADDITIVE_METRICS } from './rollup-metrics';
 
-/** Rollups keyed by user, with their primary key after workspace_id: the user's rows go. */
-const USER_ROLLUPS: Array<[table: string, key: string]> = [
-  ['usage_hourly', 'bucket_start, user_id, provider, model'],
-  ['usage_daily_user_models', 'user_id, day_start, provider, model'],
-  ['usage_daily_users', 'day_start, user_id'],
-  ['usage_monthly_user_models', 'user_id, month_start, provider, model'],
-  ['usage_monthly_users', 'month_start, user_id'],
+/** Rollups keyed by user: the user's rows go. usage_hourly comes first (see ERASE). */
+const USER_ROLLUPS = [
+  'usage_hourly',
+  'usage_daily_user_models',
+  'usage_daily_users',
+  'usage_monthly_user_models',
+  'usage_monthly_users',
 ];
 
 /** Rollups without a user column, each key column with how it derives from a usage_hourly row. */
@@ -63,33 +63,7 @@ const SHARED_ROLLUPS: Array<{ table: string; keys: Array<[column: string, fromHo
   },
 ];
 
-/** Every rollup, in the order the exclusive attempt locks them. */
-const ALL_ROLLUPS = [...USER_ROLLUPS.map(([table]) => table), ...SHARED_ROLLUPS.map((r) => r.table)];
-
-const keyList = (r: (typeof SHARED_ROLLUPS)[number], alias = ''): string =>
-  r.keys.map(([column]) => `${alias}${column}`).join(', ');
-
-/**
- * Row locks on everything the erasure will change, each table in primary-key order, taken
- * before anything is changed. Under REPEATABLE READ a row that a concurrent ingest changed
- * after our snapshot fails here with a serialization error, instead of being erased together
- * with sums whose raw records the snapshot cannot see. Optimistic attempts lock NOWAIT: an
- * erasure never waits for a row while holding others, so it is never part of a deadlock
- * with ingest (which upserts the rollups in an order of its own) and never makes an ingest
- * fail; it gives up and tries again instead.
- */
-const LOCKS = [
-  ...USER_ROLLUPS.map(
-    ([table, key]) => `SELECT 1 FROM ${table} WHERE workspace_id = $1 AND user_id = $2 ORDER BY ${key} FOR UPDATE`,
-  ),
-  ...SHARED_ROLLUPS.map(
-    (r) => `SELECT 1 FROM ${r.table} m
-   WHERE m.workspace_id = $1 AND (${keyList(r, 'm.')}) IN (
-     SELECT ${r.keys.map(([, fromHourly]) => fromHourly).join(', ')} FROM usage_hourly
-     WHERE workspace_id = $1 AND user_id = $2)
-   ORDER BY ${keyList(r, 'm.')} FOR UPDATE OF m`,
-  ),
-];
+const keyList = (r: (typeof SHARED_ROLLUPS)[number]): string => r.keys.map(([column]) => column).join(', ');
 
 /** The user's share of one shared rollup: taken out of its rows, rows only the user had deleted. */
 function shareRemoval(r: (typeof SHARED_ROLLUPS)[number], index: number): string {
@@ -141,7 +115,7 @@ hourly AS (
 ),
 ${USER_ROLLUPS.slice(1)
   .map(
-    ([table]) =>
+    (table) =>
       `erased_${table} AS (\n  DELETE FROM ${table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
   )
   .join('\n')}
@@ -150,20 +124,16 @@ SELECT (SELECT count(*) FROM records)::text AS records,
        (SELECT count(*) FROM request_ids)::text AS request_ids,
        ((SELECT count(*) FROM hourly) + (SELECT count(*) FROM pending)
         + ${USER_ROLLUPS.slice(1)
-          .map(([table]) => `(SELECT count(*) FROM erased_${table})`)
+          .map((table) => `(SELECT count(*) FROM erased_${table})`)
           .join(' + ')}
         + ${SHARED_ROLLUPS.map((_, i) => `(SELECT count(*) FROM emptied_${i})`).join(' + ')})::text AS rollup_rows`;
 
-/** Optimistic tries; the ones after them block concurrent rollup writers instead. */
-const OPTIMISTIC_ATTEMPTS = 3;
-const MAX_ATTEMPTS = 5;
-/** serialization failure, deadlock (only erasures racing each other), row locked (NOWAIT) */
-const RETRYABLE = new Set(['40001', '40P01', '55P03']);
+/** Tries at most; a serialization failure (another erasure of the same rows) is tried again. */
+const MAX_ATTEMPTS = 3;
 
-function isRetryable(error: unknown): boolean {
+function isSerializationFailure(error: unknown): boolean {
   const failure = error as { code?: unknown; driverError?: { code?: unknown } };
-  const code = failure.code ?? failure.driverError?.code;
-  return typeof code === 'string' && RETRYABLE.has(code);
+  return (failure.code ?? failure.driverError?.code) === '40001';
 }
 
 @injectable()
@@ -171,37 +141,33 @@ export class PgUsageErasure implements UsageErasure {
   constructor(@inject(DataSource) private readonly db: DataSource) {}
 
   /**
-   * Runs optimistically first: a concurrent ingest holding or having changed one of the rows
-   * (the user still sending usage, or a model-hour others are using right now) makes the
-   * attempt give up and start over on a fresh snapshot. Should that keep happening, the
-   * later attempts take SHARE ROW EXCLUSIVE locks on the rollup tables first: every ingest
-   * in flight finishes before, every new one waits until the erasure commits (a short pause
-   * for all ingest, the price of an exact result). Reads never wait.
+   * Erasure and the background fold are the only writers of the rollups, and they take
+   * turns on one advisory lock: while an erasure runs, no fold moves pending usage into the
+   * rollups. Ingest never waits for it: a batch that commits during the erasure is not in
+   * its snapshot and stays whole (raw records, ledger and pending sums alike), as if it had
+   * arrived just after. Reads never wait.
    */
   async eraseUser(workspaceId: string, userId: string): Promise<ErasedUsage> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.attempt(workspaceId, userId, attempt > OPTIMISTIC_ATTEMPTS);
+        return await this.attempt(workspaceId, userId);
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
+        if (attempt >= MAX_ATTEMPTS || !isSerializationFailure(error)) throw error;
         await sleep(20 * attempt + Math.floor(Math.random() * 20));
       }
     }
   }
 
-  private async attempt(workspaceId: string, userId: string, exclusive: boolean): Promise<ErasedUsage> {
+  private async attempt(workspaceId: string, userId: string): Promise<ErasedUsage> {
     const runner = this.db.createQueryRunner();
     await runner.connect();
     try {
-      // no background fold moves pending usage into the rollups meanwhile; a session lock,
-      // taken before the transaction's snapshot, so that the snapshot sees the last fold
+      // a session lock, taken before the transaction's snapshot, so that the snapshot sees
+      // the last fold (and any fold afterwards waits until the erasure committed)
       await runner.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]);
       try {
         await runner.startTransaction('REPEATABLE READ');
         try {
-          // before the snapshot is taken, so that the snapshot sees every ingest that finished
-          if (exclusive) await runner.query(`LOCK TABLE ${ALL_ROLLUPS.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
-          for (const lock of LOCKS) await runner.query(exclusive ? lock : `${lock} NOWAIT`, [workspaceId, userId]);
           const [row] = (await runner.query(ERASE, [workspaceId, userId])) as Array<{
             records: string;
             request_ids: string;
