@@ -185,9 +185,6 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   } else {
     segments.push({ from: window.from, to: window.to, bucket: null });
   }
-  // an hourly bucket is the UTC hour itself
-  const labelOf = (segment: Segment, hour: Date): string =>
-    segment.bucket ? at(segment.bucket) : hourly ? at(hour) : 'NULL::timestamptz';
 
   // signed pieces of whole hours and the partial hours, each labelled with its bucket
   const now = new Date();
@@ -256,35 +253,49 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
     parts.push(pending(pendingBucket, firstWhole, lastWhole, notCut));
   }
 
-  // the partial hours
-  const wholeHour = (label: string, hour: Date, guard: string): string =>
-    `SELECT ${label} AS bucket_start, ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
-       WHERE workspace_id = ${ws} AND ${family.hour.time} = ${at(hour)}${where} AND ${guard}`;
-  /** true when the workspace has no raw usage in [start, end), inside one hour */
-  const noUsage = (start: Date, end: Date, counting: 'retained' | 'dropped too'): string => {
-    const empty = `NOT EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)})`;
-    if (counting === 'dropped too') return empty;
-    // an hour whose raw records retention dropped has a rollup row but no raw record
-    const hour = floorHour(start);
-    return `(${empty}
-      AND (EXISTS (SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${at(hour)} AND occurred_at < ${at(new Date(hour.getTime() + HOUR_MS))})
-           OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = ${at(hour)})))`;
-  };
-  for (const { from: start, to: end, segment } of partials) {
-    const hour = floorHour(start);
-    const hourEnd = new Date(hour.getTime() + HOUR_MS);
-    // the part holding the hour's start also takes the whole hour once its raw records are gone
-    const counting = hour.getTime() === start.getTime() ? 'dropped too' : 'retained';
-    const rest = [
-      ...(hour < start ? [noUsage(hour, start, counting)] : []),
-      ...(end < hourEnd ? [noUsage(end, hourEnd, counting)] : []),
-    ].join(' AND ');
-    const label = labelOf(segment, hour);
-    parts.push(
-      raw(label, start, end, `NOT (${rest})`),
-      wholeHour(label, hour, rest),
-      pending(label, hour, hourEnd, rest),
-    );
+  // The partial hours, all in one lateral join over their list, so that a chart with a
+  // partial hour at every bucket boundary stays one small plan. Each reads its raw records,
+  // or, when the rest of its hour holds no raw usage, its hour's rollup and pending rows.
+  // The rest of an hour whose raw records retention dropped holds none either: such an
+  // hour is taken whole by the part that holds its start, and by no other part.
+  if (partials.length > 0) {
+    const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
+    const hourOf = (p: (typeof partials)[number]): Date => floorHour(p.from);
+    const rawIn = (lo: string, hi: string): string =>
+      `SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${lo} AND occurred_at < ${hi}`;
+    const hourEnd = "q.hour + interval '1 hour'";
+    parts.push(`SELECT q.bucket_start, f.*
+      FROM unnest(${list(
+        partials.map((p) => p.from.toISOString()),
+        'timestamptz',
+      )}, ${list(
+        partials.map((p) => p.to.toISOString()),
+        'timestamptz',
+      )}, ${list(
+        partials.map((p) => hourOf(p).toISOString()),
+        'timestamptz',
+      )}, ${list(
+        partials.map((p) => (p.segment.bucket ?? (hourly ? hourOf(p) : null))?.toISOString() ?? null),
+        'timestamptz',
+      )}, ${list(
+        partials.map((p) => hourOf(p).getTime() === p.from.getTime()),
+        'boolean',
+      )}) AS q(lo, hi, hour, bucket_start, holds_start)
+      CROSS JOIN LATERAL (SELECT
+        NOT EXISTS (${rawIn('q.hour', 'q.lo')}) AND NOT EXISTS (${rawIn('q.hi', hourEnd)})
+        AND (q.holds_start OR EXISTS (${rawIn('q.hour', hourEnd)})
+             OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = q.hour))
+        AS rest_empty) g
+      CROSS JOIN LATERAL (
+        SELECT ${RAW_AS_FACTS} FROM usage_records
+        WHERE workspace_id = ${ws} AND occurred_at >= q.lo AND occurred_at < q.hi${where} AND NOT g.rest_empty
+        UNION ALL
+        SELECT ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
+        WHERE workspace_id = ${ws} AND ${family.hour.time} = q.hour${where} AND g.rest_empty
+        UNION ALL
+        SELECT user_id, provider, model, ${METRICS} FROM usage_pending
+        WHERE workspace_id = ${ws} AND bucket_start >= q.hour AND bucket_start < ${hourEnd}${where} AND g.rest_empty
+        OFFSET 0) f`);
   }
   return parts.join('\nUNION ALL\n');
 }
