@@ -175,7 +175,8 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
       days.push([new Date(day), new Date(day + DAY_MS)]);
     }
     // usage_hourly from the raw rows, the coarser rollups from usage_hourly (those that keep the
-    // latest occurrence, which usage_hourly does not, from the raw rows); one UTC day per statement
+    // latest occurrence, which usage_hourly does not, and the 15-minute slots from the raw rows);
+    // one UTC day per statement
     const [hourly, ...coarser] = await existingRollups(client);
     if (hourly?.table !== 'usage_hourly') throw new Error('the schema has no usage_hourly table');
     const steps = days.map((day) => ({ sql: buildFromRaw(hourly), day }));
@@ -188,7 +189,7 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
     );
     const coarserSteps = coarser.flatMap((r) =>
       (r.keys.some(([column]) => column === 'month_start') ? months : days).map((day) => ({
-        sql: r.lastOccurrence ? buildFromRaw(r) : buildFromHourly(r),
+        sql: r.lastOccurrence || r.rawOnly ? buildFromRaw(r) : buildFromHourly(r),
         day,
       })),
     );

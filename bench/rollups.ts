@@ -1,5 +1,5 @@
 /**
- * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004–0006, 0008), how
+ * The rollup tables the service keeps next to the raw records (migrations 0001, 0002, 0004–0006, 0008, 0009), how
  * each is derived from raw rows or from usage_hourly. The bench fills those that exist after
  * its bulk load and checks them against the raw rows after an ingest.
  */
@@ -14,6 +14,8 @@ export interface Rollup {
   keys: Array<[column: string, fromRaw: string, fromHourly: string]>;
   /** whether it keeps last_occurred_at (only usage_daily_users does) */
   lastOccurrence: boolean;
+  /** whether it can only be built from raw rows (finer than an hour) */
+  rawOnly?: boolean;
 }
 
 const UTC_DAY_OF_HOUR = "date_trunc('day', bucket_start, 'UTC')";
@@ -117,6 +119,15 @@ export const ROLLUPS: Rollup[] = [
       ['provider', 'provider', 'provider'],
     ],
     lastOccurrence: false,
+  },
+  {
+    table: 'usage_slot_providers',
+    keys: [
+      ['slot_start', "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')", ''],
+      ['provider', 'provider', 'provider'],
+    ],
+    lastOccurrence: false,
+    rawOnly: true,
   },
 ];
 

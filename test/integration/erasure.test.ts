@@ -232,18 +232,18 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
         [at],
       );
       await writer.query(
-        `INSERT INTO usage_pending (workspace_id, bucket_start, user_id, provider, model, requests, errors,
-           input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-           duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
-         VALUES ('race', $1, 'x', 'openai', 'gpt-4o', 1, 0, 10, 5, 0, 0, 0, 15, 0, 0, 0, 1, $1)`,
+        `INSERT INTO usage_pending (workspace_id, bucket_start, slot_start, user_id, provider, model, requests,
+           errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+           total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
+         VALUES ('race', $1, $1, 'x', 'openai', 'gpt-4o', 1, 0, 10, 5, 0, 0, 0, 15, 0, 0, 0, 1, $1)`,
         [at],
       );
       const res = await erase(t, 'x', bearer(admin));
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-hours 2 + one row each of user-day,
-      // user-model-day, model-day, provider-day, user-month, user-model-month, model-month and
-      // provider-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 14 });
+      // hours 2 + model-hours 2 + provider-hours 2 + provider-slots 2 + one row each of
+      // user-day, user-model-day, model-day, provider-day, user-month, user-model-month,
+      // model-month and provider-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 16 });
       await writer.query('COMMIT');
     } finally {
       await writer.end();
@@ -285,8 +285,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await folder.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // the one folded record's row in each of the eleven rollups, and the pending row
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 12 });
+      // the one folded record's row in each of the twelve rollups, and the pending row
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 13 });
     } finally {
       await folder.end();
     }

@@ -53,7 +53,8 @@ describe('raw retention', () => {
     expect(await ingest(t, admin, [...february, ...march])).toMatchObject({ accepted: 5, duplicates: 0, rejected: [] });
     const totalsBefore = await rollupTotals(t.db, 'default');
     expect(totalsBefore.map((row) => row.requests)).toEqual(['2', '1', '2']);
-    const { usage_records: _rawBefore, ...keptBefore } = await usageTables(t.db); // rollups and ledger
+    // rollups and ledger; the 15-minute slots are kept for the raw months only
+    const { usage_records: _rawBefore, usage_slot_providers: slotsBefore, ...keptBefore } = await usageTables(t.db);
 
     // Eight weeks later: the window starts 2025-03-16, all of February is older than it,
     // March only partly, so March stays.
@@ -74,9 +75,17 @@ describe('raw retention', () => {
     }>;
     expect(raw.map((row) => row.request_id)).toEqual(['mar-1', 'mar-2']);
     // history charts keep every hour, February included: every rollup row and the ledger unchanged
-    const { usage_records: _rawAfter, ...keptAfter } = await usageTables(t.db);
+    const { usage_records: _rawAfter, usage_slot_providers: slotsAfter, ...keptAfter } = await usageTables(t.db);
     expect(Object.keys(keptAfter)).toEqual(expect.arrayContaining(['usage_hourly', 'usage_request_ids']));
     expect(keptAfter).toEqual(keptBefore);
+    expect(slotsBefore!.map((row) => row.slot_start)).toEqual([
+      '2025-02-20 09:15:00+00',
+      '2025-02-20 09:45:00+00',
+      '2025-02-27 23:45:00+00',
+      '2025-03-02 10:00:00+00',
+      '2025-03-19 10:00:00+00',
+    ]);
+    expect(slotsAfter).toEqual(slotsBefore!.slice(3));
     expect(await rollupTotals(t.db, 'default')).toEqual(totalsBefore);
     const [ledger] = (await t.db.query(
       `SELECT count(*)::int AS n FROM usage_request_ids WHERE request_id LIKE 'feb-%'`,

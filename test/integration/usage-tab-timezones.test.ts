@@ -368,6 +368,16 @@ describe('Asia/Kolkata once the raw records are gone (as after retention)', () =
       })
     ).totals.inputTokens;
 
+  const providerChart = async () =>
+    (
+      await getOk<{ series: Array<{ bucketStart: string; totalTokens: number }> }>(
+        spring,
+        '/v1/admin/usage/providers',
+        adminOf(spring, 'india'),
+        { from: '2026-03-09T18:30:00Z', to: '2026-03-11T18:30:00Z', tz: 'Asia/Kolkata' },
+      )
+    ).series.map((b) => [b.bucketStart, b.totalTokens]);
+
   it('keeps the daily history from the rollups, the cut hour whole in the day it starts in', async () => {
     await ingestAll(spring, adminOf(spring, 'india'), [
       rec('i1', '2026-03-10T06:10:00Z', 'asha', 1),
@@ -381,7 +391,17 @@ describe('Asia/Kolkata once the raw records are gone (as after retention)', () =
     ]);
     expect(await total('2026-03-10T00:00:00Z', '2026-03-10T18:30:00Z')).toBe(11);
 
+    expect(await providerChart()).toEqual([
+      ['2026-03-09T18:30:00.000Z', 11],
+      ['2026-03-10T18:30:00.000Z', 1100],
+    ]);
+
     await spring.db.query(`DELETE FROM usage_records WHERE workspace_id = 'india'`);
+    // the provider chart reads the cut hour from the 15-minute slots, kept as long as the raw months
+    expect(await providerChart()).toEqual([
+      ['2026-03-09T18:30:00.000Z', 11],
+      ['2026-03-10T18:30:00.000Z', 1100],
+    ]);
     // 18:00–19:00Z starts at 23:30 IST on 03-10: all of it counts there, once
     expect(await days()).toEqual([
       ['2026-03-09T18:30:00.000Z', 111],
@@ -390,6 +410,12 @@ describe('Asia/Kolkata once the raw records are gone (as after retention)', () =
     // a range's partial end hour likewise counts whole when the range holds its start, else not at all
     expect(await total('2026-03-10T00:00:00Z', '2026-03-10T18:30:00Z')).toBe(111);
     expect(await total('2026-03-10T18:30:00Z', '2026-03-12T00:00:00Z')).toBe(1000);
+    // …and once the slots went with the raw months, by the same rule as everything else
+    await spring.db.query(`DELETE FROM usage_slot_providers WHERE workspace_id = 'india'`);
+    expect(await providerChart()).toEqual([
+      ['2026-03-09T18:30:00.000Z', 111],
+      ['2026-03-10T18:30:00.000Z', 1000],
+    ]);
   });
 });
 

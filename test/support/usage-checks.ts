@@ -42,6 +42,7 @@ const KEY_FROM_RAW: Record<string, string> = {
   bucket_start: "date_trunc('hour', occurred_at, 'UTC')",
   day_start: "date_trunc('day', occurred_at, 'UTC')",
   month_start: "date_trunc('month', occurred_at, 'UTC')",
+  slot_start: "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')",
   user_id: 'user_id',
   provider: 'provider',
   model: 'model',

@@ -7,6 +7,7 @@ import { MonthlyUserRollups1700000000005 } from '../../../migrations/17000000000
 import { CoarseModelProviderRollups1700000000006 } from '../../../migrations/1700000000006-coarse-model-provider-rollups';
 import { PendingRollups1700000000007 } from '../../../migrations/1700000000007-pending-rollups';
 import { LeanerHourlyRollups1700000000008 } from '../../../migrations/1700000000008-leaner-hourly-rollups';
+import { ProviderSlotRollup1700000000009 } from '../../../migrations/1700000000009-provider-slot-rollup';
 
 export const MIGRATIONS = [
   InitialSchema1700000000001,
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   CoarseModelProviderRollups1700000000006,
   PendingRollups1700000000007,
   LeanerHourlyRollups1700000000008,
+  ProviderSlotRollup1700000000009,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

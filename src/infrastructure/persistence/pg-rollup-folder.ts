@@ -10,6 +10,8 @@ interface Delta {
   keys: Array<[column: string, expression: string]>;
   /** whether its rollup keeps the latest occurrence (only usage_daily_users: a user's last activity) */
   last?: boolean;
+  /** which rows of `from` it sums, when not all */
+  where?: string;
 }
 
 const DAY_OF = (column: string): string => `date_trunc('day', ${column}, 'UTC')`;
@@ -53,6 +55,13 @@ const DELTAS: Delta[] = [
   { table: 'usage_hourly_providers', from: 'usage_hourly_models', keys: same('bucket_start', 'provider') },
   { table: 'usage_daily_providers', from: 'usage_daily_models', keys: same('day_start', 'provider') },
   { table: 'usage_monthly_providers', from: 'usage_monthly_models', keys: same('month_start', 'provider') },
+  // rows queued before the slots existed have no slot: their usage is in the slots already
+  {
+    table: 'usage_slot_providers',
+    from: 'moved',
+    keys: same('slot_start', 'provider'),
+    where: 'slot_start IS NOT NULL',
+  },
 ];
 
 /** The deltas that carry the latest occurrence: those whose rollup keeps it, and their sources. */
@@ -69,7 +78,8 @@ function deltaSums(delta: Delta): string {
   return `delta_${delta.table} AS (
   SELECT workspace_id, ${delta.keys.map(([column, expression]) => `${expression} AS ${column}`).join(', ')},
     ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}${last}
-  FROM ${delta.from === 'moved' ? 'moved' : `delta_${delta.from}`} GROUP BY ${positions}
+  FROM ${delta.from === 'moved' ? 'moved' : `delta_${delta.from}`}${delta.where ? ` WHERE ${delta.where}` : ''}
+  GROUP BY ${positions}
 )`;
 }
 
@@ -135,6 +145,23 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
     folded += moved;
   }
   return folded;
+}
+
+/**
+ * Deletes the 15-minute provider slots before `end` (the start of the oldest raw month
+ * kept), after folding what is pending, under the fold lock: no fold brings slots of those
+ * months back, as ingest accepts nothing that old.
+ */
+export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY]);
+    await tx.query(`SET LOCAL work_mem = '64MB'`);
+    for (;;) {
+      const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
+      if ((row?.rows ?? 0) === 0) break;
+    }
+    await tx.query('DELETE FROM usage_slot_providers WHERE slot_start < $1', [end.toISOString()]);
+  });
 }
 
 /**

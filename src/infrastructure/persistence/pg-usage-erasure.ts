@@ -3,6 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
 import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
+import { SLOT } from './pg-usage-repository';
 import { ADDITIVE_METRICS } from './rollup-metrics';
 
 /** Rollups keyed by user: the user's rows go. usage_hourly comes first (see ERASE). */
@@ -87,18 +88,50 @@ reduced_${index} AS (
 )`;
 }
 
+/** The user's records as rollup metrics. */
+const RECORD_METRICS = `1, CASE WHEN success THEN 0 ELSE 1 END, input_tokens, output_tokens, cached_input_tokens,
+  cache_write_tokens, reasoning_tokens, total_tokens, coalesce(duration_ms, 0), CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END,
+  coalesce(cost, 0), CASE WHEN cost IS NULL THEN 1 ELSE 0 END`;
+
+/**
+ * The user's share of the 15-minute provider slots, which cover the raw months kept: the
+ * user's raw records, less their sums still pending (not in the slots yet).
+ */
+const SLOT_SHARE = `slot_share AS (
+  SELECT slot_start, provider, ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+  FROM (SELECT ${SLOT} AS slot_start, provider, ${RECORD_METRICS} FROM records
+        UNION ALL
+        SELECT slot_start, provider, ${ADDITIVE_METRICS.map((c) => `-${c}`).join(', ')} FROM pending
+        WHERE slot_start IS NOT NULL) AS x (slot_start, provider, ${ADDITIVE_METRICS.join(', ')})
+  GROUP BY 1, 2 HAVING sum(requests) <> 0
+),
+emptied_slots AS (
+  DELETE FROM usage_slot_providers m USING slot_share x
+  WHERE m.workspace_id = $1 AND m.slot_start = x.slot_start AND m.provider = x.provider AND m.requests = x.requests
+  RETURNING 1
+),
+reduced_slots AS (
+  UPDATE usage_slot_providers m SET
+    ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')}
+  FROM slot_share x
+  WHERE m.workspace_id = $1 AND m.slot_start = x.slot_start AND m.provider = x.provider AND m.requests > x.requests
+  RETURNING 1
+)`;
+
 /**
  * One statement, one snapshot. The user's raw records (every partition kept) and the ledger
  * entries of exactly those request ids (the ledger is keyed by request id alone); the user's
- * usage still pending for the rollups; the user's rows of every per-user rollup; and the user's share taken out of the rollups that have no
- * user column: the per-user hourly rows being deleted say exactly what the user added to
- * each of their rows (also for hours whose raw partition retention already dropped). A row
- * only the user had disappears; otherwise its sums are reduced.
+ * usage still pending for the rollups; the user's rows of every per-user rollup; and the
+ * user's share taken out of the rollups that have no user column: the per-user hourly rows
+ * being deleted say exactly what the user added to each of their rows (also for hours whose
+ * raw partition retention already dropped), the raw records what they added to the slots.
+ * A row only the user had disappears; otherwise its sums are reduced.
  */
 const ERASE = `
 WITH records AS (
   DELETE FROM usage_records WHERE workspace_id = $1 AND user_id = $2
-  RETURNING request_id
+  RETURNING request_id, occurred_at, provider, success, input_tokens, output_tokens, cached_input_tokens,
+    cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 request_ids AS (
   DELETE FROM usage_request_ids l USING records r
@@ -107,7 +140,7 @@ request_ids AS (
 ),
 pending AS (
   DELETE FROM usage_pending WHERE workspace_id = $1 AND user_id = $2
-  RETURNING 1
+  RETURNING slot_start, provider, ${ADDITIVE_METRICS.join(', ')}
 ),
 hourly AS (
   DELETE FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
@@ -119,14 +152,16 @@ ${USER_ROLLUPS.slice(1)
       `erased_${table} AS (\n  DELETE FROM ${table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
   )
   .join('\n')}
-${SHARED_ROLLUPS.map(shareRemoval).join(',\n')}
+${SHARED_ROLLUPS.map(shareRemoval).join(',\n')},
+${SLOT_SHARE}
 SELECT (SELECT count(*) FROM records)::text AS records,
        (SELECT count(*) FROM request_ids)::text AS request_ids,
        ((SELECT count(*) FROM hourly) + (SELECT count(*) FROM pending)
         + ${USER_ROLLUPS.slice(1)
           .map((table) => `(SELECT count(*) FROM erased_${table})`)
           .join(' + ')}
-        + ${SHARED_ROLLUPS.map((_, i) => `(SELECT count(*) FROM emptied_${i})`).join(' + ')})::text AS rollup_rows`;
+        + ${SHARED_ROLLUPS.map((_, i) => `(SELECT count(*) FROM emptied_${i})`).join(' + ')}
+        + (SELECT count(*) FROM emptied_slots))::text AS rollup_rows`;
 
 /** Tries at most; a serialization failure (another erasure of the same rows) is tried again. */
 const MAX_ATTEMPTS = 3;

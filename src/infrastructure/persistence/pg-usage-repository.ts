@@ -5,7 +5,9 @@ import type { UsageRecord } from '../../domain/usage-record';
 
 const PENDING_COLUMNS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
   reasoning_tokens, total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
-/** The sums of one batch's stored records, per hour, user, provider and model. */
+/** The 15-minute slot of a record (see usage_slot_providers). */
+export const SLOT = "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')";
+/** The sums of one batch's stored records, per hour, 15-minute slot, user, provider and model. */
 const PENDING_SUMS = `count(*), count(*) FILTER (WHERE NOT success), sum(input_tokens), sum(output_tokens),
   sum(cached_input_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(total_tokens),
   coalesce(sum(duration_ms), 0), count(duration_ms), coalesce(sum(cost), 0), count(*) FILTER (WHERE cost IS NULL),
@@ -48,9 +50,9 @@ stored AS (
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 pending AS (
-  INSERT INTO usage_pending (workspace_id, bucket_start, user_id, provider, model, ${PENDING_COLUMNS})
-  SELECT $1, date_trunc('hour', occurred_at, 'UTC'), user_id, provider, model, ${PENDING_SUMS}
-  FROM stored GROUP BY 2, 3, 4, 5
+  INSERT INTO usage_pending (workspace_id, bucket_start, slot_start, user_id, provider, model, ${PENDING_COLUMNS})
+  SELECT $1, date_trunc('hour', occurred_at, 'UTC'), ${SLOT}, user_id, provider, model, ${PENDING_SUMS}
+  FROM stored GROUP BY 2, 3, 4, 5, 6
 )
 SELECT count(*)::int AS inserted FROM stored`;
 

@@ -103,6 +103,7 @@ function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds): strin
 }
 
 const HOUR_MS = 3_600_000;
+const SLOT_MS = 15 * 60_000;
 const floorHour = (date: Date): Date => new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
 const ceilHour = (date: Date): Date => new Date(Math.ceil(date.getTime() / HOUR_MS) * HOUR_MS);
 
@@ -258,29 +259,56 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   // or, when the rest of its hour holds no raw usage, its hour's rollup and pending rows.
   // The rest of an hour whose raw records retention dropped holds none either: such an
   // hour is taken whole by the part that holds its start, and by no other part.
-  if (partials.length > 0) {
-    const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
-    const hourOf = (p: (typeof partials)[number]): Date => floorHour(p.from);
+  const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
+  const hourOf = (p: (typeof partials)[number]): Date => floorHour(p.from);
+  const partialList = (chosen: typeof partials): string =>
+    `unnest(${list(
+      chosen.map((p) => p.from.toISOString()),
+      'timestamptz',
+    )}, ${list(
+      chosen.map((p) => p.to.toISOString()),
+      'timestamptz',
+    )}, ${list(
+      chosen.map((p) => hourOf(p).toISOString()),
+      'timestamptz',
+    )}, ${list(
+      chosen.map((p) => (p.segment.bucket ?? (hourly ? hourOf(p) : null))?.toISOString() ?? null),
+      'timestamptz',
+    )}, ${list(
+      chosen.map((p) => hourOf(p).getTime() === p.from.getTime()),
+      'boolean',
+    )}) AS q(lo, hi, hour, bucket_start, holds_start)`;
+  const hourEnd = "q.hour + interval '1 hour'";
+
+  // By provider alone, parts of hours on 15-minute boundaries (a local midnight in India)
+  // are read from the 15-minute slots, which cover the raw retention window; an hour past
+  // it has no slots and is taken whole by the part that holds its start.
+  const inSlots =
+    family === FAMILIES.providers
+      ? partials.filter((p) => p.from.getTime() % SLOT_MS === 0 && p.to.getTime() % SLOT_MS === 0)
+      : [];
+  if (inSlots.length > 0) {
+    parts.push(`SELECT q.bucket_start, f.*
+      FROM ${partialList(inSlots)}
+      CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM usage_slot_providers
+        WHERE workspace_id = ${ws} AND slot_start >= q.hour AND slot_start < ${hourEnd}) AS kept) g
+      CROSS JOIN LATERAL (
+        SELECT NULL::text AS user_id, provider, NULL::text AS model, ${METRICS} FROM usage_slot_providers
+        WHERE workspace_id = ${ws} AND slot_start >= q.lo AND slot_start < q.hi${where} AND g.kept
+        UNION ALL
+        SELECT NULL::text, provider, NULL::text, ${METRICS} FROM usage_hourly_providers
+        WHERE workspace_id = ${ws} AND bucket_start = q.hour${where} AND q.holds_start AND NOT g.kept
+        UNION ALL
+        SELECT user_id, provider, model, ${METRICS} FROM usage_pending
+        WHERE workspace_id = ${ws} AND bucket_start = q.hour AND slot_start >= q.lo AND slot_start < q.hi${where}
+        OFFSET 0) f`);
+  }
+  const inRaw = partials.filter((p) => !inSlots.includes(p));
+  if (inRaw.length > 0) {
     const rawIn = (lo: string, hi: string): string =>
       `SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${lo} AND occurred_at < ${hi}`;
-    const hourEnd = "q.hour + interval '1 hour'";
     parts.push(`SELECT q.bucket_start, f.*
-      FROM unnest(${list(
-        partials.map((p) => p.from.toISOString()),
-        'timestamptz',
-      )}, ${list(
-        partials.map((p) => p.to.toISOString()),
-        'timestamptz',
-      )}, ${list(
-        partials.map((p) => hourOf(p).toISOString()),
-        'timestamptz',
-      )}, ${list(
-        partials.map((p) => (p.segment.bucket ?? (hourly ? hourOf(p) : null))?.toISOString() ?? null),
-        'timestamptz',
-      )}, ${list(
-        partials.map((p) => hourOf(p).getTime() === p.from.getTime()),
-        'boolean',
-      )}) AS q(lo, hi, hour, bucket_start, holds_start)
+      FROM ${partialList(inRaw)}
       CROSS JOIN LATERAL (SELECT
         NOT EXISTS (${rawIn('q.hour', 'q.lo')}) AND NOT EXISTS (${rawIn('q.hi', hourEnd)})
         AND (q.holds_start OR EXISTS (${rawIn('q.hour', hourEnd)})
