@@ -3,8 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
 import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
-import { SLOT } from './pg-usage-repository';
-import { ADDITIVE_METRICS } from './rollup-metrics';
+import { ADDITIVE_METRICS, SLOT } from './rollup-metrics';
 
 /** Rollups keyed by user: the user's rows go. usage_hourly comes first (see ERASE). */
 const USER_ROLLUPS = [

@@ -2,11 +2,10 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { UsageRepository } from '../../application/ports/usage-repository.port';
 import type { UsageRecord } from '../../domain/usage-record';
+import { SLOT } from './rollup-metrics';
 
 const PENDING_COLUMNS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
   reasoning_tokens, total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
-/** The 15-minute slot of a record (see usage_slot_providers). */
-export const SLOT = "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')";
 /** The sums of one batch's stored records, per hour, 15-minute slot, user, provider and model. */
 const PENDING_SUMS = `count(*), count(*) FILTER (WHERE NOT success), sum(input_tokens), sum(output_tokens),
   sum(cached_input_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(total_tokens),

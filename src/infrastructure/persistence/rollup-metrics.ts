@@ -13,3 +13,6 @@ export const ADDITIVE_METRICS = [
   'cost',
   'unpriced_requests',
 ] as const;
+
+/** The 15-minute slot a raw record falls in (usage_slot_providers); every UTC offset is a multiple of it. */
+export const SLOT = "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')";

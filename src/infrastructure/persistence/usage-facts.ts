@@ -207,11 +207,11 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   }
 
   const parts: string[] = [];
+  const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
   for (const level of ['month', 'day', 'hour'] as const) {
     const mine = pieces.filter((p) => p.level === level);
     const from = family[level];
     if (mine.length === 0) continue;
-    const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
     // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
     const bucket = hourly ? 'r.at' : 'p.bucket_start';
     parts.push(`SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
@@ -259,7 +259,6 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   // or, when the rest of its hour holds no raw usage, its hour's rollup and pending rows.
   // The rest of an hour whose raw records retention dropped holds none either: such an
   // hour is taken whole by the part that holds its start, and by no other part.
-  const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
   const hourOf = (p: (typeof partials)[number]): Date => floorHour(p.from);
   const partialList = (chosen: typeof partials): string =>
     `unnest(${list(
