@@ -16,7 +16,8 @@ export interface StorageChanges {
  * monthly partitions from the start of the retention window to two months ahead, and the
  * partitions wholly older than the window dropped. Ingest rejects records older than the
  * same window, so no record is ever routed to a dropped month; the rollups and the dedup
- * ledger are kept, except the 15-minute provider slots, which only cover the raw months. The service runs this at start and every hour.
+ * ledger are kept, except the 15-minute provider slots, which only cover the raw months.
+ * The service runs this at start and every hour.
  */
 export async function maintainStorage(db: DataSource, now: Date, rawRetentionDays: number): Promise<StorageChanges> {
   const cutoff = new Date(now.getTime() - rawRetentionDays * DAY_MS);
