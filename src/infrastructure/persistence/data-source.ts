@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { ENTITIES } from './entities';
 import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-initial-schema';
 import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-coarser-rollups';
 import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-user-hourly-index';
@@ -28,6 +29,8 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
+    // the plain CRUD tables; ingest, the fold, erasure and the usage queries speak SQL
+    entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsTransactionMode: 'each',
     synchronize: false,

@@ -1,0 +1,12 @@
+import { ApiKeyEntity } from './api-key.entity';
+import { CatalogSourceEntity } from './catalog-source.entity';
+import { ModelPriceEntity } from './model-price.entity';
+import { ModelEntity } from './model.entity';
+
+export { ApiKeyEntity, CatalogSourceEntity, ModelEntity, ModelPriceEntity };
+
+/**
+ * The plain CRUD tables, mapped for TypeORM repositories. The schema is the migrations'
+ * (`synchronize` stays off); a test compares these mappings with the migrated tables.
+ */
+export const ENTITIES = [ApiKeyEntity, ModelEntity, ModelPriceEntity, CatalogSourceEntity];
