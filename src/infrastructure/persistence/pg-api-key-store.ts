@@ -1,31 +1,19 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull, type Repository } from 'typeorm';
 import type { ApiKeyInfo, ApiKeyStore } from '../../application/ports/api-key-store.port';
+import { ApiKeyEntity } from './entities';
 
-interface ApiKeyRow {
-  workspace_id: string;
-  id: string;
-  name: string;
-  prefix: string;
-  created_by: string;
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
-const COLUMNS = 'workspace_id, id, name, prefix, created_by, created_at, last_used_at, revoked_at';
-
-function toInfo(row: ApiKeyRow): ApiKeyInfo {
+function toInfo(row: ApiKeyEntity): ApiKeyInfo {
   return {
     id: row.id,
-    workspaceId: row.workspace_id,
+    workspaceId: row.workspaceId,
     name: row.name,
     prefix: row.prefix,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    lastUsedAt: row.lastUsedAt,
+    revokedAt: row.revokedAt,
   };
 }
 
@@ -36,51 +24,49 @@ function toInfo(row: ApiKeyRow): ApiKeyInfo {
  */
 @injectable()
 export class PgApiKeyStore implements ApiKeyStore {
-  constructor(@inject(DataSource) private readonly db: DataSource) {}
+  private readonly keys: Repository<ApiKeyEntity>;
+
+  constructor(@inject(DataSource) db: DataSource) {
+    this.keys = db.getRepository(ApiKeyEntity);
+  }
 
   async create(workspaceId: string, name: string, createdBy: string): Promise<{ key: string; info: ApiKeyInfo }> {
     const secret = randomBytes(32).toString('base64url');
     const key = `tt_${Buffer.from(workspaceId).toString('base64url')}.${secret}`;
-    const rows = (await this.db.query(
-      `INSERT INTO api_keys (workspace_id, id, name, prefix, secret_hash, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-      [workspaceId, randomUUID(), name, `${key.slice(0, key.indexOf('.') + 7)}…`, hash(secret), createdBy],
-    )) as ApiKeyRow[];
-    return { key, info: toInfo(rows[0]!) };
+    const row = this.keys.create({
+      workspaceId,
+      id: randomUUID(),
+      name,
+      prefix: `${key.slice(0, key.indexOf('.') + 7)}…`,
+      secretHash: hash(secret),
+      createdBy,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    // created_at is the database's now(), returned by the insert into the entity
+    await this.keys.insert(row);
+    return { key, info: toInfo(row) };
   }
 
   async list(workspaceId: string): Promise<ApiKeyInfo[]> {
-    const rows = (await this.db.query(
-      `SELECT ${COLUMNS} FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id`,
-      [workspaceId],
-    )) as ApiKeyRow[];
+    const rows = await this.keys.find({ where: { workspaceId }, order: { createdAt: 'DESC', id: 'ASC' } });
     return rows.map(toInfo);
   }
 
   async revoke(workspaceId: string, id: string): Promise<boolean> {
-    const [, affected] = (await this.db.query(
-      `UPDATE api_keys SET revoked_at = now() WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL`,
-      [workspaceId, id],
-    )) as [unknown, number];
-    return affected > 0;
+    const result = await this.keys.update({ workspaceId, id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    return (result.affected ?? 0) > 0;
   }
 
   async verify(presented: string): Promise<ApiKeyInfo | null> {
     const match = /^tt_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(presented);
     if (!match) return null;
     const workspaceId = Buffer.from(match[1]!, 'base64url').toString('utf8');
-    const rows = (await this.db.query(
-      `SELECT ${COLUMNS} FROM api_keys WHERE workspace_id = $1 AND secret_hash = $2 AND revoked_at IS NULL`,
-      [workspaceId, hash(match[2]!)],
-    )) as ApiKeyRow[];
-    const row = rows[0];
+    const row = await this.keys.findOneBy({ workspaceId, secretHash: hash(match[2]!), revokedAt: IsNull() });
     if (!row) return null;
     // at most one write a minute per key, not one per request
-    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-      await this.db.query(`UPDATE api_keys SET last_used_at = now() WHERE workspace_id = $1 AND id = $2`, [
-        row.workspace_id,
-        row.id,
-      ]);
+    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+      await this.keys.update({ workspaceId: row.workspaceId, id: row.id }, { lastUsedAt: () => 'now()' });
     }
     return toInfo(row);
   }
