@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { CatalogSourceEntity } from '../persistence/entities';
 import { BUILT_IN_WORKSPACE } from '../persistence/pg-price-catalog';
 import { CATALOG_SOURCE, loadBundledCatalog } from './genai-prices-catalog';
 
@@ -7,14 +8,15 @@ const SEED_LOCK_KEY = 727_412_003;
 /**
  * Loads the built-in model catalog when the installed source version differs from the one in
  * the database. Built-in rows are replaced wholesale; workspaces' own entries are untouched.
+ * The models and prices go in as set-based SQL (a few thousand rows in three statements,
+ * prices joined to the models' ids); the source's version is a plain row.
  */
 export async function seedBuiltInCatalog(db: DataSource): Promise<{ loaded: boolean; models: number }> {
   const source = CATALOG_SOURCE;
-  const current = (await db.query('SELECT version FROM catalog_sources WHERE workspace_id = $1 AND name = $2', [
-    BUILT_IN_WORKSPACE,
-    source.name,
-  ])) as Array<{ version: string }>;
-  if (current[0]?.version === source.version) return { loaded: false, models: 0 };
+  const current = await db
+    .getRepository(CatalogSourceEntity)
+    .findOneBy({ workspaceId: BUILT_IN_WORKSPACE, name: source.name });
+  if (current?.version === source.version) return { loaded: false, models: 0 };
 
   const models = await loadBundledCatalog();
   await db.transaction(async (tx) => {
@@ -54,11 +56,12 @@ export async function seedBuiltInCatalog(db: DataSource): Promise<{ loaded: bool
         prices.map((p) => p.reasoningPerMillion),
       ],
     );
-    await tx.query(
-      `INSERT INTO catalog_sources (workspace_id, name, version) VALUES ($1, $2, $3)
-       ON CONFLICT (workspace_id, name) DO UPDATE SET version = EXCLUDED.version, loaded_at = now()`,
-      [BUILT_IN_WORKSPACE, source.name, source.version],
-    );
+    await tx
+      .getRepository(CatalogSourceEntity)
+      .upsert(
+        { workspaceId: BUILT_IN_WORKSPACE, name: source.name, version: source.version, loadedAt: () => 'now()' },
+        ['workspaceId', 'name'],
+      );
   });
   return { loaded: true, models: models.length };
 }

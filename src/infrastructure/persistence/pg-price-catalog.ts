@@ -12,64 +12,66 @@ import {
 import { Decimal } from '../../domain/decimal';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
-import type { ModelKind, PriceVersion } from '../../domain/model-price';
+import type { PriceVersion } from '../../domain/model-price';
+import { ModelEntity, ModelPriceEntity } from './entities';
 
 /** The built-in catalog's rows belong to this workspace id, which no caller can have. */
 export const BUILT_IN_WORKSPACE = '';
 
-interface PriceRow {
-  effective_from: Date;
-  input_per_million: string;
-  output_per_million: string;
-  cached_input_per_million: string | null;
-  cache_write_per_million: string | null;
-  reasoning_per_million: string | null;
-}
+/** A price version's columns, as the entity holds them or as the SQL below names them. */
+type PriceFields = Pick<
+  ModelPriceEntity,
+  'inputPerMillion' | 'outputPerMillion' | 'cachedInputPerMillion' | 'cacheWritePerMillion' | 'reasoningPerMillion'
+> & { effectiveFrom: Date | string };
 
-interface ModelRow {
-  workspace_id: string;
-  id: string;
-  provider: string;
-  model: string;
-  kind: ModelKind;
-  source: string;
-  prices: Array<Omit<PriceRow, 'effective_from'> & { effective_from: string }>;
-}
+/** A model with its price versions, as the entity holds it or as the catalog list reads it. */
+type ModelFields = Pick<ModelEntity, 'id' | 'provider' | 'model' | 'kind' | 'source'> & {
+  prices: PriceFields[] | null;
+};
 
 const optional = (value: string | null): Decimal | null => (value === null ? null : Decimal.parse(value));
 
-function toPrice(row: Omit<PriceRow, 'effective_from'> & { effective_from: Date | string }): PriceVersion {
+function toPrice(row: PriceFields): PriceVersion {
   return {
-    effectiveFrom: new Date(row.effective_from),
-    inputPerMillion: Decimal.parse(row.input_per_million),
-    outputPerMillion: Decimal.parse(row.output_per_million),
-    cachedInputPerMillion: optional(row.cached_input_per_million),
-    cacheWritePerMillion: optional(row.cache_write_per_million),
-    reasoningPerMillion: optional(row.reasoning_per_million),
+    effectiveFrom: new Date(row.effectiveFrom),
+    inputPerMillion: Decimal.parse(row.inputPerMillion),
+    outputPerMillion: Decimal.parse(row.outputPerMillion),
+    cachedInputPerMillion: optional(row.cachedInputPerMillion),
+    cacheWritePerMillion: optional(row.cacheWritePerMillion),
+    reasoningPerMillion: optional(row.reasoningPerMillion),
   };
 }
 
-function toModel(row: ModelRow): CatalogModel {
+function toModel(row: ModelFields): CatalogModel {
   return {
     id: row.id,
     provider: row.provider,
     model: row.model,
     kind: row.kind,
     source: row.source,
-    prices: row.prices.map(toPrice).sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime()),
+    prices: (row.prices ?? []).map(toPrice).sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime()),
   };
 }
 
-/** Numeric-safe (PostgreSQL numeric strings decode back exactly) model + prices projection. */
+/** A unique key was violated: the row is there already. */
+function isUniqueViolation(error: unknown): boolean {
+  const failure = error as { code?: unknown; driverError?: { code?: unknown } };
+  return (failure.code ?? failure.driverError?.code) === '23505';
+}
+
+/**
+ * The catalog page's models with their price versions as JSON; numeric prices go through
+ * text, so they decode back exactly (a JSON number would become a float).
+ */
 const MODEL_WITH_PRICES = `
-  SELECT m.workspace_id, m.id, m.provider, m.model, m.kind, m.source,
+  SELECT m.id, m.provider, m.model, m.kind, m.source,
     (SELECT json_agg(json_build_object(
-        'effective_from', p.effective_from,
-        'input_per_million', p.input_per_million::text,
-        'output_per_million', p.output_per_million::text,
-        'cached_input_per_million', p.cached_input_per_million::text,
-        'cache_write_per_million', p.cache_write_per_million::text,
-        'reasoning_per_million', p.reasoning_per_million::text) ORDER BY p.effective_from)
+        'effectiveFrom', p.effective_from,
+        'inputPerMillion', p.input_per_million::text,
+        'outputPerMillion', p.output_per_million::text,
+        'cachedInputPerMillion', p.cached_input_per_million::text,
+        'cacheWritePerMillion', p.cache_write_per_million::text,
+        'reasoningPerMillion', p.reasoning_per_million::text) ORDER BY p.effective_from)
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
@@ -89,14 +91,18 @@ export class PgPriceCatalog implements PriceCatalog {
     }
     const providers = [...new Set([...unique.values()].flatMap((u) => u.providers))];
     const names = [...new Set([...unique.values()].flatMap((u) => u.keys))];
+    // SQL: one set-based join for every candidate name (snapshot suffixes, provider aliases)
+    // of a whole batch, in the workspace and the built-in catalog at once
     const rows = (await this.db.query(
-      `SELECT m.workspace_id, m.provider, m.model, p.effective_from, p.input_per_million::text,
-              p.output_per_million::text, p.cached_input_per_million::text, p.cache_write_per_million::text,
-              p.reasoning_per_million::text
+      `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom",
+              p.input_per_million::text AS "inputPerMillion", p.output_per_million::text AS "outputPerMillion",
+              p.cached_input_per_million::text AS "cachedInputPerMillion",
+              p.cache_write_per_million::text AS "cacheWritePerMillion",
+              p.reasoning_per_million::text AS "reasoningPerMillion"
        FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
        WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
       [workspaceId, BUILT_IN_WORKSPACE, providers, names],
-    )) as Array<PriceRow & { workspace_id: string; provider: string; model: string }>;
+    )) as Array<PriceFields & { workspace_id: string; provider: string; model: string }>;
 
     const found = new Map<string, PriceVersion[]>();
     for (const row of rows) {
@@ -123,7 +129,8 @@ export class PgPriceCatalog implements PriceCatalog {
   }
 
   async list(workspaceId: string, filter: ModelFilter): Promise<{ items: CatalogModel[]; total: number }> {
-    // a workspace's own entry hides the built-in one with the same provider and model
+    // SQL: an anti-join (a workspace's own entry hides the built-in one with the same provider
+    // and model), counted and paged, each page's prices aggregated with their model
     const visible = `
       SELECT m.workspace_id, m.id, m.provider, m.model FROM models m
       WHERE (m.workspace_id = $1 OR (m.workspace_id = $2 AND NOT EXISTS (
@@ -145,59 +152,80 @@ export class PgPriceCatalog implements PriceCatalog {
       `WITH page AS (${visible} ORDER BY m.provider, m.model LIMIT $6 OFFSET $7)
        ${MODEL_WITH_PRICES} JOIN page USING (workspace_id, id) ORDER BY m.provider, m.model`,
       [...params, filter.limit, filter.offset],
-    )) as ModelRow[];
+    )) as ModelFields[];
     return { items: rows.map(toModel), total: counted?.total ?? 0 };
   }
 
   async create(workspaceId: string, model: NewModel): Promise<CatalogModel> {
     return this.db.transaction(async (tx) => {
       const id = randomUUID();
-      const inserted = (await tx.query(
-        `INSERT INTO models (workspace_id, id, provider, model, kind, source)
-         VALUES ($1, $2, $3, $4, $5, 'workspace') ON CONFLICT DO NOTHING RETURNING id`,
-        [workspaceId, id, model.provider.toLowerCase(), model.model.toLowerCase(), model.kind],
-      )) as unknown[];
-      if (inserted.length === 0) {
+      try {
+        await tx.getRepository(ModelEntity).insert({
+          workspaceId,
+          id,
+          provider: model.provider.toLowerCase(),
+          model: model.model.toLowerCase(),
+          kind: model.kind,
+          source: 'workspace',
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
         throw new ConflictError(
           `model ${model.provider}/${model.model} already exists in this workspace; add a price version to it instead`,
         );
       }
       await insertPrice(tx, workspaceId, id, model.price);
-      return this.load(tx, workspaceId, id);
+      return load(tx, workspaceId, id);
     });
   }
 
   async addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel> {
     return this.db.transaction(async (tx) => {
-      let target = (await tx.query(
-        `SELECT workspace_id, id, provider, model, kind FROM models
-         WHERE id = $1 AND workspace_id IN ($2, $3) ORDER BY workspace_id = $2 DESC LIMIT 1`,
-        [modelId, workspaceId, BUILT_IN_WORKSPACE],
-      )) as Array<{ workspace_id: string; id: string; provider: string; model: string; kind: ModelKind }>;
-      const found = target[0];
+      const models = tx.getRepository(ModelEntity);
+      const candidates = await models.findBy([
+        { workspaceId, id: modelId },
+        { workspaceId: BUILT_IN_WORKSPACE, id: modelId },
+      ]);
+      const found = candidates.find((m) => m.workspaceId === workspaceId) ?? candidates[0];
       if (!found) throw new NotFoundError(`no model with id ${modelId}`);
       let id = found.id;
-      if (found.workspace_id !== workspaceId) {
-        // pricing a built-in model creates (or extends) this workspace's own entry for it
-        target = (await tx.query(
-          `INSERT INTO models (workspace_id, id, provider, model, kind, source) VALUES ($1, $2, $3, $4, $5, 'workspace')
-           ON CONFLICT (workspace_id, provider, model) DO UPDATE SET kind = models.kind RETURNING id`,
-          [workspaceId, randomUUID(), found.provider, found.model, found.kind],
-        )) as typeof target;
-        id = target[0]!.id;
+      if (found.workspaceId !== workspaceId) {
+        // pricing a built-in model creates (or extends) this workspace's own entry for it; a
+        // concurrent first pricing may create it first, so the insert gives way and both read it
+        await models
+          .createQueryBuilder()
+          .insert()
+          .values({
+            workspaceId,
+            id: randomUUID(),
+            provider: found.provider,
+            model: found.model,
+            kind: found.kind,
+            source: 'workspace',
+          })
+          .orIgnore()
+          .updateEntity(false)
+          .execute();
+        const own = await models.findOneByOrFail({
+          workspaceId,
+          provider: found.provider,
+          model: found.model,
+        });
+        id = own.id;
       }
       await insertPrice(tx, workspaceId, id, price);
-      return this.load(tx, workspaceId, id);
+      return load(tx, workspaceId, id);
     });
   }
+}
 
-  private async load(tx: EntityManager, workspaceId: string, id: string): Promise<CatalogModel> {
-    const rows = (await tx.query(`${MODEL_WITH_PRICES} WHERE m.workspace_id = $1 AND m.id = $2`, [
-      workspaceId,
-      id,
-    ])) as ModelRow[];
-    return toModel(rows[0]!);
-  }
+async function load(tx: EntityManager, workspaceId: string, id: string): Promise<CatalogModel> {
+  const model = await tx.getRepository(ModelEntity).findOneByOrFail({ workspaceId, id });
+  const prices = await tx.getRepository(ModelPriceEntity).find({
+    where: { workspaceId, modelId: id },
+    order: { effectiveFrom: 'ASC' },
+  });
+  return toModel({ ...model, prices });
 }
 
 async function insertPrice(
@@ -206,22 +234,20 @@ async function insertPrice(
   modelId: string,
   price: PriceVersion,
 ): Promise<void> {
-  const inserted = (await tx.query(
-    `INSERT INTO model_prices (workspace_id, model_id, effective_from, input_per_million, output_per_million,
-       cached_input_per_million, cache_write_per_million, reasoning_per_million)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING model_id`,
-    [
+  try {
+    await tx.getRepository(ModelPriceEntity).insert({
       workspaceId,
       modelId,
-      price.effectiveFrom.toISOString(),
-      price.inputPerMillion.toString(),
-      price.outputPerMillion.toString(),
-      price.cachedInputPerMillion?.toString() ?? null,
-      price.cacheWritePerMillion?.toString() ?? null,
-      price.reasoningPerMillion?.toString() ?? null,
-    ],
-  )) as unknown[];
-  if (inserted.length === 0) {
+      effectiveFrom: price.effectiveFrom,
+      // exact decimal text, never a JS number
+      inputPerMillion: price.inputPerMillion.toString(),
+      outputPerMillion: price.outputPerMillion.toString(),
+      cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
+      cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
+      reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
+    });
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
     throw new ConflictError(`the model already has a price version from ${price.effectiveFrom.toISOString()}`);
   }
 }
