@@ -1,6 +1,6 @@
 /**
- * The query part's dataset, loaded straight with SQL: raw records, their dedup ledger rows and
- * the hourly rollup, consistent with each other. Same shape as the ingest dataset: 1k users
+ * The query part's dataset, loaded straight with SQL: raw records and their dedup ledger rows;
+ * the rollups are built from them by the service's own fold. Same shape as the ingest dataset: 1k users
  * (user-0000 the heaviest), each with three favourite models, 60 models, priced from the
  * service's own catalog (the self-hosted ones unpriced), evenly spread over the last 90 days.
  */
@@ -12,7 +12,13 @@ import { expectTotals, storedTotals } from './checks';
 import { connect } from './database';
 import { MODELS, USERS, WORKSPACE } from './dataset';
 import { Progress, note } from './progress';
-import { buildFromHourly, buildFromRaw, existingRollups } from './rollups';
+import { foldPending } from '../src/infrastructure/persistence/pg-rollup-folder';
+import {
+  PENDING,
+  PENDING_COLUMNS,
+  pendingFromRecords,
+  ROLLUPS,
+} from '../src/infrastructure/persistence/rollup-registry';
 
 export const QUERY_SPAN_DAYS = 90;
 const DAY_MS = 86_400_000;
@@ -78,7 +84,10 @@ export interface QueryDataset {
   start: string;
   end: string;
   loadSeconds: number;
+  /** queueing the records' sums and folding them with the service's fold */
   rollupSeconds: number;
+  foldSeconds: number;
+  pendingRows: number;
   vacuumSeconds: number;
   /** 1-minute load average at the end of loading, rollup building and vacuuming */
   loadAverages: [number, number, number];
@@ -166,6 +175,9 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
     const loadSeconds = load.finish();
     const loadAverages: [number, number, number] = [loadavg()[0]!, 0, 0];
 
+    // the rollups as the service builds them: the sums of the stored records queued as ingest
+    // queues them (one UTC day per statement), then moved into every rollup by the service's
+    // own fold
     const days: Array<[Date, Date]> = [];
     for (
       let day = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
@@ -174,43 +186,49 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
     ) {
       days.push([new Date(day), new Date(day + DAY_MS)]);
     }
-    // usage_hourly from the raw rows, the coarser rollups from usage_hourly (those that keep the
-    // latest occurrence, which usage_hourly does not, and the 15-minute slots from the raw rows);
-    // one UTC day per statement
-    const [hourly, ...coarser] = await existingRollups(client);
-    if (hourly?.table !== 'usage_hourly') throw new Error('the schema has no usage_hourly table');
-    const steps = days.map((day) => ({ sql: buildFromRaw(hourly), day }));
-    // monthly rollups one UTC month per statement, so that no two statements write the same row
-    const months = [...new Set(days.map(([day]) => Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1)))].map(
-      (start): [Date, Date] => {
-        const from = new Date(start);
-        return [from, new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1))];
+    const queue = new Progress("queueing the records' sums for the fold", days.length, 'days');
+    const queueSql = `INSERT INTO ${PENDING.table} (${PENDING_COLUMNS.join(', ')})
+      ${pendingFromRecords('(SELECT * FROM usage_records WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3) r')}`;
+    await inParallel(
+      url,
+      days,
+      async (c, [from, to]) => {
+        await c.query(queueSql, [WORKSPACE, from, to]);
+        return 1;
       },
+      queue,
     );
-    const coarserSteps = coarser.flatMap((r) =>
-      (r.keys.some(([column]) => column === 'month_start') ? months : days).map((day) => ({
-        sql: r.lastOccurrence || r.rawOnly ? buildFromRaw(r) : buildFromHourly(r),
-        day,
-      })),
+    const queueSeconds = queue.finish();
+    await client.query(`VACUUM ANALYZE ${PENDING.table}`);
+    const pending = Number(
+      ((await client.query(`SELECT count(*) AS n FROM ${PENDING.table}`)).rows[0] as { n: string }).n,
     );
-    const rollup = new Progress(
-      `building ${[hourly, ...coarser].map((r) => r.table).join(', ')}`,
-      steps.length + coarserSteps.length,
-      'day-steps',
-    );
-    const run = async (c: pg.Client, step: { sql: string; day: [Date, Date] }): Promise<number> => {
-      await c.query(step.sql, [WORKSPACE, step.day[0], step.day[1]]);
-      return 1;
-    };
-    await inParallel(url, steps, run, rollup);
-    await inParallel(url, coarserSteps, run, rollup, steps.length);
-    const rollupSeconds = rollup.finish();
+    note(`folding ${pending} pending rows with the service's fold`);
+    const foldStarted = performance.now();
+    const folder = createDataSource(url, 1);
+    await folder.initialize();
+    try {
+      // the service's own background fold may hold the fold lock meanwhile: until none is left
+      for (;;) {
+        await foldPending(folder);
+        const [left] = (await folder.query(`SELECT EXISTS (SELECT 1 FROM ${PENDING.table}) AS any`)) as Array<{
+          any: boolean;
+        }>;
+        if (!left?.any) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await folder.destroy();
+    }
+    const foldSeconds = (performance.now() - foldStarted) / 1000;
+    note(`folded in ${foldSeconds.toFixed(1)} s (${Math.round(pending / foldSeconds)} pending rows/s)`);
+    const rollupSeconds = queueSeconds + foldSeconds;
     loadAverages[1] = loadavg()[0]!;
 
-    const rollupTables = [hourly, ...coarser].map((r) => r.table);
+    const rollupTables = ROLLUPS.map((r) => r.table);
     note('VACUUM ANALYZE');
     const vacuumStarted = performance.now();
-    await client.query(`VACUUM ANALYZE usage_records, usage_request_ids, ${rollupTables.join(', ')}`);
+    await client.query(`VACUUM ANALYZE usage_records, usage_request_ids, ${PENDING.table}, ${rollupTables.join(', ')}`);
     const vacuumSeconds = (performance.now() - vacuumStarted) / 1000;
     loadAverages[2] = loadavg()[0]!;
 
@@ -230,6 +248,8 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
       end: new Date(start.getTime() + spanSeconds * 1000).toISOString(),
       loadSeconds,
       rollupSeconds,
+      foldSeconds,
+      pendingRows: pending,
       vacuumSeconds,
       loadAverages,
       sizesMB: Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, Math.round(Number(v) / 1048576)])),

@@ -2,15 +2,10 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldPending, ROLLUP_LOCK_KEY } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { GRAINS, ROLLUPS } from '../../src/infrastructure/persistence/rollup-registry';
+import { ingest, usageRecord, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
-import {
-  ingest,
-  rollupTables,
-  rollupsAndRecomputations,
-  seededRandom,
-  usageTables,
-  type Row,
-} from '../support/usage-checks';
+import { rollupTables, rollupsAndRecomputations, seededRandom, usageTables, type Row } from '../support/usage-checks';
 
 const NOW = new Date('2025-06-10T00:00:00Z');
 const FIRST_HOUR = Date.parse('2025-06-07T00:00:00Z');
@@ -90,9 +85,9 @@ beforeAll(async () => {
   ]);
   for (const { workspaceId, records } of batches) {
     const token = (app: TestApp) => app.token('boss', { role: 'admin', workspaceId });
-    expect((await ingest(t, token(t), records)).rejected).toEqual([]);
+    expect((await ingest(t, bearer(token(t)), records)).rejected).toEqual([]);
     const kept = records.filter((record) => !isErased(workspaceId, record));
-    if (kept.length > 0) await ingest(ghost, token(ghost), kept);
+    if (kept.length > 0) await ingest(ghost, bearer(token(ghost)), kept);
   }
 });
 afterAll(async () => Promise.all([t?.close(), ghost?.close()]));
@@ -126,7 +121,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
 
   it('erases the user’s usage as if the user had never existed, in that workspace only', async () => {
     const before = await usageTables(t.db);
-    const rollups = (await rollupTables(t.db)).map((r) => r.table);
+    const rollups = rollupTables().map((r) => r.table);
     expect(rollups).toEqual(expect.arrayContaining(['usage_hourly', 'usage_hourly_models']));
     const xRecords = only(before.usage_records, 'default', 'x');
     const xRequestIds = new Set(xRecords.map((row) => row.request_id));
@@ -180,43 +175,43 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     const resent = batches
       .flatMap((b) => (b.workspaceId === 'default' ? b.records : []))
       .find((r) => r.userId === 'x')!;
-    expect(await ingest(t, t.token('boss', { role: 'admin' }), [resent])).toMatchObject({ accepted: 1 });
+    expect(await ingest(t, bearer(t.token('boss', { role: 'admin' })), [resent])).toMatchObject({ accepted: 1 });
     await expectRollupsExact(t.db);
-    // its rows in the five per-user rollups, and each row of a rollup without users that
-    // holds nothing but this record (nobody else used the model that hour or day)
+    // its rows in the per-user rollups (and its pending row, folded already), and each row of
+    // a rollup without users that holds nothing but this record (nobody else used the model
+    // that hour or day)
+    const perUser = ROLLUPS.filter((r) => r.dimensions.includes('user_id')).length;
+    const shared = ROLLUPS.filter((r) => !r.dimensions.includes('user_id'));
     const [solo] = (await t.db.query(
-      `SELECT (SELECT count(*) FROM usage_hourly_models WHERE workspace_id = 'default' AND requests = 1
-                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
-            + (SELECT count(*) FROM usage_daily_models WHERE workspace_id = 'default' AND requests = 1
-                AND day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
-            + (SELECT count(*) FROM usage_monthly_models WHERE workspace_id = 'default' AND requests = 1
-                AND month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = $2 AND model = $3)
-            + (SELECT count(*) FROM usage_hourly_providers WHERE workspace_id = 'default' AND requests = 1
-                AND bucket_start = date_trunc('hour', $1::timestamptz, 'UTC') AND provider = $2)
-            + (SELECT count(*) FROM usage_daily_providers WHERE workspace_id = 'default' AND requests = 1
-                AND day_start = date_trunc('day', $1::timestamptz, 'UTC') AND provider = $2)
-            + (SELECT count(*) FROM usage_monthly_providers WHERE workspace_id = 'default' AND requests = 1
-                AND month_start = date_trunc('month', $1::timestamptz, 'UTC') AND provider = $2) AS n`,
+      `SELECT ${shared
+        .map((r) => {
+          const grain = GRAINS[r.grain];
+          const dims = r.dimensions.map((d) => ` AND ${d} = ${d === 'provider' ? '$2' : '$3'}`).join('');
+          return `(SELECT count(*) FROM ${r.table} WHERE workspace_id = 'default' AND requests = 1
+                   AND ${grain.column} = ${grain.ofRecord.replace(/occurred_at/g, '$1::timestamptz')}${dims})`;
+        })
+        .join(' + ')} AS n`,
       [resent.occurredAt, resent.provider, resent.model],
     )) as Array<{ n: string }>;
     const erased = (await erase(t, 'x', admin)).json();
-    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: 5 + Number(solo!.n) });
+    expect(erased).toEqual({ userId: 'x', deletedRecords: 1, deletedRollupRows: perUser + Number(solo!.n) });
     await expectRollupsExact(t.db);
   });
 
   it('does not wait for an ingest in flight, which stays whole and counts after the erasure', async () => {
     const workspaceId = 'race';
     const admin = t.token('boss', { role: 'admin', workspaceId });
-    const usage = (requestId: string, hour: number) => ({
-      requestId,
-      userId: 'x',
-      provider: 'openai',
-      model: 'gpt-4o',
-      occurredAt: new Date(FIRST_HOUR + hour * HOUR_MS).toISOString(),
-      inputTokens: 10,
-      outputTokens: 5,
-    });
-    await ingest(t, admin, [usage('race-1', 0), usage('race-2', 1)]);
+    const usage = (requestId: string, hour: number) =>
+      usageRecord({
+        requestId,
+        userId: 'x',
+        provider: 'openai',
+        model: 'gpt-4o',
+        occurredAt: new Date(FIRST_HOUR + hour * HOUR_MS).toISOString(),
+        inputTokens: 10,
+        outputTokens: 5,
+      });
+    await ingest(t, bearer(admin), [usage('race-1', 0), usage('race-2', 1)]);
 
     // a batch of x caught mid-transaction, written as ingest writes it: ledger, raw, pending
     const at = usage('', 0).occurredAt;
@@ -240,10 +235,9 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       );
       const res = await erase(t, 'x', bearer(admin));
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-hours 2 + provider-slots 2 + one row each of
-      // user-day, user-model-day, model-day, provider-day, user-month, user-model-month,
-      // model-month and provider-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 16 });
+      // hours 2 + model-hours 2 + provider-slots 2 + one row each of user-day,
+      // user-model-day, model-day, user-month, user-model-month and model-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 12 });
       await writer.query('COMMIT');
     } finally {
       await writer.end();
@@ -258,21 +252,16 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
   it('waits for a fold in progress, and erases the user’s usage still pending', async () => {
     const workspaceId = 'hold';
     const admin = t.token('boss', { role: 'admin', workspaceId });
-    await ingest(t, admin, [
+    await ingest(t, bearer(admin), [
       { requestId: 'hold-1', userId: 'x', provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 },
     ]);
     // sent, not folded yet
-    const sent = await t.app.inject({
-      method: 'POST',
-      url: '/v1/usage/records',
-      headers: bearer(admin),
-      payload: {
-        records: [
-          { requestId: 'hold-2', userId: 'x', provider: 'openai', model: 'o3', inputTokens: 2, outputTokens: 2 },
-        ],
-      },
-    });
-    expect(sent.statusCode).toBe(200);
+    await ingest(
+      t,
+      bearer(admin),
+      [{ requestId: 'hold-2', userId: 'x', provider: 'openai', model: 'o3', inputTokens: 2, outputTokens: 2 }],
+      { fold: false },
+    );
 
     const folder = new pg.Client({ connectionString: t.databaseUrl });
     await folder.connect();
@@ -285,8 +274,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await folder.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // the one folded record's row in each of the twelve rollups, and the pending row
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 13 });
+      // the one folded record's row in each of the nine rollups, and the pending row
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: ROLLUPS.length + 1 });
     } finally {
       await folder.end();
     }
@@ -299,7 +288,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     const workspaceId = 'busy';
     const admin = t.token('boss', { role: 'admin', workspaceId });
     const batch = (n: number) =>
-      Array.from({ length: 100 }, (_, i) => ({
+      usageRecords(100, (i) => ({
         requestId: `busy-${n}-${i}`,
         userId: i % 2 === 0 ? 'x' : 'y',
         provider: 'openai',
@@ -314,7 +303,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       expect(res.statusCode).toBe(200);
     };
     await Promise.all([
-      ...Array.from({ length: 12 }, (_, n) => ingest(t, admin, batch(n))),
+      ...Array.from({ length: 12 }, (_, n) => ingest(t, bearer(admin), batch(n))),
       eraseX(),
       eraseX(),
       eraseX(),
@@ -327,7 +316,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
   it('takes any user id ingest takes: 200 characters, slashes and non-ASCII, percent-encoded', async () => {
     const admin = t.token('boss', { role: 'admin', workspaceId: 'odd' });
     const userId = 'ü/@ '.repeat(50); // 200 characters, 1000 once percent-encoded
-    await ingest(t, admin, [
+    await ingest(t, bearer(admin), [
       { requestId: 'odd-1', userId, provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 },
     ]);
     const res = await erase(t, userId, bearer(admin));

@@ -1,5 +1,6 @@
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import type { DataSource } from 'typeorm';
+import { metricsOf, recomputeFromRecords, ROLLUPS } from '../../src/infrastructure/persistence/rollup-registry';
 import type { TestApp } from './test-app';
 import { bearer } from './test-app';
 
@@ -37,34 +38,6 @@ export async function ingest(t: TestApp, token: string, records: object[]): Prom
 
 export type Row = Record<string, string | null>;
 
-/** How each rollup key column derives from a raw record. */
-const KEY_FROM_RAW: Record<string, string> = {
-  bucket_start: "date_trunc('hour', occurred_at, 'UTC')",
-  day_start: "date_trunc('day', occurred_at, 'UTC')",
-  month_start: "date_trunc('month', occurred_at, 'UTC')",
-  slot_start: "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')",
-  user_id: 'user_id',
-  provider: 'provider',
-  model: 'model',
-};
-
-/** How each rollup metric column derives from the raw records of one bucket. */
-const METRIC_FROM_RAW: Record<string, string> = {
-  requests: 'count(*)',
-  errors: 'count(*) FILTER (WHERE NOT success)',
-  input_tokens: 'sum(input_tokens)',
-  output_tokens: 'sum(output_tokens)',
-  cached_input_tokens: 'sum(cached_input_tokens)',
-  cache_write_tokens: 'sum(cache_write_tokens)',
-  reasoning_tokens: 'sum(reasoning_tokens)',
-  total_tokens: 'sum(total_tokens)',
-  duration_ms_sum: 'coalesce(sum(duration_ms), 0)',
-  duration_count: 'count(duration_ms)',
-  cost: 'coalesce(sum(cost), 0)',
-  unpriced_requests: 'count(*) FILTER (WHERE cost IS NULL)',
-  last_occurred_at: 'max(occurred_at)',
-};
-
 export interface RollupTable {
   table: string;
   /** primary key columns after workspace_id */
@@ -72,35 +45,9 @@ export interface RollupTable {
   metrics: string[];
 }
 
-/**
- * Every rollup table in the schema (a usage_* table with a `requests` column), found in the
- * catalog, so that a rollup added later is checked without editing the tests.
- */
-export async function rollupTables(db: DataSource): Promise<RollupTable[]> {
-  const rows = (await db.query(`
-    SELECT c.relname AS table,
-      (SELECT array_agg(a.attname::text ORDER BY k.ord)
-       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-       WHERE i.indrelid = c.oid AND i.indisprimary) AS key_columns,
-      (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
-    FROM pg_class c
-    WHERE c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE 'usage\\_%' AND c.relname <> 'usage_pending'
-      AND c.relnamespace = 'public'::regnamespace
-      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'requests')
-    ORDER BY c.relname`)) as Array<{ table: string; key_columns: string[]; columns: string[] }>;
-  return rows.map(({ table, key_columns, columns }) => {
-    if (key_columns[0] !== 'workspace_id') throw new Error(`${table}: primary key must lead with workspace_id`);
-    const keys = key_columns.slice(1);
-    const metrics = columns.filter((c) => c !== 'workspace_id' && !keys.includes(c));
-    for (const column of [...keys, ...metrics]) {
-      if (!(column in KEY_FROM_RAW) && !(column in METRIC_FROM_RAW)) {
-        throw new Error(`${table}.${column}: the tests do not know how it derives from raw records`);
-      }
-    }
-    return { table, keys, metrics };
-  });
+/** Every rollup, as the registry defines it. */
+export function rollupTables(): RollupTable[] {
+  return ROLLUPS.map((r) => ({ table: r.table, keys: [...r.key], metrics: metricsOf(r).map((m) => m.name) }));
 }
 
 /** One rollup table as stored and as recomputed from usage_records; equal when the rollup is exact. */
@@ -122,20 +69,19 @@ export async function rollupsAndRecomputations(
   await foldPending(db);
   const comparisons: RollupComparison[] = [];
   const asText = (c: string) => (c === 'cost' && options.numericCost ? `trim_scale(cost)::text AS cost` : `${c}::text`);
-  for (const { table, keys, metrics } of await rollupTables(db)) {
+  for (const rollup of ROLLUPS) {
+    const { table, keys, metrics } = {
+      table: rollup.table,
+      keys: rollup.key,
+      metrics: metricsOf(rollup).map((m) => m.name),
+    };
     const order = ['workspace_id', ...keys].join(', ');
     const columns = ['workspace_id', ...keys, ...metrics];
-    const [rollup, recomputed] = await Promise.all([
+    const [rollupRows, recomputed] = await Promise.all([
       db.query(`SELECT ${columns.map(asText).join(', ')} FROM ${table} ORDER BY ${order}`),
-      db.query(`
-        SELECT ${columns.map(asText).join(', ')} FROM (
-          SELECT workspace_id, ${keys.map((k) => `${KEY_FROM_RAW[k]} AS ${k}`).join(', ')},
-            ${metrics.map((m) => `${METRIC_FROM_RAW[m]} AS ${m}`).join(', ')}
-          FROM usage_records
-          GROUP BY workspace_id, ${keys.map((k) => KEY_FROM_RAW[k]).join(', ')}
-        ) raw ORDER BY ${order}`),
+      db.query(`SELECT ${columns.map(asText).join(', ')} FROM (${recomputeFromRecords(rollup)}) raw ORDER BY ${order}`),
     ]);
-    comparisons.push({ table, rollup: rollup as Row[], recomputed: recomputed as Row[] });
+    comparisons.push({ table, rollup: rollupRows as Row[], recomputed: recomputed as Row[] });
   }
   return comparisons;
 }

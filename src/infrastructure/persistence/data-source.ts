@@ -1,26 +1,8 @@
 import { DataSource } from 'typeorm';
+import { Baseline1764806400000 } from '../../../migrations/1764806400000-baseline';
 import { ENTITIES } from './entities';
-import { InitialSchema1700000000001 } from '../../../migrations/1700000000001-initial-schema';
-import { CoarserRollups1700000000002 } from '../../../migrations/1700000000002-coarser-rollups';
-import { UserHourlyIndex1700000000003 } from '../../../migrations/1700000000003-user-hourly-index';
-import { DailyAndProviderRollups1700000000004 } from '../../../migrations/1700000000004-daily-and-provider-rollups';
-import { MonthlyUserRollups1700000000005 } from '../../../migrations/1700000000005-monthly-user-rollups';
-import { CoarseModelProviderRollups1700000000006 } from '../../../migrations/1700000000006-coarse-model-provider-rollups';
-import { PendingRollups1700000000007 } from '../../../migrations/1700000000007-pending-rollups';
-import { LeanerHourlyRollups1700000000008 } from '../../../migrations/1700000000008-leaner-hourly-rollups';
-import { ProviderSlotRollup1700000000009 } from '../../../migrations/1700000000009-provider-slot-rollup';
 
-export const MIGRATIONS = [
-  InitialSchema1700000000001,
-  CoarserRollups1700000000002,
-  UserHourlyIndex1700000000003,
-  DailyAndProviderRollups1700000000004,
-  MonthlyUserRollups1700000000005,
-  CoarseModelProviderRollups1700000000006,
-  PendingRollups1700000000007,
-  LeanerHourlyRollups1700000000008,
-  ProviderSlotRollup1700000000009,
-];
+export const MIGRATIONS = [Baseline1764806400000];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
 const MIGRATION_LOCK_KEY = 727_412_001;

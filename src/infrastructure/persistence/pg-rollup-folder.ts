@@ -1,84 +1,40 @@
 import type { DataSource } from 'typeorm';
-import { ADDITIVE_METRICS } from './rollup-metrics';
+import {
+  ADDITIVE_METRICS,
+  FOLD_ORDER,
+  foldSourceOf,
+  GRAINS,
+  LAST_OCCURRENCE,
+  metricsOf,
+  ROLLUPS,
+  type RollupDefinition,
+} from './rollup-registry';
 
-interface Delta {
-  /** the rollup it is added to */
-  table: string;
-  /** the delta it is summed from, or the moved pending rows */
-  from: string;
-  /** key columns after workspace_id, each with its expression over `from` */
-  keys: Array<[column: string, expression: string]>;
-  /** whether its rollup keeps the latest occurrence (only usage_daily_users: a user's last activity) */
-  last?: boolean;
-  /** which rows of `from` it sums, when not all */
-  where?: string;
+/** Each key column of a rollup with its expression over the rows of its fold source. */
+function keysOver(rollup: RollupDefinition, source: RollupDefinition | null): Array<[string, string]> {
+  return rollup.key.map((column) => {
+    const grain = GRAINS[rollup.grain];
+    if (column !== grain.column) return [column, column];
+    // the moved pending rows carry the hour and the slot; a rollup carries its own grain
+    const from =
+      source === null ? (rollup.grain === 'slot' ? 'slot_start' : 'bucket_start') : GRAINS[source.grain].column;
+    return [column, from === column ? column : grain.ofStart!(from)];
+  });
 }
-
-const DAY_OF = (column: string): string => `date_trunc('day', ${column}, 'UTC')`;
-const MONTH_OF = (column: string): string => `date_trunc('month', ${column}, 'UTC')`;
-const same = (...columns: string[]): Array<[string, string]> => columns.map((c) => [c, c]);
 
 /**
- * What the moved rows add to each rollup, each summed from the finest delta that has its
- * keys (a day from its hours, a month from its days), so that most sums run over a few
- * rows rather than over every moved row. Every delta comes after the one it is summed from.
+ * What the moved rows add to one rollup, summed from the delta of its fold source (a day
+ * from its hours, users from their user × model rows …), so that most sums run over a few
+ * rows rather than over every moved row. Every delta carries the latest occurrence.
  */
-const DELTAS: Delta[] = [
-  { table: 'usage_hourly', from: 'moved', keys: same('bucket_start', 'user_id', 'provider', 'model') },
-  {
-    table: 'usage_daily_user_models',
-    from: 'usage_hourly',
-    keys: [['user_id', 'user_id'], ['day_start', DAY_OF('bucket_start')], ...same('provider', 'model')],
-  },
-  {
-    table: 'usage_monthly_user_models',
-    from: 'usage_daily_user_models',
-    keys: [['user_id', 'user_id'], ['month_start', MONTH_OF('day_start')], ...same('provider', 'model')],
-  },
-  { table: 'usage_daily_users', from: 'usage_daily_user_models', keys: same('day_start', 'user_id'), last: true },
-  {
-    table: 'usage_monthly_users',
-    from: 'usage_daily_users',
-    keys: [['month_start', MONTH_OF('day_start')], ...same('user_id')],
-  },
-  { table: 'usage_hourly_models', from: 'usage_hourly', keys: same('bucket_start', 'provider', 'model') },
-  {
-    table: 'usage_daily_models',
-    from: 'usage_hourly_models',
-    keys: [['day_start', DAY_OF('bucket_start')], ...same('provider', 'model')],
-  },
-  {
-    table: 'usage_monthly_models',
-    from: 'usage_daily_models',
-    keys: [['month_start', MONTH_OF('day_start')], ...same('provider', 'model')],
-  },
-  { table: 'usage_hourly_providers', from: 'usage_hourly_models', keys: same('bucket_start', 'provider') },
-  { table: 'usage_daily_providers', from: 'usage_daily_models', keys: same('day_start', 'provider') },
-  { table: 'usage_monthly_providers', from: 'usage_monthly_models', keys: same('month_start', 'provider') },
-  // rows queued before the slots existed have no slot: their usage is in the slots already
-  {
-    table: 'usage_slot_providers',
-    from: 'moved',
-    keys: same('slot_start', 'provider'),
-    where: 'slot_start IS NOT NULL',
-  },
-];
-
-/** The deltas that carry the latest occurrence: those whose rollup keeps it, and their sources. */
-const CARRIES_LAST = new Set<string>();
-for (const delta of [...DELTAS].reverse()) {
-  if (delta.last || DELTAS.some((child) => child.from === delta.table && CARRIES_LAST.has(child.table))) {
-    CARRIES_LAST.add(delta.table);
-  }
-}
-
-function deltaSums(delta: Delta): string {
-  const positions = ['workspace_id', ...delta.keys].map((_, i) => String(i + 1)).join(', ');
-  const last = CARRIES_LAST.has(delta.table) ? ', max(last_occurred_at) AS last_occurred_at' : '';
-  return `delta_${delta.table} AS (
-  SELECT workspace_id, ${delta.keys.map(([column, expression]) => `${expression} AS ${column}`).join(', ')},
-    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}${last}
-  FROM ${delta.from === 'moved' ? 'moved' : `delta_${delta.from}`}${delta.where ? ` WHERE ${delta.where}` : ''}
+function deltaSums(rollup: RollupDefinition): string {
+  const source = foldSourceOf(rollup);
+  const keys = keysOver(rollup, source);
+  const positions = ['workspace_id', ...keys].map((_, i) => String(i + 1)).join(', ');
+  return `delta_${rollup.table} AS (
+  SELECT workspace_id, ${keys.map(([column, expression]) => `${expression} AS ${column}`).join(', ')},
+    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}, max(${LAST_OCCURRENCE.name}) AS ${LAST_OCCURRENCE.name}
+  FROM ${source === null ? 'moved' : `delta_${source.table}`}
   GROUP BY ${positions}
 )`;
 }
@@ -87,16 +43,18 @@ function deltaSums(delta: Delta): string {
  * Adds a delta to its rollup. Rows are upserted in key order, and only one fold runs at a
  * time, so no two writers of a rollup ever wait on each other in a cycle.
  */
-function deltaUpsert(delta: Delta): string {
-  const keyColumns = ['workspace_id', ...delta.keys.map(([column]) => column)];
-  const columns = [...keyColumns, ...ADDITIVE_METRICS, ...(delta.last ? ['last_occurred_at'] : [])];
-  const updates = [
-    ...ADDITIVE_METRICS.map((c) => `${c} = r.${c} + EXCLUDED.${c}`),
-    ...(delta.last ? ['last_occurred_at = greatest(r.last_occurred_at, EXCLUDED.last_occurred_at)'] : []),
-  ];
-  return `upsert_${delta.table} AS (
-  INSERT INTO ${delta.table} AS r (${columns.join(', ')})
-  SELECT ${columns.join(', ')} FROM delta_${delta.table} ORDER BY ${keyColumns.join(', ')}
+function deltaUpsert(rollup: RollupDefinition): string {
+  const keyColumns = ['workspace_id', ...rollup.key];
+  const metrics = metricsOf(rollup);
+  const columns = [...keyColumns, ...metrics.map((m) => m.name)];
+  const updates = metrics.map((m) =>
+    m.combine === 'sum'
+      ? `${m.name} = r.${m.name} + EXCLUDED.${m.name}`
+      : `${m.name} = greatest(r.${m.name}, EXCLUDED.${m.name})`,
+  );
+  return `upsert_${rollup.table} AS (
+  INSERT INTO ${rollup.table} AS r (${columns.join(', ')})
+  SELECT ${columns.join(', ')} FROM delta_${rollup.table} ORDER BY ${keyColumns.join(', ')}
   ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET
     ${updates.join(',\n    ')}
 )`;
@@ -120,8 +78,8 @@ WITH moved AS (
   WHERE ctid = ANY (ARRAY(SELECT ctid FROM usage_pending LIMIT ${MAX_ROWS}))
   RETURNING *
 ),
-${DELTAS.map(deltaSums).join(',\n')},
-${DELTAS.map(deltaUpsert).join(',\n')}
+${FOLD_ORDER.map(deltaSums).join(',\n')},
+${FOLD_ORDER.map(deltaUpsert).join(',\n')}
 SELECT count(*)::int AS rows FROM moved`;
 
 /**
@@ -151,9 +109,9 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
 }
 
 /**
- * Deletes the 15-minute provider slots before `end` (the start of the oldest raw month
- * kept), after folding what is pending, under the fold lock: no fold brings slots of those
- * months back, as ingest accepts nothing that old.
+ * Deletes the rows before `end` (the start of the oldest raw month kept) of the rollups that
+ * cover the raw months only, after folding what is pending, under the fold lock: no fold
+ * brings rows of those months back, as ingest accepts nothing that old.
  */
 export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void> {
   await db.transaction(async (tx) => {
@@ -163,7 +121,9 @@ export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void
       const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
       if ((row?.rows ?? 0) === 0) break;
     }
-    await tx.query('DELETE FROM usage_slot_providers WHERE slot_start < $1', [end.toISOString()]);
+    for (const rollup of ROLLUPS.filter((r) => r.rawWindowOnly)) {
+      await tx.query(`DELETE FROM ${rollup.table} WHERE ${GRAINS[rollup.grain].column} < $1`, [end.toISOString()]);
+    }
   });
 }
 

@@ -3,134 +3,84 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
 import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
-import { ADDITIVE_METRICS, SLOT } from './rollup-metrics';
+import {
+  ADDITIVE_METRICS,
+  ALL_DIMENSIONS,
+  GRAINS,
+  METRICS,
+  PENDING,
+  ROLLUPS,
+  smallestRollup,
+  type RollupDefinition,
+} from './rollup-registry';
 
-/** Rollups keyed by user: the user's rows go. usage_hourly comes first (see ERASE). */
-const USER_ROLLUPS = [
-  'usage_hourly',
-  'usage_daily_user_models',
-  'usage_daily_users',
-  'usage_monthly_user_models',
-  'usage_monthly_users',
-];
+/** The finest per-user rollup: its rows of the user say what the user added to every other rollup. */
+const FINEST = smallestRollup('hour', ALL_DIMENSIONS);
+const USER_ROLLUPS = ROLLUPS.filter((r) => r !== FINEST && r.dimensions.includes('user_id'));
+const SHARED_ROLLUPS = ROLLUPS.filter((r) => !r.dimensions.includes('user_id'));
 
-/** Rollups without a user column, each key column with how it derives from a usage_hourly row. */
-const SHARED_ROLLUPS: Array<{ table: string; keys: Array<[column: string, fromHourly: string]> }> = [
-  {
-    table: 'usage_monthly_models',
-    keys: [
-      ['month_start', "date_trunc('month', bucket_start, 'UTC')"],
-      ['provider', 'provider'],
-      ['model', 'model'],
-    ],
-  },
-  {
-    table: 'usage_daily_models',
-    keys: [
-      ['day_start', "date_trunc('day', bucket_start, 'UTC')"],
-      ['provider', 'provider'],
-      ['model', 'model'],
-    ],
-  },
-  {
-    table: 'usage_hourly_models',
-    keys: [
-      ['bucket_start', 'bucket_start'],
-      ['provider', 'provider'],
-      ['model', 'model'],
-    ],
-  },
-  {
-    table: 'usage_monthly_providers',
-    keys: [
-      ['month_start', "date_trunc('month', bucket_start, 'UTC')"],
-      ['provider', 'provider'],
-    ],
-  },
-  {
-    table: 'usage_daily_providers',
-    keys: [
-      ['day_start', "date_trunc('day', bucket_start, 'UTC')"],
-      ['provider', 'provider'],
-    ],
-  },
-  {
-    table: 'usage_hourly_providers',
-    keys: [
-      ['bucket_start', 'bucket_start'],
-      ['provider', 'provider'],
-    ],
-  },
-];
+const sums = (expression: (metric: string) => string): string =>
+  ADDITIVE_METRICS.map((c) => `${expression(c)} AS ${c}`).join(', ');
 
-const keyList = (r: (typeof SHARED_ROLLUPS)[number]): string => r.keys.map(([column]) => column).join(', ');
+/**
+ * The user's share of one rollup without a user column: from the user's finest rollup rows,
+ * or, for a rollup that covers the raw months only (finer than an hour), from the user's raw
+ * records less their sums still pending (not in that rollup yet).
+ */
+function shareOf(rollup: RollupDefinition): string {
+  const time = GRAINS[rollup.grain].column;
+  const keys = rollup.key.filter((k) => k !== time);
+  if (rollup.rawWindowOnly) {
+    const ofRecord = rollup.grain === 'slot' ? GRAINS.slot.ofRecord : GRAINS[rollup.grain].ofRecord;
+    return `SELECT ${time}, ${keys.join(', ')}, ${sums((c) => `sum(${c})`)}
+  FROM (SELECT ${ofRecord} AS ${time}, ${keys.join(', ')}, ${METRICS.map((m) => m.ofRecord).join(', ')} FROM records
+        UNION ALL
+        SELECT ${time}, ${keys.join(', ')}, ${ADDITIVE_METRICS.map((c) => `-${c}`).join(', ')} FROM pending)
+    AS x (${time}, ${keys.join(', ')}, ${ADDITIVE_METRICS.join(', ')})
+  GROUP BY ${rollup.key.join(', ')} HAVING sum(requests) <> 0`;
+  }
+  const finestTime = GRAINS[FINEST.grain].column;
+  const at = time === finestTime ? time : GRAINS[rollup.grain].ofStart!(finestTime);
+  return `SELECT ${at} AS ${time}, ${keys.join(', ')}, ${sums((c) => `sum(${c})`)}
+  FROM finest GROUP BY 1${keys.map((_, i) => `, ${i + 2}`).join('')}`;
+}
 
-/** The user's share of one shared rollup: taken out of its rows, rows only the user had deleted. */
-function shareRemoval(r: (typeof SHARED_ROLLUPS)[number], index: number): string {
-  const same = r.keys.map(([column]) => `m.${column} = x.${column}`).join(' AND ');
-  return `share_${index} AS (
-  SELECT ${r.keys.map(([column, fromHourly]) => `${fromHourly} AS ${column}`).join(', ')},
-    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
-  FROM hourly GROUP BY ${keyList(r)}
+/** The user's share taken out of one rollup: its rows only the user had deleted, the others reduced. */
+function shareRemoval(rollup: RollupDefinition): string {
+  const same = rollup.key.map((column) => `m.${column} = x.${column}`).join(' AND ');
+  return `share_${rollup.table} AS (
+  ${shareOf(rollup)}
 ),
-emptied_${index} AS (
-  DELETE FROM ${r.table} m USING share_${index} x
+emptied_${rollup.table} AS (
+  DELETE FROM ${rollup.table} m USING share_${rollup.table} x
   WHERE m.workspace_id = $1 AND ${same} AND m.requests = x.requests
   RETURNING 1
 ),
-reduced_${index} AS (
-  UPDATE ${r.table} m SET
+reduced_${rollup.table} AS (
+  UPDATE ${rollup.table} m SET
     ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')}
-  FROM share_${index} x
+  FROM share_${rollup.table} x
   WHERE m.workspace_id = $1 AND ${same} AND m.requests > x.requests
   RETURNING 1
 )`;
 }
 
-/** The user's records as rollup metrics. */
-const RECORD_METRICS = `1, CASE WHEN success THEN 0 ELSE 1 END, input_tokens, output_tokens, cached_input_tokens,
-  cache_write_tokens, reasoning_tokens, total_tokens, coalesce(duration_ms, 0), CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END,
-  coalesce(cost, 0), CASE WHEN cost IS NULL THEN 1 ELSE 0 END`;
-
-/**
- * The user's share of the 15-minute provider slots, which cover the raw months kept: the
- * user's raw records, less their sums still pending (not in the slots yet).
- */
-const SLOT_SHARE = `slot_share AS (
-  SELECT slot_start, provider, ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
-  FROM (SELECT ${SLOT} AS slot_start, provider, ${RECORD_METRICS} FROM records
-        UNION ALL
-        SELECT slot_start, provider, ${ADDITIVE_METRICS.map((c) => `-${c}`).join(', ')} FROM pending
-        WHERE slot_start IS NOT NULL) AS x (slot_start, provider, ${ADDITIVE_METRICS.join(', ')})
-  GROUP BY 1, 2 HAVING sum(requests) <> 0
-),
-emptied_slots AS (
-  DELETE FROM usage_slot_providers m USING slot_share x
-  WHERE m.workspace_id = $1 AND m.slot_start = x.slot_start AND m.provider = x.provider AND m.requests = x.requests
-  RETURNING 1
-),
-reduced_slots AS (
-  UPDATE usage_slot_providers m SET
-    ${ADDITIVE_METRICS.map((c) => `${c} = m.${c} - x.${c}`).join(',\n    ')}
-  FROM slot_share x
-  WHERE m.workspace_id = $1 AND m.slot_start = x.slot_start AND m.provider = x.provider AND m.requests > x.requests
-  RETURNING 1
-)`;
+const count = (cte: string): string => `(SELECT count(*) FROM ${cte})`;
 
 /**
  * One statement, one snapshot. The user's raw records (every partition kept) and the ledger
  * entries of exactly those request ids (the ledger is keyed by request id alone); the user's
  * usage still pending for the rollups; the user's rows of every per-user rollup; and the
- * user's share taken out of the rollups that have no user column: the per-user hourly rows
+ * user's share taken out of the rollups that have no user column: the user's finest rows
  * being deleted say exactly what the user added to each of their rows (also for hours whose
- * raw partition retention already dropped), the raw records what they added to the slots.
- * A row only the user had disappears; otherwise its sums are reduced.
+ * raw partition retention already dropped), the raw records what they added to the rollups
+ * finer than an hour. A row only the user had disappears; otherwise its sums are reduced.
  */
 const ERASE = `
 WITH records AS (
   DELETE FROM usage_records WHERE workspace_id = $1 AND user_id = $2
-  RETURNING request_id, occurred_at, provider, success, input_tokens, output_tokens, cached_input_tokens,
-    cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
+  RETURNING request_id, occurred_at, ${ALL_DIMENSIONS.join(', ')}, success, input_tokens, output_tokens,
+    cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 request_ids AS (
   DELETE FROM usage_request_ids l USING records r
@@ -138,29 +88,26 @@ request_ids AS (
   RETURNING 1
 ),
 pending AS (
-  DELETE FROM usage_pending WHERE workspace_id = $1 AND user_id = $2
-  RETURNING slot_start, provider, ${ADDITIVE_METRICS.join(', ')}
+  DELETE FROM ${PENDING.table} WHERE workspace_id = $1 AND user_id = $2
+  RETURNING ${[...PENDING.times, ...PENDING.dimensions, ...ADDITIVE_METRICS].join(', ')}
 ),
-hourly AS (
-  DELETE FROM usage_hourly WHERE workspace_id = $1 AND user_id = $2
-  RETURNING bucket_start, provider, model, ${ADDITIVE_METRICS.join(', ')}
+finest AS (
+  DELETE FROM ${FINEST.table} WHERE workspace_id = $1 AND user_id = $2
+  RETURNING ${[...FINEST.key, ...ADDITIVE_METRICS].join(', ')}
 ),
-${USER_ROLLUPS.slice(1)
-  .map(
-    (table) =>
-      `erased_${table} AS (\n  DELETE FROM ${table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
-  )
-  .join('\n')}
-${SHARED_ROLLUPS.map(shareRemoval).join(',\n')},
-${SLOT_SHARE}
-SELECT (SELECT count(*) FROM records)::text AS records,
-       (SELECT count(*) FROM request_ids)::text AS request_ids,
-       ((SELECT count(*) FROM hourly) + (SELECT count(*) FROM pending)
-        + ${USER_ROLLUPS.slice(1)
-          .map((table) => `(SELECT count(*) FROM erased_${table})`)
-          .join(' + ')}
-        + ${SHARED_ROLLUPS.map((_, i) => `(SELECT count(*) FROM emptied_${i})`).join(' + ')}
-        + (SELECT count(*) FROM emptied_slots))::text AS rollup_rows`;
+${USER_ROLLUPS.map(
+  (r) => `erased_${r.table} AS (\n  DELETE FROM ${r.table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
+).join('\n')}
+${SHARED_ROLLUPS.map(shareRemoval).join(',\n')}
+SELECT ${count('records')}::text AS records, ${count('request_ids')}::text AS request_ids,
+  (${[
+    'finest',
+    'pending',
+    ...USER_ROLLUPS.map((r) => `erased_${r.table}`),
+    ...SHARED_ROLLUPS.map((r) => `emptied_${r.table}`),
+  ]
+    .map(count)
+    .join(' + ')})::text AS rollup_rows`;
 
 /** Tries at most; a serialization failure (another erasure of the same rows) is tried again. */
 const MAX_ATTEMPTS = 3;

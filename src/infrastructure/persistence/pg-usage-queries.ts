@@ -1,5 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
+import type { Clock } from '../../application/ports/clock.port';
+import { TOKENS } from '../../application/ports/tokens';
 import type {
   BucketUsage,
   ChartSums,
@@ -15,7 +17,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
-import { bucketSeries, factsSource, SqlParams, TOTALS } from './usage-facts';
+import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 
 type TotalsRow = Record<
   | 'requests'
@@ -90,7 +92,14 @@ const SORT_COLUMNS: Record<UserSort, string> = {
 
 @injectable()
 export class PgUsageQueries implements UsageQueries {
-  constructor(@inject(DataSource) private readonly db: DataSource) {}
+  constructor(
+    @inject(DataSource) private readonly db: DataSource,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+  ) {}
+
+  private facts(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
+    return factsSource(scope, params, needs, this.clock.now());
+  }
 
   private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
     return (await this.db.query(sql, params.values)) as T[];
@@ -98,7 +107,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async totals(scope: UsageScope): Promise<UsageTotals> {
     const p = new SqlParams();
-    const [row] = await this.rows<TotalsRow>(`SELECT ${TOTALS} FROM (${factsSource(scope, p)}) f`, p);
+    const [row] = await this.rows<TotalsRow>(`SELECT ${TOTALS} FROM (${this.facts(scope, p)}) f`, p);
     return toTotals(row!);
   }
 
@@ -107,7 +116,7 @@ export class PgUsageQueries implements UsageQueries {
     const [row] = await this.rows<{ n: number }>(
       // grouping hashes where count(DISTINCT) would sort; facts are signed: a user whose rows
       // cancel out has no request in the range
-      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${factsSource(scope, p, { user: true })}) f
+      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${this.facts(scope, p, { user: true })}) f
          GROUP BY user_id HAVING sum(requests) <> 0) u`,
       p,
     );
@@ -117,7 +126,7 @@ export class PgUsageQueries implements UsageQueries {
   async byModel(scope: UsageScope): Promise<ModelUsage[]> {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string; model: string }>(
-      `SELECT provider, model, ${TOTALS} FROM (${factsSource(scope, p, { model: true })}) f
+      `SELECT provider, model, ${TOTALS} FROM (${this.facts(scope, p, { model: true })}) f
        GROUP BY provider, model HAVING sum(requests) <> 0 ORDER BY total_tokens DESC, requests DESC, provider, model`,
       p,
     );
@@ -127,7 +136,7 @@ export class PgUsageQueries implements UsageQueries {
   async byProvider(scope: UsageScope): Promise<ProviderUsage[]> {
     const p = new SqlParams();
     const rows = await this.rows<TotalsRow & { provider: string }>(
-      `SELECT provider, ${TOTALS} FROM (${factsSource(scope, p, { provider: true })}) f
+      `SELECT provider, ${TOTALS} FROM (${this.facts(scope, p, { provider: true })}) f
        GROUP BY provider HAVING sum(requests) <> 0 ORDER BY total_tokens DESC, requests DESC, provider`,
       p,
     );
@@ -136,7 +145,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p, { bucketed: true });
+    const facts = this.facts(scope, p, { bucketed: true });
     const rows = await this.rows<ChartRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS (SELECT bucket_start, ${CHART_SUMS} FROM (${facts}) f GROUP BY 1)
@@ -149,7 +158,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = factsSource(scope, p, { provider: true, bucketed: true });
+    const facts = this.facts(scope, p, { provider: true, bucketed: true });
     const rows = await this.rows<ChartRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS MATERIALIZED (SELECT bucket_start, provider, ${CHART_SUMS} FROM (${facts}) f
@@ -165,26 +174,29 @@ export class PgUsageQueries implements UsageQueries {
 
   async users(scope: UsageScope, query: UserListQuery): Promise<{ items: UserUsage[]; total: number }> {
     const p = new SqlParams();
-    const perUserFacts = factsSource(scope, p, { user: true });
     const ws = p.add(scope.workspaceId);
-    const conditions: string[] = [];
-    if (query.search !== undefined) {
-      conditions.push(`user_id ILIKE '%' || ${p.add(query.search.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`);
-    }
-    if (query.status !== undefined) {
-      conditions.push(
-        `last_active_at ${query.status === 'active' ? '>=' : '<'} ${p.add(query.activeSince.toISOString())}`,
-      );
-    }
+    const search =
+      query.search === undefined
+        ? undefined
+        : `user_id ILIKE '%' || ${p.add(query.search.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`;
+    const perUserFacts = this.facts(scope, p, { user: true, where: search, whereDimensions: ['user_id'] });
+    // a user's last activity: their latest day's, or usage not folded yet
+    const lastActive = (user: string): string => `greatest(
+        (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
+         ORDER BY d.day_start DESC LIMIT 1),
+        (SELECT max(q.last_occurred_at) FROM usage_pending q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
+    // looked up for every user only where the list is filtered or sorted by it
+    const lastForAll = query.status !== undefined || query.sort === 'lastActiveAt';
+    const status =
+      query.status === undefined
+        ? ''
+        : `WHERE last_active_at ${query.status === 'active' ? '>=' : '<'} ${p.add(query.activeSince.toISOString())}`;
     const order = `${SORT_COLUMNS[query.sort]} ${query.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, user_id ${query.order === 'asc' ? 'ASC' : 'DESC'}`;
     const limit = p.add(query.limit);
     const offset = p.add(query.offset);
-    // models are looked up only for the users of the page
-    const pageFacts = factsSource(scope, p, {
-      user: true,
-      model: true,
-      where: 'user_id IN (SELECT user_id FROM page)',
-    });
+    // models are looked up for the users of the page only, one user at a time through the
+    // rollups' user index
+    const pageFacts = this.facts(scope, p, { user: true, model: true, where: 'user_id = pu.user_id' });
     const rows = await this.rows<
       Record<'requests' | 'total_tokens' | 'cost' | 'unpriced_requests', string> & {
         user_id: string;
@@ -199,28 +211,27 @@ export class PgUsageQueries implements UsageQueries {
            coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests
          FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
-       pending_last AS (
-         SELECT user_id, max(last_occurred_at) AS last_occurred_at FROM usage_pending
-         WHERE workspace_id = ${ws} GROUP BY user_id
+       filtered AS (
+         SELECT * FROM (SELECT u.*, ${lastForAll ? lastActive('u.user_id') : 'NULL::timestamptz'} AS last_active_at
+                        FROM per_user u) x ${status}
        ),
-       with_last AS (
-         -- usage not folded yet may be the latest
-         SELECT u.*, greatest(pl.last_occurred_at, (SELECT d.last_occurred_at FROM usage_daily_users d
-                      WHERE d.workspace_id = ${ws} AND d.user_id = u.user_id ORDER BY d.day_start DESC LIMIT 1)) AS last_active_at
-         FROM per_user u LEFT JOIN pending_last pl USING (user_id)
-       ),
-       filtered AS (SELECT * FROM with_last ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}),
-       page AS (SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
-       per_model AS (
-         SELECT user_id, provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
-         FROM (${pageFacts}) f GROUP BY user_id, provider, model HAVING sum(requests) <> 0
+       page AS MATERIALIZED (
+         SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
        ),
        models AS (
-         SELECT user_id, json_agg(json_build_object('provider', provider, 'model', model, 'requests', requests,
-                  'total_tokens', total_tokens) ORDER BY total_tokens DESC, requests DESC, provider, model) AS models
-         FROM per_model GROUP BY user_id
+         SELECT pu.user_id, json_agg(json_build_object('provider', m.provider, 'model', m.model, 'requests', m.requests,
+                  'total_tokens', m.total_tokens) ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model) AS models
+         FROM page pu CROSS JOIN LATERAL (
+           SELECT provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
+           FROM (${pageFacts}) f GROUP BY provider, model HAVING sum(requests) <> 0
+         ) m
+         GROUP BY pu.user_id
        )
-       SELECT page.*, models.models FROM page LEFT JOIN models USING (user_id) ORDER BY ${order}`,
+       SELECT * FROM (
+         SELECT page.user_id, page.requests, page.total_tokens, page.cost, page.unpriced_requests, page.total,
+           ${lastForAll ? 'page.last_active_at' : lastActive('page.user_id')} AS last_active_at, models.models
+         FROM page LEFT JOIN models USING (user_id)) r
+       ORDER BY ${order}`,
       p,
     );
     let total = rows[0]?.total;

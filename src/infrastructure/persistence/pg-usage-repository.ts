@@ -2,15 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { UsageRepository } from '../../application/ports/usage-repository.port';
 import type { UsageRecord } from '../../domain/usage-record';
-import { SLOT } from './rollup-metrics';
-
-const PENDING_COLUMNS = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-  reasoning_tokens, total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at`;
-/** The sums of one batch's stored records, per hour, 15-minute slot, user, provider and model. */
-const PENDING_SUMS = `count(*), count(*) FILTER (WHERE NOT success), sum(input_tokens), sum(output_tokens),
-  sum(cached_input_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(total_tokens),
-  coalesce(sum(duration_ms), 0), count(duration_ms), coalesce(sum(cost), 0), count(*) FILTER (WHERE cost IS NULL),
-  max(occurred_at)`;
+import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
 
 /**
  * One statement per batch: claim request ids in the dedup ledger, store the records whose
@@ -49,9 +41,8 @@ stored AS (
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 pending AS (
-  INSERT INTO usage_pending (workspace_id, bucket_start, slot_start, user_id, provider, model, ${PENDING_COLUMNS})
-  SELECT $1, date_trunc('hour', occurred_at, 'UTC'), ${SLOT}, user_id, provider, model, ${PENDING_SUMS}
-  FROM stored GROUP BY 2, 3, 4, 5, 6
+  INSERT INTO ${PENDING.table} (${PENDING_COLUMNS.join(', ')})
+  ${pendingFromRecords('stored', '$1')}
 )
 SELECT count(*)::int AS inserted FROM stored`;
 

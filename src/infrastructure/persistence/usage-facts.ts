@@ -1,7 +1,28 @@
 import type { UsageScope } from '../../application/ports/usage-queries.port';
-import { alignsWithUtcHours, localPeriodStart, type UsageWindow } from '../../domain/usage-window';
-import { ADDITIVE_METRICS } from './rollup-metrics';
-import { coverRange, type Level, type Piece } from './usage-cover';
+import { alignsWithUtcHours } from '../../domain/usage-window';
+import {
+  byUtcMonth,
+  ceilHour,
+  floorHour,
+  localBuckets,
+  onSlotBoundaries,
+  segmentsOf,
+  splitSegments,
+  type LabelledPiece,
+  type PartialHour,
+} from './facts-plan';
+import {
+  ADDITIVE_METRICS,
+  ALL_DIMENSIONS,
+  GRAINS,
+  PENDING,
+  RECORD_AS_FACTS,
+  ROLLUPS,
+  smallestRollup,
+  type Dimension,
+  type RollupDefinition,
+} from './rollup-registry';
+import type { Level } from './usage-cover';
 
 /** Collects positional parameters while a statement is assembled. */
 export class SqlParams {
@@ -16,58 +37,10 @@ export class SqlParams {
 /** Columns every facts source yields, one row per rollup row or raw record. */
 const METRICS = ADDITIVE_METRICS.join(', ');
 
-const RAW_AS_FACTS = `
-  user_id, provider, model, 1 AS requests, CASE WHEN success THEN 0 ELSE 1 END AS errors,
-  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-  coalesce(duration_ms, 0) AS duration_ms_sum, CASE WHEN duration_ms IS NULL THEN 0 ELSE 1 END AS duration_count,
-  coalesce(cost, 0) AS cost, CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS unpriced_requests`;
-
-interface Source {
-  table: string;
-  time: string;
-  /** the dimension columns, NULL where the rollup has none */
-  dimensions: string;
+/** A rollup's dimension columns as facts columns: NULL where it has none. */
+function dimensionsOf(rollup: { dimensions: readonly Dimension[] }): string {
+  return ALL_DIMENSIONS.map((d) => (rollup.dimensions.includes(d) ? d : `NULL::text AS ${d}`)).join(', ');
 }
-
-function source(table: string, time: string, dimensions: Array<'user_id' | 'provider' | 'model'>): Source {
-  const column = (name: 'user_id' | 'provider' | 'model'): string =>
-    dimensions.includes(name) ? name : `NULL::text AS ${name}`;
-  return { table, time, dimensions: `${column('user_id')}, ${column('provider')}, ${column('model')}` };
-}
-
-interface Family {
-  hour: Source;
-  day: Source;
-  month: Source;
-}
-
-/**
- * The rollups in families, one per set of dimensions a query needs, each by UTC hour, day
- * and month.
- */
-const FAMILIES = {
-  userModels: {
-    hour: source('usage_hourly', 'bucket_start', ['user_id', 'provider', 'model']),
-    day: source('usage_daily_user_models', 'day_start', ['user_id', 'provider', 'model']),
-    month: source('usage_monthly_user_models', 'month_start', ['user_id', 'provider', 'model']),
-  },
-  users: {
-    // a user has a row or two per hour in usage_hourly: no per-user hourly rollup of its own
-    hour: source('usage_hourly', 'bucket_start', ['user_id']),
-    day: source('usage_daily_users', 'day_start', ['user_id']),
-    month: source('usage_monthly_users', 'month_start', ['user_id']),
-  },
-  models: {
-    hour: source('usage_hourly_models', 'bucket_start', ['provider', 'model']),
-    day: source('usage_daily_models', 'day_start', ['provider', 'model']),
-    month: source('usage_monthly_models', 'month_start', ['provider', 'model']),
-  },
-  providers: {
-    hour: source('usage_hourly_providers', 'bucket_start', ['provider']),
-    day: source('usage_daily_providers', 'day_start', ['provider']),
-    month: source('usage_monthly_providers', 'month_start', ['provider']),
-  },
-} satisfies Record<string, Family>;
 
 export interface FactsNeeds {
   /** rows must carry user_id */
@@ -78,8 +51,10 @@ export interface FactsNeeds {
   provider?: boolean;
   /** rows are grouped into local buckets of the window's time zone */
   bucketed?: boolean;
-  /** an extra SQL condition on user_id, provider or model */
+  /** an extra SQL condition on user_id, provider or model (may name an outer query's columns) */
   where?: string;
+  /** the columns `where` names (default: all three) */
+  whereDimensions?: Dimension[];
 }
 
 /** Sums of the facts columns, named as UsageTotals rows expect them. */
@@ -102,47 +77,182 @@ function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds): strin
   ].join('');
 }
 
-const HOUR_MS = 3_600_000;
-const SLOT_MS = 15 * 60_000;
-const floorHour = (date: Date): Date => new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
-const ceilHour = (date: Date): Date => new Date(Math.ceil(date.getTime() / HOUR_MS) * HOUR_MS);
-
-function familyFor(scope: UsageScope, needs: FactsNeeds): Family {
-  // the user dimension is needed to group or filter by user, the model one likewise
+/** The dimensions a query's rows must carry: to group or filter by them. */
+export function dimensionsNeeded(scope: UsageScope, needs: FactsNeeds): Dimension[] {
   const { filter } = scope;
-  const byUser = needs.user === true || filter.userId !== undefined;
-  const byModel = needs.model === true || filter.model !== undefined;
-  const byProvider = byModel || needs.provider === true || filter.provider !== undefined;
-  if ((byUser && byProvider) || needs.where !== undefined) return FAMILIES.userModels;
-  if (byUser) return FAMILIES.users;
-  return byModel ? FAMILIES.models : FAMILIES.providers;
+  const named = needs.where === undefined ? [] : (needs.whereDimensions ?? ALL_DIMENSIONS);
+  const byUser = needs.user === true || filter.userId !== undefined || named.includes('user_id');
+  const byModel = needs.model === true || filter.model !== undefined || named.includes('model');
+  const byProvider = byModel || needs.provider === true || filter.provider !== undefined || named.includes('provider');
+  return ALL_DIMENSIONS.filter((d) => (d === 'user_id' ? byUser : d === 'model' ? byModel : byProvider));
 }
 
-/** Start instants of the local buckets that meet the window, and the end of the last one. */
-function localBuckets(window: UsageWindow): Date[] {
-  const unit = window.granularity as 'day' | 'week' | 'month';
-  // a point surely inside the next period: periods are at least 23 hours (day), 7 days less an
-  // hour (week) or 28 days (month) long, and at most 25 hours, 7 days and an hour, or 31 days
-  const step = { day: 36 * HOUR_MS, week: 7.5 * 24 * HOUR_MS, month: 31.5 * 24 * HOUR_MS }[unit];
-  const starts = [localPeriodStart(unit, window.from, window.timeZone)];
-  while (starts[starts.length - 1]! < window.to) {
-    starts.push(localPeriodStart(unit, new Date(starts[starts.length - 1]!.getTime() + step), window.timeZone));
-  }
-  return starts;
+/** Per level, the rollup with the fewest rows that still carries the needed dimensions. */
+function rollupsFor(dimensions: Dimension[]): Record<Level, RollupDefinition> {
+  return {
+    hour: smallestRollup('hour', dimensions),
+    day: smallestRollup('day', dimensions),
+    month: smallestRollup('month', dimensions),
+  };
 }
 
-/** A part of the window inside one bucket (null when unbucketed or bucketed by the hour). */
-interface Segment {
-  from: Date;
-  to: Date;
-  bucket: Date | null;
+/** The rollup finer than an hour, by provider alone, that half-hour zones read cut hours from. */
+const SLOT_ROLLUP = ROLLUPS.find(
+  (r) => r.grain === 'slot' && r.dimensions.length === 1 && r.dimensions[0] === 'provider',
+);
+
+/** What every part of one facts statement shares. */
+interface FactsContext {
+  params: SqlParams;
+  /** the workspace parameter */
+  ws: string;
+  /** the filters, as ` AND …` */
+  where: string;
+  at(date: Date): string;
+  list(values: unknown[], type: string): string;
+}
+
+/** Raw records of [start, end) as facts, labelled with `bucket`. */
+function rawFacts(c: FactsContext, bucket: string, start: Date, end: Date): string {
+  return `SELECT ${bucket} AS bucket_start, ${RECORD_AS_FACTS} FROM usage_records WHERE workspace_id = ${c.ws}
+       AND occurred_at >= ${c.at(start)} AND occurred_at < ${c.at(end)}${c.where}`;
+}
+
+/** The signed pieces of one level, each read from `rollup` through its time index. */
+function piecesFacts(c: FactsContext, pieces: LabelledPiece[], rollup: RollupDefinition, hourly: boolean): string {
+  const time = GRAINS[rollup.grain].column;
+  // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
+  const bucket = hourly ? 'r.at' : 'p.bucket_start';
+  return `SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
+        ${ADDITIVE_METRICS.map((m) => `p.sign * r.${m} AS ${m}`).join(', ')}
+      FROM unnest(${c.list(
+        pieces.map((p) => p.sign),
+        'int',
+      )}, ${c.list(
+        pieces.map((p) => p.from.toISOString()),
+        'timestamptz',
+      )}, ${c.list(
+        pieces.map((p) => p.to.toISOString()),
+        'timestamptz',
+      )}, ${c.list(
+        pieces.map((p) => p.bucket?.toISOString() ?? null),
+        'timestamptz',
+      )}) AS p(sign, lo, hi, bucket_start)
+      CROSS JOIN LATERAL (
+        SELECT ${time} AS at, ${dimensionsOf(rollup)}, ${METRICS} FROM ${rollup.table}
+        WHERE workspace_id = ${c.ws} AND ${time} >= p.lo AND ${time} < p.hi${c.where}
+        -- a fence: read each piece's range through the index, never the table once for all pieces
+        OFFSET 0) r`;
+}
+
+/**
+ * Usage of whole hours in [start, end) that the background fold has not moved into the
+ * rollups yet, but for the `cut` hours (read with the partial hours instead).
+ */
+function pendingFacts(c: FactsContext, bucket: string, start: Date, end: Date, cut: Date[]): string {
+  const notCut =
+    cut.length === 0
+      ? ''
+      : ` AND bucket_start <> ALL (${c.list(
+          cut.map((h) => h.toISOString()),
+          'timestamptz',
+        )})`;
+  return `SELECT ${bucket} AS bucket_start, ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+       WHERE workspace_id = ${c.ws} AND bucket_start >= ${c.at(start)} AND bucket_start < ${c.at(end)}${c.where}${notCut}`;
+}
+
+/** A list of partial hours as a relation q(lo, hi, hour, bucket_start, holds_start). */
+function partialList(c: FactsContext, partials: PartialHour[], hourly: boolean): string {
+  return `unnest(${c.list(
+    partials.map((p) => p.from.toISOString()),
+    'timestamptz',
+  )}, ${c.list(
+    partials.map((p) => p.to.toISOString()),
+    'timestamptz',
+  )}, ${c.list(
+    partials.map((p) => p.hour.toISOString()),
+    'timestamptz',
+  )}, ${c.list(
+    partials.map((p) => (p.bucket ?? (hourly ? p.hour : null))?.toISOString() ?? null),
+    'timestamptz',
+  )}, ${c.list(
+    partials.map((p) => p.hour.getTime() === p.from.getTime()),
+    'boolean',
+  )}) AS q(lo, hi, hour, bucket_start, holds_start)`;
+}
+
+const HOUR_END = "q.hour + interval '1 hour'";
+
+/**
+ * Partial hours on 15-minute boundaries, by provider alone, from the 15-minute slots, which
+ * cover the raw retention window; an hour past it has no slots and is taken whole, from its
+ * hourly rollup row, by the part that holds its start.
+ */
+function slotPartialsFacts(
+  c: FactsContext,
+  partials: PartialHour[],
+  slots: RollupDefinition,
+  hour: RollupDefinition,
+  hourly: boolean,
+): string {
+  return `SELECT q.bucket_start, f.*
+      FROM ${partialList(c, partials, hourly)}
+      CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM ${slots.table}
+        WHERE workspace_id = ${c.ws} AND slot_start >= q.hour AND slot_start < ${HOUR_END}) AS kept) g
+      CROSS JOIN LATERAL (
+        SELECT ${dimensionsOf(slots)}, ${METRICS} FROM ${slots.table}
+        WHERE workspace_id = ${c.ws} AND slot_start >= q.lo AND slot_start < q.hi${c.where} AND g.kept
+        UNION ALL
+        SELECT ${dimensionsOf(hour)}, ${METRICS} FROM ${hour.table}
+        WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND q.holds_start AND NOT g.kept
+        UNION ALL
+        SELECT ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+        WHERE workspace_id = ${c.ws} AND bucket_start = q.hour AND slot_start >= q.lo AND slot_start < q.hi${c.where}
+        OFFSET 0) f`;
+}
+
+/**
+ * Partial hours of one UTC month from its raw records, or, when the rest of the hour holds no
+ * raw usage, from the hour's rollup and pending rows. The rest of an hour whose raw records
+ * retention dropped holds none either: such an hour is taken whole by the part that holds
+ * its start, and by no other part. Every read of the raw records carries the month's bounds
+ * as constants, so it touches that month's partition only, however many there are.
+ */
+function rawPartialsFacts(
+  c: FactsContext,
+  group: { month: Date; next: Date; partials: PartialHour[] },
+  hour: RollupDefinition,
+  hourly: boolean,
+): string {
+  const inMonth = `occurred_at >= ${c.at(group.month)} AND occurred_at < ${c.at(group.next)}`;
+  const rawIn = (lo: string, hi: string): string =>
+    `SELECT 1 FROM usage_records WHERE workspace_id = ${c.ws} AND ${inMonth} AND occurred_at >= ${lo} AND occurred_at < ${hi}`;
+  const anyHourRow = smallestRollup('hour', []);
+  return `SELECT q.bucket_start, f.*
+      FROM ${partialList(c, group.partials, hourly)}
+      CROSS JOIN LATERAL (SELECT
+        NOT EXISTS (${rawIn('q.hour', 'q.lo')}) AND NOT EXISTS (${rawIn('q.hi', HOUR_END)})
+        AND (q.holds_start OR EXISTS (${rawIn('q.hour', HOUR_END)})
+             OR NOT EXISTS (SELECT 1 FROM ${anyHourRow.table} WHERE workspace_id = ${c.ws} AND bucket_start = q.hour))
+        AS rest_empty) g
+      CROSS JOIN LATERAL (
+        SELECT ${RECORD_AS_FACTS} FROM usage_records
+        WHERE workspace_id = ${c.ws} AND ${inMonth} AND occurred_at >= q.lo AND occurred_at < q.hi${c.where}
+          AND NOT g.rest_empty
+        UNION ALL
+        SELECT ${dimensionsOf(hour)}, ${METRICS} FROM ${hour.table}
+        WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND g.rest_empty
+        UNION ALL
+        SELECT ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+        WHERE workspace_id = ${c.ws} AND bucket_start >= q.hour AND bucket_start < ${HOUR_END}${c.where} AND g.rest_empty
+        OFFSET 0) f`;
 }
 
 /**
  * The usage of a scope as one row source (bucket_start, user_id, provider, model and the
  * metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
- * pieces (see usage-cover.ts): the family of rollups with the fewest dimensions that still
- * carries the needed ones, by month, day and hour; plus the usage still pending for the
+ * pieces (see usage-cover.ts): per level, the rollup with the fewest dimensions that still
+ * carries the needed ones (rollup-registry.ts); plus the usage still pending for the
  * rollups, which is by hour and has every dimension. Partial hours come from the raw
  * records — or, when the rest of that hour holds no usage (a range ending now, typically;
  * decided inside the statement, on its snapshot), from the hour's rollup row.
@@ -153,177 +263,57 @@ interface Segment {
  * boundary cuts a UTC hour in two, whose halves are partial hours like a range's ends.
  * Once retention dropped such an hour's raw records, the whole hour counts in the part
  * that holds its start. Hourly buckets in those zones are read from the raw records.
- * Unbucketed, bucket_start is NULL.
+ * Unbucketed, bucket_start is NULL. `now` (the clock's) only steers which pieces are read.
  */
-export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
-  const { window, workspaceId } = scope;
-  const ws = params.add(workspaceId);
-  const at = (date: Date): string => `${params.add(date.toISOString())}::timestamptz`;
-  const where = filters(scope, params, needs);
-  const raw = (bucket: string, start: Date, end: Date, guard = 'true'): string =>
-    `SELECT ${bucket} AS bucket_start, ${RAW_AS_FACTS} FROM usage_records WHERE workspace_id = ${ws}
-       AND occurred_at >= ${at(start)} AND occurred_at < ${at(end)}${where} AND ${guard}`;
-
+export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNeeds, now: Date): string {
+  const { window } = scope;
+  const c: FactsContext = {
+    params,
+    ws: params.add(scope.workspaceId),
+    where: filters(scope, params, needs),
+    at: (date) => `${params.add(date.toISOString())}::timestamptz`,
+    list: (values, type) => `${params.add(values)}::${type}[]`,
+  };
   const bucketed = needs.bucketed === true;
   const hourly = bucketed && window.granularity === 'hour';
   if (window.from >= window.to || (hourly && !alignsWithUtcHours(window))) {
     const bucket = bucketed
       ? `date_trunc(${params.add(window.granularity)}, occurred_at, ${params.add(window.timeZone)})`
       : 'NULL::timestamptz';
-    return raw(bucket, window.from, window.to);
+    return rawFacts(c, bucket, window.from, window.to);
   }
 
-  const family = familyFor(scope, needs);
+  const dimensions = dimensionsNeeded(scope, needs);
+  const rollups = rollupsFor(dimensions);
   const levels: Level[] = hourly ? ['hour'] : ['month', 'day', 'hour'];
-  const buckets = bucketed && !hourly ? localBuckets(window) : null;
-  const segments: Segment[] = [];
-  if (buckets) {
-    const cuts = [window.from, ...buckets.filter((b) => b > window.from && b < window.to), window.to];
-    for (let i = 0; i + 1 < cuts.length; i += 1) {
-      const from = cuts[i]!;
-      segments.push({ from, to: cuts[i + 1]!, bucket: buckets.filter((b) => b <= from).pop()! });
-    }
-  } else {
-    segments.push({ from: window.from, to: window.to, bucket: null });
-  }
-
-  // signed pieces of whole hours and the partial hours, each labelled with its bucket
-  const now = new Date();
-  const pieces: Array<Piece & { bucket: Date | null }> = [];
-  const partials: Array<{ from: Date; to: Date; segment: Segment }> = [];
-  for (const segment of segments) {
-    const wholeFrom = ceilHour(segment.from);
-    const wholeTo = floorHour(segment.to);
-    if (wholeFrom > wholeTo) {
-      partials.push({ from: segment.from, to: segment.to, segment });
-      continue;
-    }
-    if (wholeFrom < wholeTo) {
-      for (const piece of coverRange(wholeFrom, wholeTo, levels, now))
-        pieces.push({ ...piece, bucket: segment.bucket });
-    }
-    if (segment.from < wholeFrom) partials.push({ from: segment.from, to: wholeFrom, segment });
-    if (wholeTo < segment.to) partials.push({ from: wholeTo, to: segment.to, segment });
-  }
+  const segments = segmentsOf(window, bucketed && !hourly ? localBuckets(window) : null);
+  const { pieces, partials } = splitSegments(segments, levels, now);
 
   const parts: string[] = [];
-  const list = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
-  for (const level of ['month', 'day', 'hour'] as const) {
+  for (const level of levels) {
     const mine = pieces.filter((p) => p.level === level);
-    const from = family[level];
-    if (mine.length === 0) continue;
-    // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
-    const bucket = hourly ? 'r.at' : 'p.bucket_start';
-    parts.push(`SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
-        ${ADDITIVE_METRICS.map((c) => `p.sign * r.${c} AS ${c}`).join(', ')}
-      FROM unnest(${list(
-        mine.map((p) => p.sign),
-        'int',
-      )}, ${list(
-        mine.map((p) => p.from.toISOString()),
-        'timestamptz',
-      )}, ${list(
-        mine.map((p) => p.to.toISOString()),
-        'timestamptz',
-      )}, ${list(
-        mine.map((p) => p.bucket?.toISOString() ?? null),
-        'timestamptz',
-      )}) AS p(sign, lo, hi, bucket_start)
-      CROSS JOIN LATERAL (
-        SELECT ${from.time} AS at, ${from.dimensions}, ${METRICS} FROM ${from.table}
-        WHERE workspace_id = ${ws} AND ${from.time} >= p.lo AND ${from.time} < p.hi${where}
-        -- a fence: read each piece's range through the index, never the table once for all pieces
-        OFFSET 0) r`);
+    if (mine.length > 0) parts.push(piecesFacts(c, mine, rollups[level], hourly));
   }
 
-  // usage of whole hours that the background fold has not moved into the rollups yet; an
-  // hour a bucket boundary cuts is read with the partial hours instead
-  const pending = (bucket: string, start: Date, end: Date, guard: string): string =>
-    `SELECT ${bucket} AS bucket_start, user_id, provider, model, ${METRICS} FROM usage_pending
-       WHERE workspace_id = ${ws} AND bucket_start >= ${at(start)} AND bucket_start < ${at(end)}${where} AND ${guard}`;
   const firstWhole = ceilHour(window.from);
   const lastWhole = floorHour(window.to);
   if (firstWhole < lastWhole) {
-    const pendingBucket = !bucketed
+    const bucket = !bucketed
       ? 'NULL::timestamptz'
       : hourly
         ? 'bucket_start'
         : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
-    const cutHours = [...new Set(partials.map((p) => floorHour(p.from).toISOString()))];
-    const notCut = cutHours.length === 0 ? 'true' : `bucket_start <> ALL (${params.add(cutHours)}::timestamptz[])`;
-    parts.push(pending(pendingBucket, firstWhole, lastWhole, notCut));
+    const cut = [...new Map(partials.map((p) => [p.hour.getTime(), p.hour])).values()];
+    parts.push(pendingFacts(c, bucket, firstWhole, lastWhole, cut));
   }
 
-  // The partial hours, all in one lateral join over their list, so that a chart with a
-  // partial hour at every bucket boundary stays one small plan. Each reads its raw records,
-  // or, when the rest of its hour holds no raw usage, its hour's rollup and pending rows.
-  // The rest of an hour whose raw records retention dropped holds none either: such an
-  // hour is taken whole by the part that holds its start, and by no other part.
-  const hourOf = (p: (typeof partials)[number]): Date => floorHour(p.from);
-  const partialList = (chosen: typeof partials): string =>
-    `unnest(${list(
-      chosen.map((p) => p.from.toISOString()),
-      'timestamptz',
-    )}, ${list(
-      chosen.map((p) => p.to.toISOString()),
-      'timestamptz',
-    )}, ${list(
-      chosen.map((p) => hourOf(p).toISOString()),
-      'timestamptz',
-    )}, ${list(
-      chosen.map((p) => (p.segment.bucket ?? (hourly ? hourOf(p) : null))?.toISOString() ?? null),
-      'timestamptz',
-    )}, ${list(
-      chosen.map((p) => hourOf(p).getTime() === p.from.getTime()),
-      'boolean',
-    )}) AS q(lo, hi, hour, bucket_start, holds_start)`;
-  const hourEnd = "q.hour + interval '1 hour'";
-
-  // By provider alone, parts of hours on 15-minute boundaries (a local midnight in India)
-  // are read from the 15-minute slots, which cover the raw retention window; an hour past
-  // it has no slots and is taken whole by the part that holds its start.
-  const inSlots =
-    family === FAMILIES.providers
-      ? partials.filter((p) => p.from.getTime() % SLOT_MS === 0 && p.to.getTime() % SLOT_MS === 0)
-      : [];
-  if (inSlots.length > 0) {
-    parts.push(`SELECT q.bucket_start, f.*
-      FROM ${partialList(inSlots)}
-      CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM usage_slot_providers
-        WHERE workspace_id = ${ws} AND slot_start >= q.hour AND slot_start < ${hourEnd}) AS kept) g
-      CROSS JOIN LATERAL (
-        SELECT NULL::text AS user_id, provider, NULL::text AS model, ${METRICS} FROM usage_slot_providers
-        WHERE workspace_id = ${ws} AND slot_start >= q.lo AND slot_start < q.hi${where} AND g.kept
-        UNION ALL
-        SELECT NULL::text, provider, NULL::text, ${METRICS} FROM usage_hourly_providers
-        WHERE workspace_id = ${ws} AND bucket_start = q.hour${where} AND q.holds_start AND NOT g.kept
-        UNION ALL
-        SELECT user_id, provider, model, ${METRICS} FROM usage_pending
-        WHERE workspace_id = ${ws} AND bucket_start = q.hour AND slot_start >= q.lo AND slot_start < q.hi${where}
-        OFFSET 0) f`);
-  }
+  // every partial hour is one row of a list read by one lateral join, so that a chart with a
+  // partial hour at every bucket boundary stays one small plan
+  const slotRollup = dimensions.every((d) => d === 'provider') ? SLOT_ROLLUP : undefined;
+  const inSlots = slotRollup ? partials.filter(onSlotBoundaries) : [];
+  if (slotRollup && inSlots.length > 0) parts.push(slotPartialsFacts(c, inSlots, slotRollup, rollups.hour, hourly));
   const inRaw = partials.filter((p) => !inSlots.includes(p));
-  if (inRaw.length > 0) {
-    const rawIn = (lo: string, hi: string): string =>
-      `SELECT 1 FROM usage_records WHERE workspace_id = ${ws} AND occurred_at >= ${lo} AND occurred_at < ${hi}`;
-    parts.push(`SELECT q.bucket_start, f.*
-      FROM ${partialList(inRaw)}
-      CROSS JOIN LATERAL (SELECT
-        NOT EXISTS (${rawIn('q.hour', 'q.lo')}) AND NOT EXISTS (${rawIn('q.hi', hourEnd)})
-        AND (q.holds_start OR EXISTS (${rawIn('q.hour', hourEnd)})
-             OR NOT EXISTS (SELECT 1 FROM usage_hourly_providers WHERE workspace_id = ${ws} AND bucket_start = q.hour))
-        AS rest_empty) g
-      CROSS JOIN LATERAL (
-        SELECT ${RAW_AS_FACTS} FROM usage_records
-        WHERE workspace_id = ${ws} AND occurred_at >= q.lo AND occurred_at < q.hi${where} AND NOT g.rest_empty
-        UNION ALL
-        SELECT ${family.hour.dimensions}, ${METRICS} FROM ${family.hour.table}
-        WHERE workspace_id = ${ws} AND ${family.hour.time} = q.hour${where} AND g.rest_empty
-        UNION ALL
-        SELECT user_id, provider, model, ${METRICS} FROM usage_pending
-        WHERE workspace_id = ${ws} AND bucket_start >= q.hour AND bucket_start < ${hourEnd}${where} AND g.rest_empty
-        OFFSET 0) f`);
-  }
+  for (const group of byUtcMonth(inRaw)) parts.push(rawPartialsFacts(c, group, rollups.hour, hourly));
   return parts.join('\nUNION ALL\n');
 }
 
