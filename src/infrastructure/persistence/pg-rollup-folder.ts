@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
 import {
-  ADDITIVE_METRICS,
   FOLD_ORDER,
   foldSourceOf,
   GRAINS,
   LAST_OCCURRENCE,
+  METRICS,
   metricsOf,
   ROLLUPS,
   type RollupDefinition,
@@ -33,7 +33,8 @@ function deltaSums(rollup: RollupDefinition): string {
   const positions = ['workspace_id', ...keys].map((_, i) => String(i + 1)).join(', ');
   return `delta_${rollup.table} AS (
   SELECT workspace_id, ${keys.map(([column, expression]) => `${expression} AS ${column}`).join(', ')},
-    ${ADDITIVE_METRICS.map((c) => `sum(${c}) AS ${c}`).join(', ')}, max(${LAST_OCCURRENCE.name}) AS ${LAST_OCCURRENCE.name}
+    ${METRICS.map((m) => `sum(${m.name})${m.type === 'bigint' ? '::bigint' : ''} AS ${m.name}`).join(', ')},
+    max(${LAST_OCCURRENCE.name}) AS ${LAST_OCCURRENCE.name}
   FROM ${source === null ? 'moved' : `delta_${source.table}`}
   GROUP BY ${positions}
 )`;
@@ -97,8 +98,9 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
         ok: boolean;
       }>;
       if (!lock?.ok) return 0;
-      // the sums and sorts of a large round stay in memory
-      await tx.query(`SET LOCAL work_mem = '64MB'`);
+      // the sums and sorts of a large round stay in memory; a fold lost in a crash before its
+      // commit reached the disk took its pending rows with it, so it need not wait for the flush
+      await tx.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
       const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
       return row?.rows ?? 0;
     });
