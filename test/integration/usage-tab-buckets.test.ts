@@ -178,7 +178,9 @@ describe('range edges that are not whole hours', () => {
       { provider: 'openai', model: 'gpt-4o', requests: 5, totalTokens: 111110, cost: '0.277775', percentage: 100 },
     ]);
     const users = await getOk<{ items: Array<Record<string, unknown>> }>(t, '/v1/admin/usage/users', edges, EDGE);
-    expect(users.items.map((u) => [u.userId, u.requests, u.totalTokens])).toEqual([['edgy', 5, 111110]]);
+    expect(users.items.map((u) => [u.userId, u.requests, u.totalTokens, u.models])).toEqual([
+      ['edgy', 5, 111110, [{ provider: 'openai', model: 'gpt-4o', requests: 5, totalTokens: 111110 }]],
+    ]);
     const activity = await getOk<{ items: Array<Record<string, unknown>> }>(t, '/v1/admin/usage/activity', edges, {
       ...EDGE,
       limit: '100',
@@ -202,14 +204,21 @@ describe('range edges that are not whole hours', () => {
   });
 
   it('splits the partial hours into the right hourly buckets', async () => {
-    const hours = await series(memberOf(t, 'edgy', 'edges'), { ...EDGE, granularity: 'hour' });
-    expect(hours.map((b) => [b.bucketStart, b.totalTokens])).toEqual([
+    const expected = [
       [`${DAY}T10:00:00.000Z`, 110], // e15 + e20, not e10
       [`${DAY}T11:00:00.000Z`, 0],
       [`${DAY}T12:00:00.000Z`, 1000],
       [`${DAY}T13:00:00.000Z`, 10000],
       [`${DAY}T14:00:00.000Z`, 100000], // e40, not e45 or e50
-    ]);
+    ];
+    const hours = await series(memberOf(t, 'edgy', 'edges'), { ...EDGE, granularity: 'hour' });
+    expect(hours.map((b) => [b.bucketStart, b.totalTokens])).toEqual(expected);
+    // by provider alone, partial hours on 15-minute boundaries come from the 15-minute slots
+    const providers = await getOk<{ series: Bucket[] }>(t, '/v1/admin/usage/providers', edges, {
+      ...EDGE,
+      granularity: 'hour',
+    });
+    expect(providers.series.map((b) => [b.bucketStart, b.totalTokens])).toEqual(expected);
   });
 
   it('is exact for any edges, in any zone', async () => {
@@ -234,5 +243,14 @@ describe('range edges that are not whole hours', () => {
     expect(await total('10:10:00', '14:50:00.001')).toBe(11111111);
     expect(await total('13:59:59.999', '14:00:00')).toBe(10000);
     expect(await total('13:00:00', '13:59:59.999')).toBe(0);
+  });
+
+  it('counts a range over two partial UTC days exactly', async () => {
+    // acme, [03-30T09:59:59Z, 03-31T09:00:00.001Z): a3 (10:00), c2 (22:30), a4 (09:00) = 1200 + 500 + 2000
+    const stats = await getOk<{ totals: Record<string, unknown> }>(t, '/v1/admin/usage/stats', adminOf(t), {
+      from: '2026-03-30T09:59:59Z',
+      to: '2026-03-31T09:00:00.001Z',
+    });
+    expect(stats.totals).toMatchObject({ requests: 3, totalTokens: 3700, cost: '0.0191' });
   });
 });
