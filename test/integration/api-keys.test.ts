@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /** API keys: created once, listed without secrets, scoped to a workspace, revoked at once. */
@@ -38,17 +39,8 @@ async function listKeys(headers: Record<string, string>): Promise<{ body: string
 const revoke = (headers: Record<string, string>, id: string) =>
   t.app.inject({ method: 'DELETE', url: `/v1/admin/api-keys/${id}`, headers });
 
-const record = (requestId: string, fields: Record<string, unknown> = {}) => ({
-  requestId,
-  occurredAt: '2026-06-01T10:00:00Z',
-  provider: 'openai',
-  model: 'gpt-4o',
-  inputTokens: 10,
-  outputTokens: 5,
-  ...fields,
-});
-
-const ingestWithKey = (key: string, records: unknown[]) =>
+/** POST /v1/usage/records with an API key, whatever the answer. */
+const postWithKey = (key: string, records: object[]) =>
   t.app.inject({ method: 'POST', url: '/v1/usage/records', headers: { 'x-api-key': key }, payload: { records } });
 
 describe('API keys', () => {
@@ -91,9 +83,11 @@ describe('API keys', () => {
 
   it('ingests with X-API-Key into the workspace of the key; every record must name its userId', async () => {
     const { key } = await createKey(acme, 'ingest');
-    const res = await ingestWithKey(key, [record('key-rec-0', { userId: 'alice' }), record('key-rec-1')]);
-    expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toEqual({
+    const reply = await ingest(t, { 'x-api-key': key }, [
+      usageRecord({ requestId: 'key-rec-0', userId: 'alice' }),
+      usageRecord({ requestId: 'key-rec-1' }),
+    ]);
+    expect(reply).toEqual({
       accepted: 1,
       duplicates: 0,
       rejected: [
@@ -117,13 +111,13 @@ describe('API keys', () => {
 
   it('stops working at once when revoked (204), and cannot be revoked twice (404)', async () => {
     const { key, apiKey } = await createKey(acme, 'short-lived');
-    expect((await ingestWithKey(key, [record('revoke-0', { userId: 'alice' })])).statusCode).toBe(200);
+    await ingest(t, { 'x-api-key': key }, [usageRecord({ requestId: 'revoke-0', userId: 'alice' })]);
 
     const res = await revoke(acme, apiKey.id);
     expect(res.statusCode).toBe(204);
     expect(res.body).toBe('');
 
-    const after = await ingestWithKey(key, [record('revoke-1', { userId: 'alice' })]);
+    const after = await postWithKey(key, [usageRecord({ requestId: 'revoke-1', userId: 'alice' })]);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toEqual({ statusCode: 401, code: 'unauthorized', message: 'invalid or revoked API key' });
     const rows = (await t.db.query(
@@ -162,9 +156,9 @@ describe('API keys', () => {
     const { key } = await createKey(acme, 'tamper');
     const [prefix, secret] = key.split('.') as [string, string];
     const altered = `${prefix}.${secret[0] === 'A' ? 'B' : 'A'}${secret.slice(1)}`;
-    expect((await ingestWithKey(altered, [record('tamper-0', { userId: 'a' })])).statusCode).toBe(401);
+    expect((await postWithKey(altered, [usageRecord({ userId: 'a' })])).statusCode).toBe(401);
     const otherWorkspace = `tt_${Buffer.from('globex').toString('base64url')}.${secret}`;
-    expect((await ingestWithKey(otherWorkspace, [record('tamper-1', { userId: 'a' })])).statusCode).toBe(401);
+    expect((await postWithKey(otherWorkspace, [usageRecord({ userId: 'a' })])).statusCode).toBe(401);
   });
 
   it("keeps each workspace's keys to itself: not listed, not revocable from another workspace", async () => {
@@ -176,7 +170,9 @@ describe('API keys', () => {
     const res = await revoke(globex, apiKey.id);
     expect(res.statusCode).toBe(404);
     // still active in its own workspace
-    expect((await ingestWithKey(key, [record('still-works', { userId: 'alice' })])).json()).toMatchObject({
+    expect(
+      await ingest(t, { 'x-api-key': key }, [usageRecord({ requestId: 'still-works', userId: 'alice' })]),
+    ).toMatchObject({
       accepted: 1,
     });
     expect((await listKeys(acme)).items.find((k) => k.id === apiKey.id)!.revokedAt).toBeNull();

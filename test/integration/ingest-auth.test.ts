@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app';
 
 /** 401 and 403 paths of JWT auth, and who may record usage for whom. */
@@ -17,18 +18,9 @@ const claims = { sub: 'alice', role: 'admin', workspaceId: 'default' };
 const signWith = (key: string, payload: Record<string, unknown>, algorithm: 'HS256' | 'HS512' = 'HS256') =>
   createSigner({ key, algorithm })(payload);
 
-const record = (requestId: string, fields: Record<string, unknown> = {}) => ({
-  requestId,
-  occurredAt: '2026-06-01T10:00:00Z',
-  provider: 'openai',
-  model: 'gpt-4o',
-  inputTokens: 10,
-  outputTokens: 5,
-  ...fields,
-});
-
-const ingest = (headers: Record<string, string>, records: unknown[] = [record(`r-${Math.random()}`)]) =>
-  t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records } });
+/** POST /v1/usage/records with one record, whatever the answer. */
+const post = (headers: Record<string, string>) =>
+  t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records: [usageRecord()] } });
 
 async function rowCount(): Promise<number> {
   const [row] = (await t.db.query('SELECT count(*)::int AS n FROM usage_records')) as Array<{ n: number }>;
@@ -38,7 +30,7 @@ async function rowCount(): Promise<number> {
 async function expect401(headers: Record<string, string>, message?: string | RegExp) {
   const before = await rowCount();
   for (const res of [
-    await ingest(headers),
+    await post(headers),
     await t.app.inject({ method: 'GET', url: '/v1/admin/models', headers }),
     await t.app.inject({ method: 'GET', url: '/v1/admin/api-keys', headers }),
   ]) {
@@ -122,8 +114,7 @@ describe('401: no or bad credentials', () => {
 describe('defaults of the claims', () => {
   it('treats a token without role and workspaceId as a member of "default"', async () => {
     const token = signWith(TEST_JWT_SECRET, { sub: 'carol' });
-    const res = await ingest(bearer(token), [record('claims-default')]);
-    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await ingest(t, bearer(token), [usageRecord({ requestId: 'claims-default' })], { expectAccepted: true });
     const rows = (await t.db.query(
       `SELECT workspace_id, user_id FROM usage_records WHERE request_id = 'claims-default'`,
     )) as Array<{ workspace_id: string; user_id: string }>;
@@ -166,8 +157,7 @@ describe('403: a member on admin routes', () => {
 
 describe('whose usage a caller may record', () => {
   it("stores a member's records as theirs when userId is left out", async () => {
-    const res = await ingest(bearer(t.token('bob')), [record('member-own-1')]);
-    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await ingest(t, bearer(t.token('bob')), [usageRecord({ requestId: 'member-own-1' })], { expectAccepted: true });
     const rows = (await t.db.query(`SELECT user_id FROM usage_records WHERE request_id = 'member-own-1'`)) as Array<{
       user_id: string;
     }>;
@@ -175,13 +165,12 @@ describe('whose usage a caller may record', () => {
   });
 
   it("rejects a member's record for another user at /userId and keeps their own", async () => {
-    const res = await ingest(bearer(t.token('bob')), [
-      record('member-mix-0', { userId: 'bob' }),
-      record('member-mix-1', { userId: 'alice' }),
-      record('member-mix-2'),
+    const reply = await ingest(t, bearer(t.token('bob')), [
+      usageRecord({ requestId: 'member-mix-0', userId: 'bob' }),
+      usageRecord({ requestId: 'member-mix-1', userId: 'alice' }),
+      usageRecord({ requestId: 'member-mix-2' }),
     ]);
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({
+    expect(reply).toEqual({
       accepted: 2,
       duplicates: 0,
       rejected: [
@@ -202,12 +191,12 @@ describe('whose usage a caller may record', () => {
   });
 
   it('lets an admin record usage for any user, and defaults to the admin', async () => {
-    const res = await ingest(bearer(t.token('root', { role: 'admin' })), [
-      record('admin-for-0', { userId: 'alice' }),
-      record('admin-for-1', { userId: 'zed' }),
-      record('admin-for-2'),
-    ]);
-    expect(res.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+    const records = [
+      usageRecord({ requestId: 'admin-for-0', userId: 'alice' }),
+      usageRecord({ requestId: 'admin-for-1', userId: 'zed' }),
+      usageRecord({ requestId: 'admin-for-2' }),
+    ];
+    await ingest(t, bearer(t.token('root', { role: 'admin' })), records, { expectAccepted: true });
     const rows = (await t.db.query(
       `SELECT request_id, user_id FROM usage_records WHERE request_id LIKE 'admin-for-%' ORDER BY 1`,
     )) as Array<{ request_id: string; user_id: string }>;

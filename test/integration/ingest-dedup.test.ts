@@ -1,5 +1,6 @@
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /** Idempotency on (workspace, requestId): first write wins, across batches, months and concurrent requests. */
@@ -12,15 +13,6 @@ beforeAll(async () => {
   admin = bearer(t.token('root', { role: 'admin', workspaceId: WS }));
 });
 afterAll(async () => t.close());
-
-const post = (records: unknown[]) =>
-  t.app.inject({ method: 'POST', url: '/v1/usage/records', headers: admin, payload: { records } });
-
-async function ingest(records: unknown[]) {
-  const res = await post(records);
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json() as { accepted: number; duplicates: number; rejected: unknown[] };
-}
 
 /** Everything stored for request ids starting with a prefix: raw rows, ledger rows, rollup sums. */
 async function snapshot(prefix: string) {
@@ -37,8 +29,8 @@ async function snapshot(prefix: string) {
 }
 
 /** Each test uses its own request id prefix and model name, so the rollup rows are its own too. */
-function records(prefix: string, n: number, fields: Record<string, unknown> = {}) {
-  return Array.from({ length: n }, (_, i) => ({
+const records = (prefix: string, n: number, fields: Record<string, unknown> = {}) =>
+  usageRecords(n, (i) => ({
     requestId: `${prefix}${i}`,
     occurredAt: `2026-05-10T0${i % 10}:00:00Z`,
     provider: 'openai',
@@ -48,23 +40,22 @@ function records(prefix: string, n: number, fields: Record<string, unknown> = {}
     cost: '0.01',
     ...fields,
   }));
-}
 
 describe('dedup', () => {
   it('accepts nothing new when the same batch is sent twice', async () => {
     const batch = records('twice-', 25);
-    expect(await ingest(batch)).toEqual({ accepted: 25, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, batch)).toEqual({ accepted: 25, duplicates: 0, rejected: [] });
     const before = await snapshot('twice-');
     expect(before).toEqual({ records: 25, ids: 25, rollup_requests: 25, rollup_input: 2800, rollup_cost: '0.25' });
 
-    expect(await ingest(batch)).toEqual({ accepted: 0, duplicates: 25, rejected: [] });
+    expect(await ingest(t, admin, batch)).toEqual({ accepted: 0, duplicates: 25, rejected: [] });
     expect(await snapshot('twice-')).toEqual(before);
   });
 
   it('counts only the new records of a batch that overlaps an earlier one', async () => {
     const batch = records('overlap-', 10);
-    expect(await ingest(batch.slice(0, 6))).toEqual({ accepted: 6, duplicates: 0, rejected: [] });
-    expect(await ingest(batch)).toEqual({ accepted: 4, duplicates: 6, rejected: [] });
+    expect(await ingest(t, admin, batch.slice(0, 6))).toEqual({ accepted: 6, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, batch)).toEqual({ accepted: 4, duplicates: 6, rejected: [] });
     expect((await snapshot('overlap-')).records).toBe(10);
   });
 
@@ -89,7 +80,7 @@ describe('dedup', () => {
       cost: '0.222',
       metadata: { copy: 'second' },
     };
-    expect(await ingest([first, second])).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(await ingest(t, admin, [first, second])).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
     const rows = (await t.db.query(
       `SELECT occurred_at, user_id, input_tokens::int, output_tokens::int, cost::text, metadata
        FROM usage_records WHERE workspace_id = $1 AND request_id = 'inner-1'`,
@@ -116,12 +107,12 @@ describe('dedup', () => {
 
   it('treats a copy re-sent with another occurredAt, even in another month, as a duplicate', async () => {
     const original = records('moved-', 3, { occurredAt: '2026-05-12T10:00:00Z' });
-    expect(await ingest(original)).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, original)).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
     const before = await snapshot('moved-');
 
     for (const occurredAt of ['2026-05-12T10:00:01Z', '2026-07-01T00:00:00Z', '2025-02-03T04:05:06Z']) {
       const moved = original.map((r) => ({ ...r, occurredAt, inputTokens: 9999, cost: '9' }));
-      expect(await ingest(moved)).toEqual({ accepted: 0, duplicates: 3, rejected: [] });
+      expect(await ingest(t, admin, moved)).toEqual({ accepted: 0, duplicates: 3, rejected: [] });
     }
     expect(await snapshot('moved-')).toEqual(before);
     const months = (await t.db.query(
@@ -139,11 +130,7 @@ describe('dedup', () => {
 
   it('stores a batch once when two identical requests race', async () => {
     const batch = records('race-', 200);
-    const results = await Promise.all([post(batch), post(batch), post(batch)]);
-    const bodies = results.map((res) => {
-      expect(res.statusCode, res.body).toBe(200);
-      return res.json() as { accepted: number; duplicates: number };
-    });
+    const bodies = await Promise.all([ingest(t, admin, batch), ingest(t, admin, batch), ingest(t, admin, batch)]);
     expect(bodies.reduce((sum, b) => sum + b.accepted, 0)).toBe(200);
     expect(bodies.reduce((sum, b) => sum + b.duplicates, 0)).toBe(400);
     for (const body of bodies) expect(body.accepted + body.duplicates).toBe(200);
@@ -161,9 +148,7 @@ describe('dedup', () => {
       const all = records(`swap${round}-`, 500).map((r) => ({ ...r, model: 'swap-' }));
       // odd rounds: the second batch overlaps only partly
       const backward = (round % 2 === 0 ? all : all.slice(100)).reverse();
-      const results = await Promise.all([post(all), post(backward)]);
-      for (const res of results) expect(res.statusCode, res.body).toBe(200);
-      const bodies = results.map((res) => res.json() as { accepted: number; duplicates: number });
+      const bodies = await Promise.all([ingest(t, admin, all), ingest(t, admin, backward)]);
       expect(bodies[0]!.accepted + bodies[1]!.accepted).toBe(500);
       expect(bodies[0]!.duplicates + bodies[1]!.duplicates).toBe(backward.length);
     }
@@ -178,14 +163,14 @@ describe('dedup', () => {
 
   it('stores records whose ids differ only in case as different records', async () => {
     const batch = [...records('case-', 1), ...records('CASE-', 1).map((r) => ({ ...r, model: 'case-' }))];
-    expect(await ingest(batch)).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, batch)).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
   });
 
   it('does not let a rejected record claim its requestId', async () => {
     const bad = { ...records('claim-', 1)[0], inputTokens: -1 };
-    const res = await ingest([bad]);
+    const res = await ingest(t, admin, [bad]);
     expect(res.accepted).toBe(0);
     expect(res.rejected).toHaveLength(1);
-    expect(await ingest(records('claim-', 1))).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, records('claim-', 1))).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 });

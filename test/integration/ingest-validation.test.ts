@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usageRecord, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /** Partial rejection of bad records, and whole-request rejection of a bad envelope. */
@@ -10,16 +11,6 @@ beforeAll(async () => {
   admin = bearer(t.token('root', { role: 'admin' }));
 });
 afterAll(async () => t.close());
-
-const valid = (requestId: string, fields: Record<string, unknown> = {}) => ({
-  requestId,
-  occurredAt: '2026-06-01T10:00:00Z',
-  provider: 'openai',
-  model: 'gpt-4o',
-  inputTokens: 100,
-  outputTokens: 50,
-  ...fields,
-});
 
 /** Objects go out as JSON; a string goes out as it is, labelled as JSON. */
 const post = (payload: unknown, headers: Record<string, string> = {}) =>
@@ -54,7 +45,9 @@ interface Rejected {
 /** Sends one bad record between two good ones; returns its rejection after checking the good ones were stored. */
 async function rejectionOf(bad: unknown): Promise<Rejected> {
   const tag = `r${Math.random().toString(36).slice(2, 10)}`;
-  const res = await post({ records: [valid(`${tag}-a`), bad, valid(`${tag}-b`)] });
+  const res = await post({
+    records: [usageRecord({ requestId: `${tag}-a` }), bad, usageRecord({ requestId: `${tag}-b` })],
+  });
   expect(res.statusCode, res.body).toBe(200);
   const body = res.json() as { accepted: number; duplicates: number; rejected: Rejected[] };
   expect(body.accepted).toBe(2);
@@ -73,58 +66,60 @@ const paths = (rejected: Rejected) => rejected.errors.map((e) => e.path);
 
 describe('partial rejection: valid records are stored, each bad one is reported', () => {
   it('rejects negative tokens at /inputTokens', async () => {
-    const rejected = await rejectionOf(valid('neg', { inputTokens: -1 }));
+    const rejected = await rejectionOf(usageRecord({ requestId: 'neg', inputTokens: -1 }));
     expect(rejected.requestId).toBe('neg');
     expect(paths(rejected)).toEqual(['/inputTokens']);
   });
 
   it('rejects fractional and absurd token counts', async () => {
-    expect(paths(await rejectionOf(valid('frac', { outputTokens: 1.5 })))).toEqual(['/outputTokens']);
-    expect(paths(await rejectionOf(valid('huge', { outputTokens: 1e13 })))).toEqual(['/outputTokens']);
-    expect(paths(await rejectionOf(valid('str', { inputTokens: '100' })))).toEqual(['/inputTokens']);
+    expect(paths(await rejectionOf(usageRecord({ outputTokens: 1.5 })))).toEqual(['/outputTokens']);
+    expect(paths(await rejectionOf(usageRecord({ outputTokens: 1e13 })))).toEqual(['/outputTokens']);
+    expect(paths(await rejectionOf(usageRecord({ inputTokens: '100' })))).toEqual(['/inputTokens']);
   });
 
   it('rejects a missing model at /model, and a blank one', async () => {
-    const { model: _model, ...withoutModel } = valid('nomodel');
+    const { model: _model, ...withoutModel } = usageRecord({ requestId: 'nomodel' });
     expect(await rejectionOf(withoutModel)).toEqual({
       index: 1,
       requestId: 'nomodel',
       errors: [{ path: '/model', message: expect.any(String) }],
     });
-    expect(paths(await rejectionOf(valid('blank', { model: '   ' })))).toEqual(['/model']);
+    expect(paths(await rejectionOf(usageRecord({ model: '   ' })))).toEqual(['/model']);
   });
 
   it('rejects a missing requestId without naming one', async () => {
-    const { requestId: _id, ...withoutId } = valid('x');
+    const { requestId: _id, ...withoutId } = usageRecord();
     const rejected = await rejectionOf(withoutId);
     expect(rejected.requestId).toBeUndefined();
     expect(paths(rejected)).toEqual(['/requestId']);
   });
 
   it('rejects an unknown field at its own path', async () => {
-    expect(paths(await rejectionOf(valid('extra', { promptTokens: 5 })))).toEqual(['/promptTokens']);
+    expect(paths(await rejectionOf(usageRecord({ promptTokens: 5 })))).toEqual(['/promptTokens']);
   });
 
   it('rejects cachedInputTokens greater than inputTokens (they are part of it)', async () => {
-    expect(await rejectionOf(valid('cached', { inputTokens: 100, cachedInputTokens: 101 }))).toEqual({
+    expect(await rejectionOf(usageRecord({ requestId: 'cached', inputTokens: 100, cachedInputTokens: 101 }))).toEqual({
       index: 1,
       requestId: 'cached',
       errors: [{ path: '/cachedInputTokens', message: expect.stringContaining('must not exceed inputTokens') }],
     });
     // cached + cache write together may not exceed the input either
     expect(
-      paths(await rejectionOf(valid('cached2', { inputTokens: 100, cachedInputTokens: 60, cacheWriteTokens: 41 }))),
+      paths(await rejectionOf(usageRecord({ inputTokens: 100, cachedInputTokens: 60, cacheWriteTokens: 41 }))),
     ).toEqual(['/cachedInputTokens']);
   });
 
   it('rejects reasoningTokens greater than outputTokens', async () => {
-    expect(paths(await rejectionOf(valid('reason', { outputTokens: 50, reasoningTokens: 51 })))).toEqual([
+    expect(paths(await rejectionOf(usageRecord({ outputTokens: 50, reasoningTokens: 51 })))).toEqual([
       '/reasoningTokens',
     ]);
   });
 
   it('rejects a totalTokens that is not inputTokens + outputTokens', async () => {
-    expect(await rejectionOf(valid('total', { inputTokens: 100, outputTokens: 50, totalTokens: 149 }))).toEqual({
+    expect(
+      await rejectionOf(usageRecord({ requestId: 'total', inputTokens: 100, outputTokens: 50, totalTokens: 149 })),
+    ).toEqual({
       index: 1,
       requestId: 'total',
       errors: [{ path: '/totalTokens', message: 'totalTokens must equal inputTokens + outputTokens' }],
@@ -133,7 +128,7 @@ describe('partial rejection: valid records are stored, each bad one is reported'
 
   it('reports every broken invariant of one record', async () => {
     const rejected = await rejectionOf(
-      valid('many', { inputTokens: 10, cachedInputTokens: 20, outputTokens: 5, reasoningTokens: 6, totalTokens: 1 }),
+      usageRecord({ inputTokens: 10, cachedInputTokens: 20, outputTokens: 5, reasoningTokens: 6, totalTokens: 1 }),
     );
     expect(paths(rejected)).toEqual(['/cachedInputTokens', '/reasoningTokens', '/totalTokens']);
   });
@@ -141,80 +136,78 @@ describe('partial rejection: valid records are stored, each bad one is reported'
   it.each(['2026-06-01 10:00:00', '01/06/2026', '2026-06-01', '2026-13-01T00:00:00Z', 'yesterday', '1717236000000'])(
     'rejects occurredAt %j at /occurredAt',
     async (occurredAt) => {
-      expect(paths(await rejectionOf(valid('when', { occurredAt })))).toEqual(['/occurredAt']);
+      expect(paths(await rejectionOf(usageRecord({ occurredAt })))).toEqual(['/occurredAt']);
     },
   );
 
   it('rejects an occurredAt more than an hour in the future', async () => {
     const occurredAt = new Date(Date.now() + 2 * 3_600_000).toISOString();
-    expect(paths(await rejectionOf(valid('future', { occurredAt })))).toEqual(['/occurredAt']);
+    expect(paths(await rejectionOf(usageRecord({ occurredAt })))).toEqual(['/occurredAt']);
   });
 
   it('rejects metadata larger than 8 KB, and metadata that is not an object', async () => {
     const big = { note: 'x'.repeat(8200) };
-    expect(await rejectionOf(valid('meta', { metadata: big }))).toEqual({
+    expect(await rejectionOf(usageRecord({ requestId: 'meta', metadata: big }))).toEqual({
       index: 1,
       requestId: 'meta',
       errors: [{ path: '/metadata', message: 'metadata must be at most 8192 bytes of JSON' }],
     });
-    expect(paths(await rejectionOf(valid('meta2', { metadata: ['a'] })))).toEqual(['/metadata']);
-    expect(paths(await rejectionOf(valid('meta3', { metadata: 'text' })))).toEqual(['/metadata']);
+    expect(paths(await rejectionOf(usageRecord({ metadata: ['a'] })))).toEqual(['/metadata']);
+    expect(paths(await rejectionOf(usageRecord({ metadata: 'text' })))).toEqual(['/metadata']);
   });
 
   it('accepts metadata of exactly 8 KB', async () => {
     const note = 'x'.repeat(8192 - JSON.stringify({ note: '' }).length);
     expect(Buffer.byteLength(JSON.stringify({ note }))).toBe(8192);
-    const res = await post({ records: [valid('meta-ok', { metadata: { note } })] });
+    const res = await post({ records: [usageRecord({ metadata: { note } })] });
     expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
-  it.each([42, 'record', null, true, [valid('nested')]])('rejects the non-object item %j at /', async (item) => {
+  it.each([42, 'record', null, true, [usageRecord()]])('rejects the non-object item %j at /', async (item) => {
     const rejected = await rejectionOf(item);
     expect(rejected.requestId).toBeUndefined();
     expect(paths(rejected)).toEqual(['/']);
   });
 
   it('rejects a negative or malformed client cost at /cost', async () => {
-    expect(paths(await rejectionOf(valid('cost1', { cost: -0.01 })))).toEqual(['/cost']);
-    expect(paths(await rejectionOf(valid('cost2', { cost: '-0.01' })))).toEqual(['/cost']);
-    expect(paths(await rejectionOf(valid('cost3', { cost: '1e-5' })))).toEqual(['/cost']);
-    expect(paths(await rejectionOf(valid('cost4', { cost: 'free' })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(usageRecord({ cost: -0.01 })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(usageRecord({ cost: '-0.01' })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(usageRecord({ cost: '1e-5' })))).toEqual(['/cost']);
+    expect(paths(await rejectionOf(usageRecord({ cost: 'free' })))).toEqual(['/cost']);
   });
 
   it('rejects over-long strings', async () => {
-    expect(paths(await rejectionOf(valid('x'.repeat(201))))).toEqual(['/requestId']);
-    expect(paths(await rejectionOf(valid('longmodel', { model: 'm'.repeat(201) })))).toEqual(['/model']);
+    expect(paths(await rejectionOf(usageRecord({ requestId: 'x'.repeat(201) })))).toEqual(['/requestId']);
+    expect(paths(await rejectionOf(usageRecord({ model: 'm'.repeat(201) })))).toEqual(['/model']);
   });
 
   it('rejects a NUL character (which PostgreSQL text cannot hold) in the field that has it, not the whole batch', async () => {
-    expect(await rejectionOf(valid('nul-meta', { metadata: { note: 'a\u0000b' } }))).toEqual({
+    expect(await rejectionOf(usageRecord({ requestId: 'nul-meta', metadata: { note: 'a\u0000b' } }))).toEqual({
       index: 1,
       requestId: 'nul-meta',
       errors: [{ path: '/metadata', message: 'must not contain the NUL character (U+0000)' }],
     });
-    expect(paths(await rejectionOf(valid('nul-meta-key', { metadata: { deep: [{ 'k\u0000': 1 }] } })))).toEqual([
-      '/metadata',
-    ]);
-    expect(paths(await rejectionOf(valid('nul-error', { error: 'boom\u0000' })))).toEqual(['/error']);
-    expect(paths(await rejectionOf(valid('nul-user', { userId: 'u\u0000' })))).toEqual(['/userId']);
-    expect(paths(await rejectionOf(valid('nul-model', { model: 'gpt-4o\u0000', operation: '\u0000' })))).toEqual([
+    expect(paths(await rejectionOf(usageRecord({ metadata: { deep: [{ 'k\u0000': 1 }] } })))).toEqual(['/metadata']);
+    expect(paths(await rejectionOf(usageRecord({ error: 'boom\u0000' })))).toEqual(['/error']);
+    expect(paths(await rejectionOf(usageRecord({ userId: 'u\u0000' })))).toEqual(['/userId']);
+    expect(paths(await rejectionOf(usageRecord({ model: 'gpt-4o\u0000', operation: '\u0000' })))).toEqual([
       '/model',
       '/operation',
     ]);
-    expect(paths(await rejectionOf(valid('nul\u0000id')))).toEqual(['/requestId']);
+    expect(paths(await rejectionOf(usageRecord({ requestId: 'nul\u0000id' })))).toEqual(['/requestId']);
     // a backslash followed by "u0000" is ordinary text
-    const res = await post({ records: [valid('nul-escaped', { metadata: { note: '\\u0000' } })] });
+    const res = await post({ records: [usageRecord({ metadata: { note: '\\u0000' } })] });
     expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
   it('lists several bad records of one batch with their indexes; the good ones are stored', async () => {
     const res = await post({
       records: [
-        valid('mix-bad-0', { inputTokens: -5 }),
-        valid('mix-ok-1'),
+        usageRecord({ requestId: 'mix-bad-0', inputTokens: -5 }),
+        usageRecord({ requestId: 'mix-ok-1' }),
         'not a record',
-        valid('mix-ok-3'),
-        valid('mix-bad-4', { occurredAt: 'soon' }),
+        usageRecord({ requestId: 'mix-ok-3' }),
+        usageRecord({ requestId: 'mix-bad-4', occurredAt: 'soon' }),
       ],
     });
     expect(res.statusCode).toBe(200);
@@ -229,7 +222,7 @@ describe('partial rejection: valid records are stored, each bad one is reported'
 
   it('answers 200 with everything rejected when no record is valid, and stores nothing', async () => {
     const before = await count();
-    const res = await post({ records: [valid('all-bad-0', { inputTokens: -1 }), 7] });
+    const res = await post({ records: [usageRecord({ inputTokens: -1 }), 7] });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ accepted: 0, duplicates: 0 });
     expect(res.json().rejected).toHaveLength(2);
@@ -256,18 +249,18 @@ describe('a malformed envelope is a 400 and nothing is written', () => {
   });
 
   it('rejects records that is not an array, or missing', async () => {
-    await expectNothingWritten({ records: valid('obj') });
+    await expectNothingWritten({ records: usageRecord() });
     await expectNothingWritten({ records: 'x' });
     await expectNothingWritten({});
-    await expectNothingWritten([valid('bare-array')]);
+    await expectNothingWritten([usageRecord()]);
   });
 
   it('rejects an unknown top-level field', async () => {
-    await expectNothingWritten({ records: [valid('top')], extra: true });
+    await expectNothingWritten({ records: [usageRecord()], extra: true });
   });
 
   it('rejects more than MAX_BATCH_RECORDS records (5 here), even if all are valid', async () => {
-    const records = Array.from({ length: 6 }, (_, i) => valid(`over-${i}`));
+    const records = usageRecords(6, () => ({}));
     const body = await expectNothingWritten({ records });
     expect(body.message).toBe('a batch holds at most 5 records, got 6');
     const ok = await post({ records: records.slice(0, 5) });
@@ -282,7 +275,7 @@ describe('a malformed envelope is a 400 and nothing is written', () => {
 
   it('rejects a body larger than the limit with 413', async () => {
     // the limit is 12 KB per allowed record: 60 KB here
-    const records = [valid('big', { metadata: { note: 'x'.repeat(70_000) } })];
+    const records = [usageRecord({ metadata: { note: 'x'.repeat(70_000) } })];
     const body = await expectNothingWritten({ records }, 413);
     expect(body.code).toBe('payload_too_large');
   });

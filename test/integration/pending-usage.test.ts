@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldPending, startRollupFolder } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { ingest } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
 import { adminOf, getOk, RECORDS, type Headers } from '../support/usage-dataset';
@@ -19,12 +20,6 @@ afterAll(async () => t.close());
 const pendingRows = async (): Promise<number> =>
   ((await t.db.query(`SELECT count(*)::int AS n FROM usage_pending`)) as Array<{ n: number }>)[0]!.n;
 
-/** Ingests without folding, as a client of the running service would see it. */
-async function send(records: readonly object[]): Promise<void> {
-  const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers: admin, payload: { records } });
-  expect(res.statusCode, res.body).toBe(200);
-}
-
 const ENDPOINTS: Array<[string, Record<string, string>]> = [
   ['/v1/admin/usage/stats', { tz: 'Europe/Berlin' }],
   ['/v1/admin/usage/providers', { tz: 'America/New_York' }],
@@ -38,9 +33,9 @@ const answers = () => Promise.all(ENDPOINTS.map(([path, query]) => getOk(t, path
 
 describe('usage not yet folded into the rollups', () => {
   it('is counted exactly once by every endpoint, before and after the fold', async () => {
-    await send(RECORDS.slice(0, 8));
+    await ingest(t, admin, RECORDS.slice(0, 8), { fold: false });
     await foldPending(t.db);
-    await send(RECORDS.slice(8)); // these stay pending
+    await ingest(t, admin, RECORDS.slice(8), { fold: false }); // these stay pending
     expect(await pendingRows()).toBeGreaterThan(0);
     const before = await answers();
 
@@ -55,9 +50,12 @@ describe('usage not yet folded into the rollups', () => {
   });
 
   it('is folded by the background folder the service runs', async () => {
-    await send([
-      { requestId: 'late-1', userId: 'zoe', provider: 'openai', model: 'gpt-4o', inputTokens: 5, outputTokens: 1 },
-    ]);
+    await ingest(
+      t,
+      admin,
+      [{ requestId: 'late-1', userId: 'zoe', provider: 'openai', model: 'gpt-4o', inputTokens: 5, outputTokens: 1 }],
+      { fold: false },
+    );
     expect(await pendingRows()).toBe(1);
     const folder = startRollupFolder(
       t.db,

@@ -2,8 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maintainStorage } from '../../src/infrastructure/persistence/maintenance';
 import { dropPartitionsBefore } from '../../src/infrastructure/persistence/partitions';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { ingest, rollupTotals, usageTables } from '../support/usage-checks';
+import { ingest, usageRecord } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { rollupTotals, usageTables } from '../support/usage-checks';
 
 const RETENTION_DAYS = 30;
 let now = new Date('2025-03-20T12:00:00Z'); // window starts 2025-02-18T12:00Z
@@ -29,21 +30,22 @@ const exists = async (table: string): Promise<boolean> => {
   return row!.present;
 };
 
-const record = (requestId: string, occurredAt: string, userId = 'alice', model = 'gpt-4o') => ({
-  requestId,
-  userId,
-  occurredAt,
-  provider: 'openai',
-  model,
-  inputTokens: 1200,
-  cachedInputTokens: 200,
-  outputTokens: 300,
-  durationMs: 900,
-});
+const record = (requestId: string, occurredAt: string, userId = 'alice', model = 'gpt-4o') =>
+  usageRecord({
+    requestId,
+    userId,
+    occurredAt,
+    provider: 'openai',
+    model,
+    inputTokens: 1200,
+    cachedInputTokens: 200,
+    outputTokens: 300,
+    durationMs: 900,
+  });
 
 describe('raw retention', () => {
   it('drops whole partitions past the window and keeps the rollups and the dedup ledger', async () => {
-    const admin = t.token('root', { role: 'admin' });
+    const admin = bearer(t.token('root', { role: 'admin' }));
     const february = [
       record('feb-1', '2025-02-20T09:15:00Z'),
       record('feb-2', '2025-02-20T09:45:00Z', 'bob'),

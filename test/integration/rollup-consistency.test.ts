@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { ingest, rollupsAndRecomputations, seededRandom } from '../support/usage-checks';
+import { ingest } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { rollupsAndRecomputations, seededRandom } from '../support/usage-checks';
 
 const NOW = new Date('2025-06-10T00:00:00Z');
 const FIRST_HOUR = Date.parse('2025-06-08T00:00:00Z');
@@ -60,7 +61,7 @@ describe('rollups', () => {
       const workspaceId = pick(WORKSPACES);
       const size = 1 + int(250);
       const records = Array.from({ length: size }, () => randomRecord(`req-${int(1200)}`));
-      const reply = await ingest(t, t.token('admin', { role: 'admin', workspaceId }), records);
+      const reply = await ingest(t, bearer(t.token('admin', { role: 'admin', workspaceId })), records);
       expect(reply.rejected).toEqual([]);
 
       const ids = seen.get(workspaceId)!;
@@ -110,8 +111,8 @@ describe('rollups', () => {
         outputTokens: 10 + i,
       })),
     );
-    const token = t.token('admin', { role: 'admin', workspaceId: 'concurrent' });
-    const replies = await Promise.all(batches.map((records) => ingest(t, token, records)));
+    const admin = bearer(t.token('admin', { role: 'admin', workspaceId: 'concurrent' }));
+    const replies = await Promise.all(batches.map((records) => ingest(t, admin, records)));
     expect(replies.reduce((sum, r) => sum + r.accepted, 0)).toBe(100 + 8 * 100);
 
     for (const { table, rollup, recomputed } of await rollupsAndRecomputations(t.db)) {
