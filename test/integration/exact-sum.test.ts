@@ -1,5 +1,5 @@
-import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /** The issue's exact-sum requirement: micro-dollar costs add up exactly, in the raw records and in the rollups. */
@@ -26,7 +26,7 @@ describe('exact sums of micro-dollar costs', () => {
 
     const start = Date.parse('2026-03-01T00:00:00Z');
     for (let batch = 0; batch < 2; batch += 1) {
-      const records = Array.from({ length: 1000 }, (_, i) => {
+      const records = usageRecords(1000, (i) => {
         const n = batch * 1000 + i;
         return {
           requestId: `micro-${n}`,
@@ -39,14 +39,7 @@ describe('exact sums of micro-dollar costs', () => {
           outputTokens: 0,
         };
       });
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/usage/records',
-        headers: admin,
-        payload: { records },
-      });
-      expect(res.statusCode, res.body).toBe(200);
-      expect(res.json()).toEqual({ accepted: 1000, duplicates: 0, rejected: [] });
+      await ingest(t, admin, records, { expectAccepted: true });
     }
 
     const [raw] = (await t.db.query(
@@ -56,7 +49,6 @@ describe('exact sums of micro-dollar costs', () => {
     )) as Array<{ n: number; total: string; min: string; max: string; not_computed: number }>;
     expect(raw).toEqual({ n: 2000, total: '0.002000', min: '0.000001', max: '0.000001', not_computed: 0 });
 
-    await foldPending(t.db); // what the service's background fold does
     const [rollup] = (await t.db.query(
       `SELECT sum(cost)::text AS total, sum(cost) = 0.002 AS exact, sum(requests)::int AS requests,
               count(*)::int AS groups, sum(unpriced_requests)::int AS unpriced

@@ -1,5 +1,6 @@
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -10,18 +11,8 @@ let t: TestApp;
 let admin: Record<string, string>;
 const WS = 'default';
 
-let seq = 0;
-const nextId = () => `ingest-${++seq}`;
-
-function record(fields: Record<string, unknown>): Record<string, unknown> {
-  return { requestId: nextId(), occurredAt: '2026-06-01T10:00:00Z', ...fields };
-}
-
-async function ingest(records: unknown[], headers = admin) {
-  const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records } });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json() as { accepted: number; duplicates: number; rejected: unknown[] };
-}
+/** When a record happened, unless a test says otherwise */
+const AT = '2026-06-01T10:00:00Z';
 
 interface StoredRow {
   request_id: string;
@@ -49,19 +40,18 @@ async function stored(requestId: string): Promise<StoredRow> {
   return rows[0]!;
 }
 
-/** Ingests one record and returns its stored cost and cost status. */
-async function costOf(fields: Record<string, unknown>): Promise<{ cost: string | null; status: string }> {
-  const r = record(fields);
-  const result = await ingest([r]);
-  expect(result).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
-  const row = await stored(r.requestId as string);
-  return { cost: row.cost, status: row.cost_status };
-}
-
 async function createModel(body: Record<string, unknown>): Promise<string> {
   const res = await t.app.inject({ method: 'POST', url: '/v1/admin/models', headers: admin, payload: body });
   expect(res.statusCode, res.body).toBe(201);
   return (res.json() as { id: string }).id;
+}
+
+/** Ingests one record and returns its stored cost and cost status. */
+async function costOf(fields: Record<string, unknown>): Promise<{ cost: string | null; status: string }> {
+  const r = usageRecord({ occurredAt: AT, ...fields });
+  await ingest(t, admin, [r], { expectAccepted: true });
+  const row = await stored(r.requestId);
+  return { cost: row.cost, status: row.cost_status };
 }
 
 beforeAll(async () => {
@@ -85,7 +75,8 @@ afterAll(async () => t.close());
 
 describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 8.00 / 0.50 cached / 2.50 write)', () => {
   it('prices cached input at the cached price and cache writes at the cache-write price', async () => {
-    const r = record({
+    const r = usageRecord({
+      occurredAt: AT,
       provider: 'acmeai',
       model: 'tally-1',
       inputTokens: 1_000_000,
@@ -93,9 +84,9 @@ describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 
       cacheWriteTokens: 100_000,
       outputTokens: 500_000,
     });
-    expect(await ingest([r])).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect(await ingest(t, admin, [r])).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     // 700,000 × 2.00 + 200,000 × 0.50 + 100,000 × 2.50 + 500,000 × 8.00 = 5,750,000 per million
-    expect(await stored(r.requestId as string)).toMatchObject({
+    expect(await stored(r.requestId)).toMatchObject({
       cost: '5.75',
       cost_status: 'computed',
       input_tokens: '1000000',
@@ -235,9 +226,15 @@ describe('price versions', () => {
 describe('built-in catalog (seeded from @pydantic/genai-prices)', () => {
   it('prices a dated gpt-4o snapshot, in any case, at gpt-4o prices (2.5 input, 10 output, 1.25 cached)', async () => {
     // 1234 × 2.5 + 567 × 10 = 3085 + 5670 = 8755 per million
-    const r = record({ provider: 'openai', model: 'GPT-4o-2024-08-06', inputTokens: 1234, outputTokens: 567 });
-    await ingest([r]);
-    expect(await stored(r.requestId as string)).toMatchObject({
+    const r = usageRecord({
+      occurredAt: AT,
+      provider: 'openai',
+      model: 'GPT-4o-2024-08-06',
+      inputTokens: 1234,
+      outputTokens: 567,
+    });
+    await ingest(t, admin, [r], { expectAccepted: true });
+    expect(await stored(r.requestId)).toMatchObject({
       provider: 'openai',
       model: 'gpt-4o-2024-08-06',
       cost: '0.008755',
@@ -309,9 +306,15 @@ describe('built-in catalog (seeded from @pydantic/genai-prices)', () => {
 
 describe('unpriced and provided costs', () => {
   it('stores an unknown model as unpriced with a null cost, never $0', async () => {
-    const r = record({ provider: 'acmeai', model: 'no-such-model', inputTokens: 1000, outputTokens: 1000 });
-    await ingest([r]);
-    const row = await stored(r.requestId as string);
+    const r = usageRecord({
+      occurredAt: AT,
+      provider: 'acmeai',
+      model: 'no-such-model',
+      inputTokens: 1000,
+      outputTokens: 1000,
+    });
+    await ingest(t, admin, [r], { expectAccepted: true });
+    const row = await stored(r.requestId);
     expect(row.cost).toBeNull();
     expect(row.cost_status).toBe('unpriced');
     expect(await costOf({ provider: 'nobody-knows', model: 'gpt-4o', inputTokens: 1000, outputTokens: 1000 })).toEqual({
@@ -356,8 +359,15 @@ describe('unpriced and provided costs', () => {
       cost: '0',
       status: 'provided',
     });
-    const r = record({ provider: 'acmeai', model: 'tally-1', inputTokens: 1, outputTokens: 1, cost: '1.500000' });
-    await ingest([r]);
+    const r = usageRecord({
+      occurredAt: AT,
+      provider: 'acmeai',
+      model: 'tally-1',
+      inputTokens: 1,
+      outputTokens: 1,
+      cost: '1.500000',
+    });
+    await ingest(t, admin, [r], { expectAccepted: true });
     const [row] = (await t.db.query(
       `SELECT cost = 1.5 AS equal, cost_status FROM usage_records WHERE workspace_id = $1 AND request_id = $2`,
       [WS, r.requestId],

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
 import {
   adminOf,
   get,
   getOk,
   hundredths,
-  ingestAll,
   memberOf,
   NOW,
   seedUsageDataset,
@@ -34,36 +34,41 @@ beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => NOW } });
   await seedUsageDataset(t);
   admin = adminOf(t);
-  await ingestAll(t, adminOf(t, 'ties'), [
-    {
-      requestId: 'p1',
-      occurredAt: '2026-03-25T10:00:00Z',
-      userId: 'pat',
-      provider: 'openai',
-      model: 'gpt-4o',
-      inputTokens: 1,
-      outputTokens: 1,
-      cost: '0.5',
-    },
-    {
-      requestId: 't-a',
-      occurredAt: '2026-03-25T11:00:00Z',
-      userId: 'pat',
-      provider: 'openai',
-      model: 'gpt-4o',
-      inputTokens: 1,
-      outputTokens: 0,
-    },
-    {
-      requestId: 't-b',
-      occurredAt: '2026-03-25T11:00:00Z',
-      userId: 'pat',
-      provider: 'openai',
-      model: 'gpt-4o',
-      inputTokens: 2,
-      outputTokens: 0,
-    },
-  ]);
+  await ingest(
+    t,
+    adminOf(t, 'ties'),
+    [
+      {
+        requestId: 'p1',
+        occurredAt: '2026-03-25T10:00:00Z',
+        userId: 'pat',
+        provider: 'openai',
+        model: 'gpt-4o',
+        inputTokens: 1,
+        outputTokens: 1,
+        cost: '0.5',
+      },
+      {
+        requestId: 't-a',
+        occurredAt: '2026-03-25T11:00:00Z',
+        userId: 'pat',
+        provider: 'openai',
+        model: 'gpt-4o',
+        inputTokens: 1,
+        outputTokens: 0,
+      },
+      {
+        requestId: 't-b',
+        occurredAt: '2026-03-25T11:00:00Z',
+        userId: 'pat',
+        provider: 'openai',
+        model: 'gpt-4o',
+        inputTokens: 2,
+        outputTokens: 0,
+      },
+    ],
+    { expectAccepted: true },
+  );
 });
 afterAll(async () => t.close());
 

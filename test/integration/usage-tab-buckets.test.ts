@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, ingestAll, memberOf, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import { adminOf, getOk, memberOf, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
 
 /**
  * Bucket counts per granularity, zero-fill and exact range edges.
@@ -27,31 +28,37 @@ let alice: Headers;
 let edges: Headers;
 
 const DAY = '2026-03-25';
-const edgeRecord = (requestId: string, time: string, inputTokens: number) => ({
-  requestId,
-  occurredAt: `${DAY}T${time}Z`,
-  userId: 'edgy',
-  provider: 'openai',
-  model: 'gpt-4o',
-  inputTokens,
-  outputTokens: 0,
-});
+const edgeRecord = (requestId: string, time: string, inputTokens: number) =>
+  usageRecord({
+    requestId,
+    occurredAt: `${DAY}T${time}Z`,
+    userId: 'edgy',
+    provider: 'openai',
+    model: 'gpt-4o',
+    inputTokens,
+    outputTokens: 0,
+  });
 
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => NOW } });
   await seedUsageDataset(t);
   alice = memberOf(t, 'alice');
   edges = adminOf(t, 'edges');
-  await ingestAll(t, edges, [
-    edgeRecord('e10', '10:10:00.000', 1),
-    edgeRecord('e15', '10:15:00.000', 10),
-    edgeRecord('e20', '10:20:00.000', 100),
-    edgeRecord('e12', '12:00:00.000', 1000),
-    edgeRecord('e13', '13:59:59.999', 10000),
-    edgeRecord('e40', '14:40:00.000', 100000),
-    edgeRecord('e45', '14:45:00.000', 1000000),
-    edgeRecord('e50', '14:50:00.000', 10000000),
-  ]);
+  await ingest(
+    t,
+    edges,
+    [
+      edgeRecord('e10', '10:10:00.000', 1),
+      edgeRecord('e15', '10:15:00.000', 10),
+      edgeRecord('e20', '10:20:00.000', 100),
+      edgeRecord('e12', '12:00:00.000', 1000),
+      edgeRecord('e13', '13:59:59.999', 10000),
+      edgeRecord('e40', '14:40:00.000', 100000),
+      edgeRecord('e45', '14:45:00.000', 1000000),
+      edgeRecord('e50', '14:50:00.000', 10000000),
+    ],
+    { expectAccepted: true },
+  );
 });
 afterAll(async () => t.close());
 

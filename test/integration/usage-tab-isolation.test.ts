@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
 import {
   adminOf,
   get,
   getOk,
-  ingestAll,
   memberOf,
   NOW,
   seedUsageDataset,
@@ -28,17 +28,22 @@ beforeAll(async () => {
   await seedUsageDataset(t, 'acme');
   acme = adminOf(t, 'acme');
   globex = adminOf(t, 'globex');
-  await ingestAll(t, globex, [
-    {
-      requestId: 'a1',
-      occurredAt: '2026-03-25T10:00:00Z',
-      userId: 'alice',
-      provider: 'acmeai',
-      model: 'tally-1',
-      inputTokens: 5,
-      outputTokens: 2,
-    },
-  ]);
+  await ingest(
+    t,
+    globex,
+    [
+      {
+        requestId: 'a1',
+        occurredAt: '2026-03-25T10:00:00Z',
+        userId: 'alice',
+        provider: 'acmeai',
+        model: 'tally-1',
+        inputTokens: 5,
+        outputTokens: 2,
+      },
+    ],
+    { expectAccepted: true },
+  );
 });
 afterAll(async () => t.close());
 

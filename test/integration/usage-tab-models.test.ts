@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import {
-  adminOf,
-  get,
-  getOk,
-  hundredths,
-  ingestAll,
-  NOW,
-  seedUsageDataset,
-  type Headers,
-} from '../support/usage-dataset';
+import { adminOf, get, getOk, hundredths, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/models — the top `limit` models and the "Others" bucket.
@@ -39,35 +31,41 @@ let lab: Headers;
 let acme: Headers;
 
 const at = '2026-03-20T10:00:00Z';
-const labRecord = (requestId: string, model: string, inputTokens: number, outputTokens: number, cost?: string) => ({
-  requestId,
-  occurredAt: at,
-  userId: 'lee',
-  provider: 'lab',
-  model,
-  inputTokens,
-  outputTokens,
-  ...(cost === undefined ? {} : { cost }),
-});
+const labRecord = (requestId: string, model: string, inputTokens: number, outputTokens: number, cost?: string) =>
+  usageRecord({
+    requestId,
+    occurredAt: at,
+    userId: 'lee',
+    provider: 'lab',
+    model,
+    inputTokens,
+    outputTokens,
+    ...(cost === undefined ? {} : { cost }),
+  });
 
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => NOW } });
   await seedUsageDataset(t);
   acme = adminOf(t);
   lab = adminOf(t, 'lab');
-  await ingestAll(t, lab, [
-    labRecord('a1', 'm-a', 500, 100, '0.001'),
-    labRecord('a2', 'm-a', 500, 100, '0.001'),
-    labRecord('b1', 'm-b', 1000, 200, '0.0033'),
-    labRecord('c1', 'm-c', 400, 0, '0.0001'),
-    labRecord('c2', 'm-c', 400, 0, '0.0001'),
-    labRecord('c3', 'm-c', 400, 0, '0.0001'),
-    labRecord('d1', 'm-d', 900, 0, '0.00005'),
-    labRecord('e1', 'm-e', 450, 0, '0.1'),
-    labRecord('e2', 'm-e', 450, 0, '0.2'),
-    labRecord('f1', 'm-f', 900, 0),
-    labRecord('g1', 'm-g', 900, 0),
-  ]);
+  await ingest(
+    t,
+    lab,
+    [
+      labRecord('a1', 'm-a', 500, 100, '0.001'),
+      labRecord('a2', 'm-a', 500, 100, '0.001'),
+      labRecord('b1', 'm-b', 1000, 200, '0.0033'),
+      labRecord('c1', 'm-c', 400, 0, '0.0001'),
+      labRecord('c2', 'm-c', 400, 0, '0.0001'),
+      labRecord('c3', 'm-c', 400, 0, '0.0001'),
+      labRecord('d1', 'm-d', 900, 0, '0.00005'),
+      labRecord('e1', 'm-e', 450, 0, '0.1'),
+      labRecord('e2', 'm-e', 450, 0, '0.2'),
+      labRecord('f1', 'm-f', 900, 0),
+      labRecord('g1', 'm-g', 900, 0),
+    ],
+    { expectAccepted: true },
+  );
 });
 afterAll(async () => t.close());
 

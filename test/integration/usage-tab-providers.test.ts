@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, hundredths, ingestAll, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import { adminOf, getOk, hundredths, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/providers on the shared dataset (test/support/usage-dataset.ts), plus two
@@ -194,19 +195,22 @@ describe('GET /v1/admin/usage/providers', () => {
 
   it('splits three equal providers into shares that sum to exactly 100 (33.34 + 33.33 + 33.33)', async () => {
     const thirds = adminOf(t, 'thirds');
-    await ingestAll(
+    await ingest(
       t,
       thirds,
-      ['p-a', 'p-b', 'p-c'].map((provider) => ({
-        requestId: `third-${provider}`,
-        occurredAt: '2026-03-20T10:00:00Z',
-        userId: 'tess',
-        provider,
-        model: 'same',
-        inputTokens: 600,
-        outputTokens: 400,
-        cost: '0.1',
-      })),
+      ['p-a', 'p-b', 'p-c'].map((provider) =>
+        usageRecord({
+          requestId: `third-${provider}`,
+          occurredAt: '2026-03-20T10:00:00Z',
+          userId: 'tess',
+          provider,
+          model: 'same',
+          inputTokens: 600,
+          outputTokens: 400,
+          cost: '0.1',
+        }),
+      ),
+      { expectAccepted: true },
     );
     const body = await providers({}, thirds);
     // 1000 / 3000 each: hundredths 3333.33 ×3 → floors 9999, the tie goes to the first listed
@@ -221,35 +225,40 @@ describe('GET /v1/admin/usage/providers', () => {
 
   it('shares requests when no call used a token (all failed)', async () => {
     const failing = adminOf(t, 'failing');
-    await ingestAll(t, failing, [
-      {
-        requestId: 'x1',
-        occurredAt: '2026-03-20T10:00:00Z',
-        provider: 'x',
-        model: 'm',
-        inputTokens: 0,
-        outputTokens: 0,
-        error: 'down',
-      },
-      {
-        requestId: 'x2',
-        occurredAt: '2026-03-20T11:00:00Z',
-        provider: 'x',
-        model: 'm',
-        inputTokens: 0,
-        outputTokens: 0,
-        error: 'down',
-      },
-      {
-        requestId: 'y1',
-        occurredAt: '2026-03-20T12:00:00Z',
-        provider: 'y',
-        model: 'm',
-        inputTokens: 0,
-        outputTokens: 0,
-        error: 'down',
-      },
-    ]);
+    await ingest(
+      t,
+      failing,
+      [
+        {
+          requestId: 'x1',
+          occurredAt: '2026-03-20T10:00:00Z',
+          provider: 'x',
+          model: 'm',
+          inputTokens: 0,
+          outputTokens: 0,
+          error: 'down',
+        },
+        {
+          requestId: 'x2',
+          occurredAt: '2026-03-20T11:00:00Z',
+          provider: 'x',
+          model: 'm',
+          inputTokens: 0,
+          outputTokens: 0,
+          error: 'down',
+        },
+        {
+          requestId: 'y1',
+          occurredAt: '2026-03-20T12:00:00Z',
+          provider: 'y',
+          model: 'm',
+          inputTokens: 0,
+          outputTokens: 0,
+          error: 'down',
+        },
+      ],
+      { expectAccepted: true },
+    );
     const body = await providers({}, failing);
     // 2 of 3 requests → 66.666… | 33.333… → hundredths 6666.67 | 3333.33 → +1 to x
     expect(body.providers).toEqual([

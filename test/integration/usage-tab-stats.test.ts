@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecords } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, ingestAll, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import { adminOf, getOk, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/stats on the shared dataset (test/support/usage-dataset.ts, clock
@@ -114,18 +115,19 @@ describe('GET /v1/admin/usage/stats', () => {
     // hundredths: 2857.14 | 2380.95 | 1904.76 | 1428.57 | 952.38 | 476.19 → floors 9997, +1 to
     // .95, .76, .57 → 28.57 | 23.81 | 19.05 | 14.29 | 9.52 | 4.76 (m6 is not shown)
     const six = adminOf(t, 'six');
-    await ingestAll(
+    await ingest(
       t,
       six,
-      [600, 500, 400, 300, 200, 100].map((tokens, i) => ({
+      usageRecords(6, (i) => ({
         requestId: `six-${i + 1}`,
         occurredAt: '2026-03-20T10:00:00Z',
         userId: 'sam',
         provider: 'lab',
         model: `m${i + 1}`,
-        inputTokens: tokens,
+        inputTokens: 600 - 100 * i,
         outputTokens: 0,
       })),
+      { expectAccepted: true },
     );
     const body = await getOk<Stats>(t, '/v1/admin/usage/stats', six);
     expect(body.topModels).toEqual([

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, ingestAll, memberOf } from '../support/usage-dataset';
+import { adminOf, getOk, memberOf } from '../support/usage-dataset';
 
 /**
  * Buckets at local midnights across DST changes and in a half-hour zone. Every record has
@@ -41,9 +42,8 @@ import { adminOf, getOk, ingestAll, memberOf } from '../support/usage-dataset';
  */
 const HOUR = 3_600_000;
 
-function rec(requestId: string, occurredAt: string, userId: string, inputTokens: number) {
-  return { requestId, occurredAt, userId, provider: 'x', model: 'm', inputTokens, outputTokens: 0 };
-}
+const rec = (requestId: string, occurredAt: string, userId: string, inputTokens: number) =>
+  usageRecord({ requestId, occurredAt, userId, provider: 'x', model: 'm', inputTokens, outputTokens: 0 });
 
 /*
  * Also in the autumn app:
@@ -80,36 +80,48 @@ let autumn: TestApp;
 
 beforeAll(async () => {
   spring = await createTestApp({ clock: { now: () => new Date('2026-03-31T12:00:00Z') } });
-  await ingestAll(spring, adminOf(spring, 'tz'), [
-    rec('t1', '2026-03-28T22:59:00Z', 'berlin', 1),
-    rec('t2', '2026-03-28T23:00:00Z', 'berlin', 10),
-    rec('t6', '2026-03-29T00:59:00Z', 'berlin', 100000),
-    rec('t5', '2026-03-29T01:30:00Z', 'berlin', 10000),
-    rec('t3', '2026-03-29T21:59:00Z', 'berlin', 100),
-    rec('t4', '2026-03-29T22:00:00Z', 'berlin', 1000),
-    rec('n1', '2026-03-08T04:59:00Z', 'newyork', 1),
-    rec('n2', '2026-03-08T05:00:00Z', 'newyork', 10),
-    rec('n5', '2026-03-08T07:00:00Z', 'newyork', 10000),
-    rec('n3', '2026-03-09T03:59:00Z', 'newyork', 100),
-    rec('n4', '2026-03-09T04:00:00Z', 'newyork', 1000),
-    rec('k1', '2026-03-20T18:15:00Z', 'kolkata', 1),
-    rec('k2', '2026-03-20T18:45:00Z', 'kolkata', 10),
-  ]);
+  await ingest(
+    spring,
+    adminOf(spring, 'tz'),
+    [
+      rec('t1', '2026-03-28T22:59:00Z', 'berlin', 1),
+      rec('t2', '2026-03-28T23:00:00Z', 'berlin', 10),
+      rec('t6', '2026-03-29T00:59:00Z', 'berlin', 100000),
+      rec('t5', '2026-03-29T01:30:00Z', 'berlin', 10000),
+      rec('t3', '2026-03-29T21:59:00Z', 'berlin', 100),
+      rec('t4', '2026-03-29T22:00:00Z', 'berlin', 1000),
+      rec('n1', '2026-03-08T04:59:00Z', 'newyork', 1),
+      rec('n2', '2026-03-08T05:00:00Z', 'newyork', 10),
+      rec('n5', '2026-03-08T07:00:00Z', 'newyork', 10000),
+      rec('n3', '2026-03-09T03:59:00Z', 'newyork', 100),
+      rec('n4', '2026-03-09T04:00:00Z', 'newyork', 1000),
+      rec('k1', '2026-03-20T18:15:00Z', 'kolkata', 1),
+      rec('k2', '2026-03-20T18:45:00Z', 'kolkata', 10),
+    ],
+    { expectAccepted: true },
+  );
   autumn = await createTestApp({ clock: { now: () => new Date('2026-10-27T12:00:00Z') } });
-  await ingestAll(autumn, adminOf(autumn, 'tz'), [
-    rec('u1', '2026-10-24T21:59:00Z', 'berlin', 1),
-    rec('u2', '2026-10-24T22:00:00Z', 'berlin', 10),
-    rec('u3', '2026-10-25T00:30:00Z', 'berlin', 100),
-    rec('u4', '2026-10-25T01:30:00Z', 'berlin', 1000),
-    rec('u5', '2026-10-25T22:59:00Z', 'berlin', 10000),
-    rec('u6', '2026-10-25T23:00:00Z', 'berlin', 100000),
-    rec('L1', '2026-04-04T14:10:00Z', 'lordhowe', 1),
-    rec('L2', '2026-04-04T15:10:00Z', 'lordhowe', 10),
-    rec('L3', '2026-04-04T15:40:00Z', 'lordhowe', 100),
-    rec('L4', '2026-04-05T13:20:00Z', 'lordhowe', 1000),
-    rec('L5', '2026-04-05T13:30:00Z', 'lordhowe', 10000),
-  ]);
-  for (let i = 0; i < GRID.length; i += 1000) await ingestAll(autumn, adminOf(autumn, 'grid'), GRID.slice(i, i + 1000));
+  await ingest(
+    autumn,
+    adminOf(autumn, 'tz'),
+    [
+      rec('u1', '2026-10-24T21:59:00Z', 'berlin', 1),
+      rec('u2', '2026-10-24T22:00:00Z', 'berlin', 10),
+      rec('u3', '2026-10-25T00:30:00Z', 'berlin', 100),
+      rec('u4', '2026-10-25T01:30:00Z', 'berlin', 1000),
+      rec('u5', '2026-10-25T22:59:00Z', 'berlin', 10000),
+      rec('u6', '2026-10-25T23:00:00Z', 'berlin', 100000),
+      rec('L1', '2026-04-04T14:10:00Z', 'lordhowe', 1),
+      rec('L2', '2026-04-04T15:10:00Z', 'lordhowe', 10),
+      rec('L3', '2026-04-04T15:40:00Z', 'lordhowe', 100),
+      rec('L4', '2026-04-05T13:20:00Z', 'lordhowe', 1000),
+      rec('L5', '2026-04-05T13:30:00Z', 'lordhowe', 10000),
+    ],
+    { expectAccepted: true },
+  );
+  for (let i = 0; i < GRID.length; i += 1000) {
+    await ingest(autumn, adminOf(autumn, 'grid'), GRID.slice(i, i + 1000), { expectAccepted: true });
+  }
 });
 afterAll(async () => {
   await spring?.close();
@@ -379,12 +391,17 @@ describe('Asia/Kolkata once the raw records are gone (as after retention)', () =
     ).series.map((b) => [b.bucketStart, b.totalTokens]);
 
   it('keeps the daily history from the rollups, the cut hour whole in the day it starts in', async () => {
-    await ingestAll(spring, adminOf(spring, 'india'), [
-      rec('i1', '2026-03-10T06:10:00Z', 'asha', 1),
-      rec('i2', '2026-03-10T18:15:00Z', 'asha', 10),
-      rec('i3', '2026-03-10T18:45:00Z', 'asha', 100),
-      rec('i4', '2026-03-11T03:00:00Z', 'asha', 1000),
-    ]);
+    await ingest(
+      spring,
+      adminOf(spring, 'india'),
+      [
+        rec('i1', '2026-03-10T06:10:00Z', 'asha', 1),
+        rec('i2', '2026-03-10T18:15:00Z', 'asha', 10),
+        rec('i3', '2026-03-10T18:45:00Z', 'asha', 100),
+        rec('i4', '2026-03-11T03:00:00Z', 'asha', 1000),
+      ],
+      { expectAccepted: true },
+    );
     expect(await days()).toEqual([
       ['2026-03-09T18:30:00.000Z', 11],
       ['2026-03-10T18:30:00.000Z', 1100],

@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecords } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
-import {
-  adminOf,
-  get,
-  getOk,
-  ingestAll,
-  NOW,
-  seedUsageDataset,
-  zeroBucket,
-  type Headers,
-} from '../support/usage-dataset';
+import { adminOf, get, getOk, NOW, seedUsageDataset, zeroBucket, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/users and /users/{userId} on the shared dataset
@@ -35,10 +27,10 @@ beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => NOW } });
   await seedUsageDataset(t);
   admin = adminOf(t);
-  await ingestAll(
+  await ingest(
     t,
     adminOf(t, 'busy'),
-    Array.from({ length: 55 }, (_, i) => ({
+    usageRecords(55, (i) => ({
       requestId: `z${String(i + 1).padStart(2, '0')}`,
       occurredAt: new Date(Date.parse('2026-03-25T10:00:00Z') + i * 60_000).toISOString(),
       userId: 'zed',
@@ -47,27 +39,33 @@ beforeAll(async () => {
       inputTokens: 10,
       outputTokens: 0,
     })),
+    { expectAccepted: true },
   );
-  await ingestAll(t, adminOf(t, 'edge7'), [
-    {
-      requestId: 'in',
-      occurredAt: '2026-03-24T12:00:00.000Z',
-      userId: 'just-in',
-      provider: 'x',
-      model: 'm',
-      inputTokens: 1,
-      outputTokens: 0,
-    },
-    {
-      requestId: 'out',
-      occurredAt: '2026-03-24T11:59:59.999Z',
-      userId: 'just-out',
-      provider: 'x',
-      model: 'm',
-      inputTokens: 1,
-      outputTokens: 0,
-    },
-  ]);
+  await ingest(
+    t,
+    adminOf(t, 'edge7'),
+    [
+      {
+        requestId: 'in',
+        occurredAt: '2026-03-24T12:00:00.000Z',
+        userId: 'just-in',
+        provider: 'x',
+        model: 'm',
+        inputTokens: 1,
+        outputTokens: 0,
+      },
+      {
+        requestId: 'out',
+        occurredAt: '2026-03-24T11:59:59.999Z',
+        userId: 'just-out',
+        provider: 'x',
+        model: 'm',
+        inputTokens: 1,
+        outputTokens: 0,
+      },
+    ],
+    { expectAccepted: true },
+  );
 });
 afterAll(async () => t.close());
 

@@ -1,5 +1,6 @@
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /** No request reads or writes another workspace: records, dedup, models, prices. */
@@ -13,22 +14,6 @@ beforeAll(async () => {
   globex = bearer(t.token('globex-admin', { role: 'admin', workspaceId: 'globex' }));
 });
 afterAll(async () => t.close());
-
-const record = (requestId: string, fields: Record<string, unknown> = {}) => ({
-  requestId,
-  occurredAt: '2026-06-01T10:00:00Z',
-  provider: 'openai',
-  model: 'gpt-4o',
-  inputTokens: 1000,
-  outputTokens: 1000,
-  ...fields,
-});
-
-async function ingest(headers: Record<string, string>, records: unknown[]) {
-  const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records } });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json() as { accepted: number; duplicates: number; rejected: unknown[] };
-}
 
 async function costOf(workspaceId: string, requestId: string) {
   const rows = (await t.db.query(
@@ -62,15 +47,13 @@ const price = (input: string, output: string, effectiveFrom = '2020-01-01T00:00:
 
 describe('workspace isolation', () => {
   it('does not treat the same requestId in another workspace as a duplicate', async () => {
-    expect(await ingest(acme, [record('shared-id', { userId: 'a1', inputTokens: 1 })])).toMatchObject({ accepted: 1 });
-    expect(await ingest(globex, [record('shared-id', { userId: 'g1', inputTokens: 2 })])).toEqual({
-      accepted: 1,
-      duplicates: 0,
-      rejected: [],
-    });
+    const shared = (userId: string, inputTokens: number) =>
+      usageRecord({ requestId: 'shared-id', userId, model: 'gpt-4o', inputTokens });
+    expect(await ingest(t, acme, [shared('a1', 1)])).toMatchObject({ accepted: 1 });
+    expect(await ingest(t, globex, [shared('g1', 2)])).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     // and a re-send stays a duplicate in each
-    expect(await ingest(acme, [record('shared-id', { userId: 'a1' })])).toMatchObject({ accepted: 0, duplicates: 1 });
-    expect(await ingest(globex, [record('shared-id', { userId: 'g1' })])).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await ingest(t, acme, [shared('a1', 1000)])).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await ingest(t, globex, [shared('g1', 1000)])).toMatchObject({ accepted: 0, duplicates: 1 });
 
     const rows = (await t.db.query(
       `SELECT workspace_id, user_id, input_tokens::int FROM usage_records WHERE request_id = 'shared-id' ORDER BY 1`,
@@ -100,8 +83,8 @@ describe('workspace isolation', () => {
     const acmeModelId = (res.json() as { id: string }).id;
 
     const call = { provider: 'acmeai', model: 'tally-1', inputTokens: 1000, outputTokens: 1000 };
-    await ingest(acme, [record('tally-a', call)]);
-    await ingest(globex, [record('tally-g', call)]);
+    await ingest(t, acme, [usageRecord({ requestId: 'tally-a', ...call })], { expectAccepted: true });
+    await ingest(t, globex, [usageRecord({ requestId: 'tally-g', ...call })], { expectAccepted: true });
     expect(await costOf('acme', 'tally-a')).toEqual({ cost: '0.01', cost_status: 'computed' });
     expect(await costOf('globex', 'tally-g')).toEqual({ cost: null, cost_status: 'unpriced' });
 
@@ -133,8 +116,8 @@ describe('workspace isolation', () => {
     expect(res.json()).toMatchObject({ provider: 'openai', model: 'gpt-4o', source: 'workspace' });
 
     const call = { provider: 'openai', model: 'gpt-4o-2024-08-06', inputTokens: 1000, outputTokens: 1000 };
-    await ingest(acme, [record('override-a', call)]);
-    await ingest(globex, [record('override-g', call)]);
+    await ingest(t, acme, [usageRecord({ requestId: 'override-a', ...call })], { expectAccepted: true });
+    await ingest(t, globex, [usageRecord({ requestId: 'override-g', ...call })], { expectAccepted: true });
     // built-in: 1000 × 2.5 + 1000 × 10; override: 1000 × 100 + 1000 × 100
     expect(await costOf('acme', 'override-a')).toEqual({ cost: '0.0125', cost_status: 'computed' });
     expect(await costOf('globex', 'override-g')).toEqual({ cost: '0.2', cost_status: 'computed' });
@@ -167,10 +150,17 @@ describe('workspace isolation', () => {
     expect(res.json()).toMatchObject({ model: 'gpt-4o-mini', source: 'workspace' });
     expect(res.json().id).not.toBe(builtIn.id);
 
-    const call = { provider: 'openai', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 1000 };
-    await ingest(acme, [record('mini-a', call)]);
-    await ingest(globex, [record('mini-g', call)]);
-    await ingest(globex, [record('mini-g-old', { ...call, occurredAt: '2026-04-30T23:59:59Z' })]);
+    const call = {
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      occurredAt: '2026-06-01T10:00:00Z',
+      inputTokens: 1000,
+      outputTokens: 1000,
+    };
+    await ingest(t, acme, [usageRecord({ requestId: 'mini-a', ...call })], { expectAccepted: true });
+    await ingest(t, globex, [usageRecord({ requestId: 'mini-g', ...call })], { expectAccepted: true });
+    const old = usageRecord({ requestId: 'mini-g-old', ...call, occurredAt: '2026-04-30T23:59:59Z' });
+    await ingest(t, globex, [old], { expectAccepted: true });
     // 1000 × 0.15 + 1000 × 0.6 = 750 per million; globex from 2026-05-01: 1000 × 1 + 1000 × 2
     expect(await costOf('acme', 'mini-a')).toEqual({ cost: '0.00075', cost_status: 'computed' });
     expect(await costOf('globex', 'mini-g')).toEqual({ cost: '0.003', cost_status: 'computed' });
@@ -193,14 +183,12 @@ describe('workspace isolation', () => {
       payload: { name: 'k' },
     });
     const { key } = created.json() as { key: string };
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/usage/records',
-      headers: { 'x-api-key': key },
-      payload: { records: [record('shared-id', { userId: 'g2' }), record('key-only', { userId: 'g2' })] },
-    });
+    const reply = await ingest(t, { 'x-api-key': key }, [
+      usageRecord({ requestId: 'shared-id', userId: 'g2' }),
+      usageRecord({ requestId: 'key-only', userId: 'g2' }),
+    ]);
     // shared-id already exists in globex (a duplicate there), key-only is new
-    expect(res.json()).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(reply).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
     const rows = (await t.db.query(
       `SELECT workspace_id FROM usage_records WHERE request_id = 'key-only'`,
     )) as unknown[];

@@ -1,5 +1,5 @@
-import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { expect } from 'vitest';
+import { ingest } from './records';
 import { bearer, type TestApp } from './test-app';
 
 /**
@@ -195,20 +195,11 @@ export async function createModel(
   expect(res.statusCode, res.body).toBe(201);
 }
 
-/** Ingests records over HTTP and asserts every one of them was stored. */
-export async function ingestAll(t: TestApp, headers: Headers, records: readonly object[]): Promise<void> {
-  const res = await t.app.inject({ method: 'POST', url: '/v1/usage/records', headers, payload: { records } });
-  // what the service's background fold does, at once: the rollups hold the batch afterwards
-  await foldPending(t.db);
-  expect(res.statusCode, res.body).toBe(200);
-  expect(res.json()).toEqual({ accepted: records.length, duplicates: 0, rejected: [] });
-}
-
 /** The fixed dataset above, in `workspaceId`, sent by that workspace's admin. */
 export async function seedUsageDataset(t: TestApp, workspaceId = WORKSPACE): Promise<void> {
   const admin = adminOf(t, workspaceId);
   for (const model of CUSTOM_MODELS) await createModel(t, admin, model);
-  await ingestAll(t, admin, RECORDS);
+  await ingest(t, admin, RECORDS, { expectAccepted: true });
 }
 
 /** GET `path` with `query` and the given headers; returns status and parsed body. */
