@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { createModel } from '../support/usage-dataset';
 
 /** The exact-sum requirement: micro-dollar costs add up exactly, in the raw records and in the rollups. */
 let t: TestApp;
@@ -12,17 +13,11 @@ afterAll(async () => t.close());
 describe('exact sums of micro-dollar costs', () => {
   it('sums 2,000 records ingested over HTTP at a computed $0.000001 each to exactly 0.002000', async () => {
     const admin = bearer(t.token('root', { role: 'admin' }));
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/admin/models',
-      headers: admin,
-      payload: {
-        provider: 'acmeai',
-        model: 'micro-1',
-        price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '0' },
-      },
+    await createModel(t, admin, {
+      provider: 'acmeai',
+      model: 'micro-1',
+      price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '0' },
     });
-    expect(created.statusCode, created.body).toBe(201);
 
     const start = Date.parse('2026-03-01T00:00:00Z');
     for (let batch = 0; batch < 2; batch += 1) {

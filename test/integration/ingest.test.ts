@@ -2,6 +2,7 @@ import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-fold
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { createModel } from '../support/usage-dataset';
 
 /**
  * Ingest through HTTP, then read what was stored with SQL: the exact cost of every record
@@ -40,12 +41,6 @@ async function stored(requestId: string): Promise<StoredRow> {
   return rows[0]!;
 }
 
-async function createModel(body: Record<string, unknown>): Promise<string> {
-  const res = await t.app.inject({ method: 'POST', url: '/v1/admin/models', headers: admin, payload: body });
-  expect(res.statusCode, res.body).toBe(201);
-  return (res.json() as { id: string }).id;
-}
-
 /** Ingests one record and returns its stored cost and cost status. */
 async function costOf(fields: Record<string, unknown>): Promise<{ cost: string | null; status: string }> {
   const r = usageRecord({ occurredAt: AT, ...fields });
@@ -58,7 +53,7 @@ beforeAll(async () => {
   t = await createTestApp();
   admin = bearer(t.token('root', { role: 'admin', workspaceId: WS }));
   // the issue's example body, verbatim
-  await createModel({
+  await createModel(t, admin, {
     provider: 'acmeai',
     model: 'tally-1',
     kind: 'language',
@@ -133,7 +128,7 @@ describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 
   });
 
   it('prices reasoning tokens at the reasoning price when one is set', async () => {
-    await createModel({
+    await createModel(t, admin, {
       provider: 'acmeai',
       model: 'think-1',
       price: {
@@ -159,7 +154,7 @@ describe('cost computed at ingest for a workspace model (acmeai/tally-1: 2.00 / 
 describe('price versions', () => {
   let modelId: string;
   beforeAll(async () => {
-    modelId = await createModel({
+    modelId = await createModel(t, admin, {
       provider: 'acmeai',
       model: 'versioned-1',
       price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
@@ -197,7 +192,7 @@ describe('price versions', () => {
   });
 
   it('leaves a record before the first version unpriced, not free', async () => {
-    await createModel({
+    await createModel(t, admin, {
       provider: 'acmeai',
       model: 'future-1',
       price: { effectiveFrom: '2026-09-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
+import type { TestApp } from '../support/test-app';
 import {
   adminOf,
+  createDatasetApp,
   get,
   getOk,
   hundredths,
   memberOf,
-  NOW,
-  seedUsageDataset,
   zeroBucket,
   type Headers,
 } from '../support/usage-dataset';
@@ -31,8 +30,7 @@ let t: TestApp;
 let admin: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   admin = adminOf(t);
   await ingest(
     t,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, memberOf, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, getOk, memberOf, type Headers } from '../support/usage-dataset';
 
 /**
  * Bucket counts per granularity, zero-fill and exact range edges.
@@ -40,8 +40,7 @@ const edgeRecord = (requestId: string, time: string, inputTokens: number) =>
   });
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   alice = memberOf(t, 'alice');
   edges = adminOf(t, 'edges');
   await ingest(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, memberOf, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, getOk, memberOf, type Headers } from '../support/usage-dataset';
 
 /**
  * DEPLOYMENT_MODE=cloud: the shared dataset (test/support/usage-dataset.ts) seeded in a cloud
@@ -24,8 +24,7 @@ let t: TestApp;
 let admin: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ deploymentMode: 'cloud', clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp({ deploymentMode: 'cloud' });
   admin = adminOf(t);
 });
 afterAll(async () => t.close());

@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import {
-  adminOf,
-  get,
-  getOk,
-  memberOf,
-  NOW,
-  seedUsageDataset,
-  zeroBucket,
-  type Headers,
-} from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, get, getOk, memberOf, zeroBucket, type Headers } from '../support/usage-dataset';
 
 /**
  * Workspaces are separate: the shared dataset (test/support/usage-dataset.ts) lives in "acme";
@@ -24,8 +15,7 @@ let acme: Headers;
 let globex: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t, 'acme');
+  t = await createDatasetApp();
   acme = adminOf(t, 'acme');
   globex = adminOf(t, 'globex');
   await ingest(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, get, getOk, hundredths, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, get, getOk, hundredths, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/models — the top `limit` models and the "Others" bucket.
@@ -44,8 +44,7 @@ const labRecord = (requestId: string, model: string, inputTokens: number, output
   });
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   acme = adminOf(t);
   lab = adminOf(t, 'lab');
   await ingest(

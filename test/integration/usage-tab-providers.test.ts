@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, hundredths, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, getOk, hundredths, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/providers on the shared dataset (test/support/usage-dataset.ts), plus two
@@ -21,8 +21,7 @@ let t: TestApp;
 let admin: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   admin = adminOf(t);
 });
 afterAll(async () => t.close());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecords } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, getOk, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, getOk, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/stats on the shared dataset (test/support/usage-dataset.ts, clock
@@ -26,8 +26,7 @@ let t: TestApp;
 let admin: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   admin = adminOf(t);
 });
 afterAll(async () => t.close());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecords } from '../support/records';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { adminOf, get, getOk, NOW, seedUsageDataset, zeroBucket, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { adminOf, createDatasetApp, get, getOk, zeroBucket, type Headers } from '../support/usage-dataset';
 
 /**
  * GET /v1/admin/usage/users and /users/{userId} on the shared dataset
@@ -24,8 +24,7 @@ let t: TestApp;
 let admin: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   admin = adminOf(t);
   await ingest(
     t,

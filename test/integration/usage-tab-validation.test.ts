@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/test-app';
-import { ADMIN_ENDPOINTS, adminOf, get, memberOf, NOW, seedUsageDataset, type Headers } from '../support/usage-dataset';
+import type { TestApp } from '../support/test-app';
+import { ADMIN_ENDPOINTS, adminOf, createDatasetApp, get, memberOf, type Headers } from '../support/usage-dataset';
 
 /**
  * Query validation and access on every Usage tab endpoint. The shared dataset
@@ -13,8 +13,7 @@ let admin: Headers;
 let member: Headers;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock: { now: () => NOW } });
-  await seedUsageDataset(t);
+  t = await createDatasetApp();
   admin = adminOf(t);
   member = memberOf(t, 'alice');
 });

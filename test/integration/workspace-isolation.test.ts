@@ -2,6 +2,7 @@ import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-fold
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { createModel } from '../support/usage-dataset';
 
 /** No request reads or writes another workspace: records, dedup, models, prices. */
 let t: TestApp;
@@ -73,14 +74,12 @@ describe('workspace isolation', () => {
   });
 
   it("does not price another workspace's records with a workspace's own model, nor list it there", async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/admin/models',
-      headers: acme,
-      payload: { provider: 'acmeai', model: 'tally-1', kind: 'language', price: price('2.00', '8.00') },
+    const acmeModelId = await createModel(t, acme, {
+      provider: 'acmeai',
+      model: 'tally-1',
+      kind: 'language',
+      price: price('2.00', '8.00'),
     });
-    expect(res.statusCode, res.body).toBe(201);
-    const acmeModelId = (res.json() as { id: string }).id;
 
     const call = { provider: 'acmeai', model: 'tally-1', inputTokens: 1000, outputTokens: 1000 };
     await ingest(t, acme, [usageRecord({ requestId: 'tally-a', ...call })], { expectAccepted: true });

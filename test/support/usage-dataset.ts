@@ -1,11 +1,11 @@
 import { expect } from 'vitest';
 import { ingest } from './records';
-import { bearer, type TestApp } from './test-app';
+import { bearer, createTestApp, type TestApp, type TestAppOptions } from './test-app';
 
 /**
  * The Usage tab's shared fixture: a small, fixed dataset ingested through the HTTP API, whose
- * every aggregate can be worked out by hand. Test files that need it call `seedUsageDataset`
- * on their own test app (own database) created with the clock `NOW`.
+ * every aggregate can be worked out by hand. Test files that need it get their own test app
+ * (own database) on the clock `NOW` with the dataset seeded from `createDatasetApp`.
  *
  * Clock: NOW = 2026-03-31T12:00:00Z, a Tuesday (Europe/Berlin is on CEST, UTC+2, since
  * 2026-03-29). Workspace: `acme` (unless told otherwise). Active = last record at or after
@@ -40,9 +40,20 @@ import { bearer, type TestApp } from './test-app';
 export const NOW = new Date('2026-03-31T12:00:00Z');
 export const WORKSPACE = 'acme';
 
+const SINCE_2020 = '2020-01-01T00:00:00Z';
 export const CUSTOM_MODELS = [
-  { provider: 'acmeai', model: 'tally-1', kind: 'language', inputPerMillion: '2', outputPerMillion: '8' },
-  { provider: 'acmeai', model: 'tally-2', kind: 'language', inputPerMillion: '1', outputPerMillion: '2' },
+  {
+    provider: 'acmeai',
+    model: 'tally-1',
+    kind: 'language',
+    price: { effectiveFrom: SINCE_2020, inputPerMillion: '2', outputPerMillion: '8' },
+  },
+  {
+    provider: 'acmeai',
+    model: 'tally-2',
+    kind: 'language',
+    price: { effectiveFrom: SINCE_2020, inputPerMillion: '1', outputPerMillion: '2' },
+  },
 ] as const;
 
 export interface DatasetRecord {
@@ -171,28 +182,15 @@ export function memberOf(t: TestApp, sub: string, workspaceId = WORKSPACE): Head
   return bearer(t.token(sub, { role: 'member', workspaceId }));
 }
 
-/** Adds a workspace model with one exact price version in force since 2020. */
+/** Adds a workspace model (POST /v1/admin/models with `body`); asserts a 201 and returns the model's id. */
 export async function createModel(
   t: TestApp,
   headers: Headers,
-  model: { provider: string; model: string; kind?: string; inputPerMillion: string; outputPerMillion: string },
-): Promise<void> {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/admin/models',
-    headers,
-    payload: {
-      provider: model.provider,
-      model: model.model,
-      kind: model.kind ?? 'language',
-      price: {
-        effectiveFrom: '2020-01-01T00:00:00Z',
-        inputPerMillion: model.inputPerMillion,
-        outputPerMillion: model.outputPerMillion,
-      },
-    },
-  });
+  body: { provider: string; model: string; kind?: string; price: Record<string, string | number> },
+): Promise<string> {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/admin/models', headers, payload: body });
   expect(res.statusCode, res.body).toBe(201);
+  return res.json<{ id: string }>().id;
 }
 
 /** The fixed dataset above, in `workspaceId`, sent by that workspace's admin. */
@@ -200,6 +198,13 @@ export async function seedUsageDataset(t: TestApp, workspaceId = WORKSPACE): Pro
   const admin = adminOf(t, workspaceId);
   for (const model of CUSTOM_MODELS) await createModel(t, admin, model);
   await ingest(t, admin, RECORDS, { expectAccepted: true });
+}
+
+/** A test app (own database) on the clock `NOW`, with the dataset above seeded in `acme`. */
+export async function createDatasetApp(options: Omit<TestAppOptions, 'clock'> = {}): Promise<TestApp> {
+  const t = await createTestApp({ ...options, clock: { now: () => NOW } });
+  await seedUsageDataset(t);
+  return t;
 }
 
 /** GET `path` with `query` and the given headers; returns status and parsed body. */
