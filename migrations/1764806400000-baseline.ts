@@ -144,6 +144,8 @@ export class Baseline1764806400000 implements MigrationInterface {
     await db.query(rollup('usage_hourly_models', [HOUR, PROVIDER, MODEL], ['bucket_start', 'provider', 'model']));
     await db.query(rollup('usage_daily_models', [DAY, PROVIDER, MODEL], ['day_start', 'provider', 'model']));
     await db.query(rollup('usage_monthly_models', [MONTH, PROVIDER, MODEL], ['month_start', 'provider', 'model']));
+    await db.query(rollup('usage_hourly_providers', [HOUR, PROVIDER], ['bucket_start', 'provider']));
+    await db.query(rollup('usage_daily_providers', [DAY, PROVIDER], ['day_start', 'provider']));
     await db.query(rollup('usage_slot_providers', [SLOT, PROVIDER], ['slot_start', 'provider']));
 
     await db.query(`
@@ -197,14 +199,14 @@ export class Baseline1764806400000 implements MigrationInterface {
 
   /**
    * A database built by the migrations this one replaces holds this schema but for two
-   * things: three rollups by provider alone, which the queries now answer from the rollups
-   * by provider and model, and pending rows queued before the 15-minute slots existed, with
+   * things: a monthly rollup by provider alone, which the queries now answer from the
+   * rollup by provider and model, and pending rows queued before the 15-minute slots existed, with
    * no slot. Those rows' records are in the slots already (built from the raw records), so
    * the slots give them back at their hour's first slot, where the fold adds them again:
    * every slot ends up exact.
    */
   private async fromSquashedChain(db: QueryRunner): Promise<void> {
-    await db.query(`DROP TABLE usage_hourly_providers, usage_daily_providers, usage_monthly_providers`);
+    await db.query(`DROP TABLE usage_monthly_providers`);
     await db.query(`LOCK TABLE usage_pending IN EXCLUSIVE MODE`);
     await db.query(`
       INSERT INTO usage_slot_providers AS s (workspace_id, slot_start, provider, ${METRICS.join(', ')})
@@ -224,6 +226,8 @@ export class Baseline1764806400000 implements MigrationInterface {
       'model_prices',
       'models',
       'usage_slot_providers',
+      'usage_daily_providers',
+      'usage_hourly_providers',
       'usage_monthly_models',
       'usage_daily_models',
       'usage_hourly_models',

@@ -235,9 +235,10 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       );
       const res = await erase(t, 'x', bearer(admin));
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-slots 2 + one row each of user-day,
-      // user-model-day, model-day, user-month, user-model-month and model-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 12 });
+      // hours 2 + model-hours 2 + provider-hours 2 + provider-slots 2 + one row each of
+      // user-day, user-model-day, model-day, provider-day, user-month, user-model-month and
+      // model-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 15 });
       await writer.query('COMMIT');
     } finally {
       await writer.end();
@@ -274,7 +275,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await folder.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
       const res = await pending;
       expect(res.statusCode).toBe(200);
-      // the one folded record's row in each of the nine rollups, and the pending row
+      // the one folded record's row in each rollup, and the pending row
       expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: ROLLUPS.length + 1 });
     } finally {
       await folder.end();

@@ -125,8 +125,10 @@ describe('byUtcMonth', () => {
 
 describe('the rollup registry', () => {
   it('answers each set of dimensions from the rollup with the fewest rows that has them', () => {
-    expect(smallestRollup('day', []).table).toBe('usage_daily_models');
-    expect(smallestRollup('day', ['provider']).table).toBe('usage_daily_models');
+    expect(smallestRollup('day', []).table).toBe('usage_daily_providers');
+    expect(smallestRollup('day', ['model']).table).toBe('usage_daily_models');
+    expect(smallestRollup('day', ['provider']).table).toBe('usage_daily_providers');
+    expect(smallestRollup('month', ['provider']).table).toBe('usage_monthly_models');
     expect(smallestRollup('day', ['user_id']).table).toBe('usage_daily_users');
     expect(smallestRollup('month', ['user_id', 'model']).table).toBe('usage_monthly_user_models');
     expect(smallestRollup('hour', ['user_id']).table).toBe('usage_hourly');
@@ -144,6 +146,8 @@ describe('the rollup registry', () => {
       usage_monthly_user_models: 'usage_daily_user_models',
       usage_monthly_users: 'usage_daily_users',
       usage_monthly_models: 'usage_daily_models',
+      usage_hourly_providers: 'usage_hourly_models',
+      usage_daily_providers: 'usage_hourly_providers',
     });
     for (const rollup of FOLD_ORDER) {
       const source = foldSourceOf(rollup);

@@ -137,7 +137,9 @@ export interface RollupDefinition {
  *   filters combining a user with a model, and each user's share when a user is erased;
  * - by user (day, month): the users table's totals, sorting and paging, active users, one
  *   user's series and their last activity;
- * - by provider and model (hour, day, month): totals, provider charts, the model distribution;
+ * - by provider and model (hour, day, month): totals and the model distribution;
+ * - by provider (hour, day): provider charts, a twelfth of the rows of the above per bucket
+ *   (by month, the provider × model rows are few already);
  * - by provider per 15 minutes for the raw months: provider charts in half-hour zones.
  * A user's hours come from the user × model hours (a query reads hours only at range edges).
  */
@@ -186,6 +188,13 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     dimensions: ['provider', 'model'],
     key: ['month_start', 'provider', 'model'],
   },
+  {
+    table: 'usage_hourly_providers',
+    grain: 'hour',
+    dimensions: ['provider'],
+    key: ['bucket_start', 'provider'],
+  },
+  { table: 'usage_daily_providers', grain: 'day', dimensions: ['provider'], key: ['day_start', 'provider'] },
   {
     table: 'usage_slot_providers',
     grain: 'slot',
