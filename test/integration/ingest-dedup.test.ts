@@ -146,8 +146,9 @@ describe('dedup', () => {
     // without a fixed claim order the two transactions wait on each other's ids: a deadlock, a 500
     for (let round = 0; round < 8; round += 1) {
       const all = records(`swap${round}-`, 500).map((r) => ({ ...r, model: 'swap-' }));
-      // odd rounds: the second batch overlaps only partly
-      const backward = (round % 2 === 0 ? all : all.slice(100)).reverse();
+      // odd rounds: the second batch overlaps only partly; a reversed copy, since reversing `all` in
+      // place would send both batches in the same order
+      const backward = (round % 2 === 0 ? all : all.slice(100)).slice().reverse();
       const bodies = await Promise.all([ingest(t, admin, all), ingest(t, admin, backward)]);
       expect(bodies[0]!.accepted + bodies[1]!.accepted).toBe(500);
       expect(bodies[0]!.duplicates + bodies[1]!.duplicates).toBe(backward.length);
