@@ -12,7 +12,8 @@ import {
   ROLLUPS,
 } from '../../src/infrastructure/persistence/rollup-registry';
 import { createBlankDatabase } from '../support/blank-database';
-import { createTestApp, type TestApp } from '../support/test-app';
+import { ingest, usageRecords } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
 
 interface LiveTable {
@@ -161,26 +162,22 @@ describe('the baseline migration', () => {
 
 describe('the fold', () => {
   it('leaves every rollup equal to its recomputation from the raw records (the registry’s definition)', async () => {
-    const admin = { authorization: `Bearer ${t.token('root', { role: 'admin' })}` };
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/usage/records',
-      headers: admin,
-      payload: {
-        records: Array.from({ length: 40 }, (_, i) => ({
-          requestId: `fold-${i}`,
-          occurredAt: new Date(Date.UTC(2026, 5, 30, 22) + i * 7 * 60_000).toISOString(),
-          userId: `user-${i % 3}`,
-          provider: i % 2 ? 'openai' : 'anthropic',
-          model: i % 2 ? 'gpt-4o' : 'claude-3-5-sonnet',
-          inputTokens: 100 + i,
-          outputTokens: 10 * i,
-          durationMs: i % 4 ? 100 * i : undefined,
-          success: i % 5 !== 0,
-        })),
-      },
-    });
-    expect(res.statusCode, res.body).toBe(200);
+    const admin = bearer(t.token('root', { role: 'admin' }));
+    await ingest(
+      t,
+      admin,
+      usageRecords(40, (i) => ({
+        occurredAt: new Date(Date.UTC(2026, 5, 30, 22) + i * 7 * 60_000).toISOString(),
+        userId: `user-${i % 3}`,
+        provider: i % 2 ? 'openai' : 'anthropic',
+        model: i % 2 ? 'gpt-4o' : 'claude-3-5-sonnet',
+        inputTokens: 100 + i,
+        outputTokens: 10 * i,
+        durationMs: i % 4 ? 100 * i : undefined,
+        success: i % 5 !== 0,
+      })),
+      { expectAccepted: true },
+    );
     for (const { table, rollup, recomputed } of await rollupsAndRecomputations(t.db)) {
       expect(rollup.length, table).toBeGreaterThan(0);
       expect(rollup, table).toEqual(recomputed);

@@ -1,8 +1,6 @@
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import type { DataSource } from 'typeorm';
 import { metricsOf, recomputeFromRecords, ROLLUPS } from '../../src/infrastructure/persistence/rollup-registry';
-import type { TestApp } from './test-app';
-import { bearer } from './test-app';
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same batches on every run. */
 export function seededRandom(seed: number): () => number {
@@ -14,26 +12,6 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-export interface IngestReply {
-  accepted: number;
-  duplicates: number;
-  rejected: Array<{ index: number; requestId?: string; errors: Array<{ path: string; message: string }> }>;
-}
-
-/** Sends one batch over HTTP as `token` and returns the reply (asserting a 200). */
-export async function ingest(t: TestApp, token: string, records: object[]): Promise<IngestReply> {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/usage/records',
-    headers: bearer(token),
-    payload: { records },
-  });
-  if (res.statusCode !== 200) throw new Error(`ingest answered ${res.statusCode}: ${res.body}`);
-  // what the service's background fold does, at once: the rollups hold the batch afterwards
-  await foldPending(t.db);
-  return res.json<IngestReply>();
 }
 
 export type Row = Record<string, string | null>;
