@@ -7,6 +7,7 @@ import { coverRange, type Level, type Piece } from './usage-cover';
 
 export const HOUR_MS = 3_600_000;
 export const SLOT_MS = 15 * 60_000;
+const SHORT_MS = 14 * 24 * HOUR_MS;
 export const floorHour = (date: Date): Date => new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
 export const ceilHour = (date: Date): Date => new Date(Math.ceil(date.getTime() / HOUR_MS) * HOUR_MS);
 
@@ -33,12 +34,24 @@ export interface Segment {
 /** The window cut at the starts of the given buckets, each part labelled with its bucket. */
 export function segmentsOf(window: Pick<UsageWindow, 'from' | 'to'>, buckets: Date[] | null): Segment[] {
   if (!buckets) return [{ from: window.from, to: window.to, bucket: null }];
-  const cuts = [window.from, ...buckets.filter((b) => b > window.from && b < window.to), window.to];
+  const from = window.from.getTime();
+  const to = window.to.getTime();
   const segments: Segment[] = [];
-  for (let i = 0; i + 1 < cuts.length; i += 1) {
-    const from = cuts[i]!;
-    segments.push({ from, to: cuts[i + 1]!, bucket: buckets.filter((b) => b <= from).pop()! });
+  // buckets are in order: each part runs from a cut to the next, in the last bucket started by then
+  let start = window.from;
+  let current = buckets[0]!;
+  for (const bucket of buckets) {
+    const at = bucket.getTime();
+    if (at <= from) {
+      current = bucket;
+      continue;
+    }
+    if (at >= to) break;
+    segments.push({ from: start, to: bucket, bucket: current });
+    start = bucket;
+    current = bucket;
   }
+  segments.push({ from: start, to: window.to, bucket: current });
   return segments;
 }
 
@@ -75,8 +88,11 @@ export function splitSegments(
       continue;
     }
     if (wholeFrom < wholeTo) {
-      for (const piece of coverRange(wholeFrom, wholeTo, levels, now))
+      // a month less the days outside costs more rows than the days of a part under two weeks
+      const useful = wholeTo.getTime() - wholeFrom.getTime() < SHORT_MS ? levels.filter((l) => l !== 'month') : levels;
+      for (const piece of coverRange(wholeFrom, wholeTo, useful, now)) {
         pieces.push({ ...piece, bucket: segment.bucket });
+      }
     }
     if (segment.from < wholeFrom) partial(segment.from, wholeFrom, segment.bucket);
     if (wholeTo < segment.to) partial(wholeTo, segment.to, segment.bucket);
