@@ -8,8 +8,19 @@ import { Progress } from './progress';
 
 export const WORKSPACE = 'bench';
 export const USERS = 1000;
-const DAY_MS = 86_400_000;
-export const INGEST_SPAN_DAYS = 60;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Who calls which model. `favourites`: each user has three favourite models that take ~85% of
+ * their calls. `any`: every user may call any of the 60 models, each record's model drawn
+ * uniformly. In both, user u = floor(1000 · r²): user-0000 calls far more than user-0999.
+ */
+export const SHAPES = ['favourites', 'any'] as const;
+export type Shape = (typeof SHAPES)[number];
+
+/** When the ingested records happened: `live` within the last hour, `backfill` over the last 30 days. */
+export const SCENARIOS = { live: HOUR_MS, backfill: 30 * 24 * HOUR_MS } as const;
+export type Scenario = keyof typeof SCENARIOS;
 
 /** 60 models of 7 providers; names as in the built-in catalog, except the self-hosted ones (unpriced). */
 const CATALOG: Array<[provider: string, models: string, reasoning: string]> = [
@@ -85,8 +96,9 @@ export function mulberry32(seed: number): () => number {
 const APPS = ['support-bot', 'code-assistant', 'search', 'summarizer', 'agent'];
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
-/** A user's three favourite models take ~85% of their calls (the same rule as the SQL dataset). */
-export function pickModel(user: number, r: number, r2: number): number {
+/** The model of one record (the same rule as the SQL dataset). */
+export function pickModel(shape: Shape, user: number, r: number, r2: number): number {
+  if (shape === 'any') return Math.floor(r2 * MODELS.length);
   if (r < 0.45) return (user * 7) % MODELS.length;
   if (r < 0.7) return (user * 13 + 5) % MODELS.length;
   if (r < 0.85) return (user * 31 + 11) % MODELS.length;
@@ -96,14 +108,21 @@ export function pickModel(user: number, r: number, r2: number): number {
 export interface IngestDataset {
   seed: number;
   records: number;
-  /** occurredAt of record i lies near start + (i / records) · span */
+  shape: Shape;
+  /** occurredAt of record i lies near start + (i / records) · span, within [start, start + span] */
   start: number;
   spanMs: number;
 }
 
-export function ingestDataset(seed: number, records: number, now = Date.now()): IngestDataset {
-  const spanMs = INGEST_SPAN_DAYS * DAY_MS - 10 * 60_000;
-  return { seed, records, start: now - INGEST_SPAN_DAYS * DAY_MS, spanMs };
+/** Records in time order over the scenario's span, which ends now. */
+export function ingestDataset(
+  seed: number,
+  records: number,
+  shape: Shape,
+  scenario: Scenario,
+  now = Date.now(),
+): IngestDataset {
+  return { seed, records, shape, start: now - SCENARIOS[scenario], spanMs: SCENARIOS[scenario] };
 }
 
 /** Record i of the ingest dataset, as its JSON object; also returns its total tokens. */
@@ -117,7 +136,7 @@ export function usageRecord(d: IngestDataset, i: number): { json: string; totalT
   const jitter = (rnd() - 0.5) * 10 * 60_000;
   const at = Math.min(d.start + d.spanMs, Math.max(d.start, d.start + ((i + 0.5) / d.records) * d.spanMs + jitter));
   const user = Math.floor(USERS * rnd() ** 2);
-  const model = MODELS[pickModel(user, rnd(), rnd())]!;
+  const model = MODELS[pickModel(d.shape, user, rnd(), rnd())]!;
   const failed = rnd() < 0.02;
   const inputTokens = 100 + Math.floor(20_000 * rnd() ** 3);
   const cached = rnd() < 0.4 ? Math.floor(inputTokens * (0.3 + 0.6 * rnd())) : 0;

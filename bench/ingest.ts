@@ -1,9 +1,10 @@
 /** POSTs the pre-serialised batches from several keep-alive clients and checks every answer. */
 import { open } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import type pg from 'pg';
 import type { BatchFile } from './dataset';
 import { Progress } from './progress';
-import { memoryOf } from './service';
+import { memoryOf, type RunningService } from './service';
 import { percentiles, type Percentiles } from './stats';
 
 export class ConsistencyError extends Error {
@@ -15,25 +16,32 @@ export interface IngestResult {
   batches: number;
   sent: number;
   duplicatesSent: number;
-  accepted: number;
-  duplicates: number;
   /** from the first request until the rollups held every record (acknowledged + folded) */
   seconds: number;
-  /** until the last request was answered */
-  acknowledgedSeconds: number;
-  /** after that, until the background fold had moved every pending record into the rollups */
+  /** after the last answer, until the background fold had moved every pending record into the rollups */
   foldLagSeconds: number;
   /** unique records stored and folded into the rollups per second (what COPY is compared with) */
   recordsPerSecond: number;
-  /** records sent per second, re-sent duplicates included */
-  sentPerSecond: number;
   batchLatencyMs: Percentiles;
   rssIdleMB: number;
-  /** highest VmRSS sampled every 100 ms during the ingest */
+  /** VmHWM after the ingest: the service's peak resident memory (start-up included, which is lower) */
   peakRssMB: number;
-  /** VmHWM after the ingest: the peak over the service's whole life, start-up included */
-  vmHwmMB: number;
+  /**
+   * Seconds PostgreSQL backends of this database spent active, sampled every 100 ms, by
+   * statement: the ingest statement, the background fold and anything else (price lookups,
+   * the fold's "anything pending?" look).
+   */
+  backendSeconds: { ingest: number; fold: number; other: number };
 }
+
+/** What each active backend of the database runs, counted by kind. */
+const ACTIVITY = `
+SELECT count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%')::int AS ingest,
+       count(*) FILTER (WHERE query LIKE '%DELETE FROM usage_pending%'
+                          AND query NOT LIKE '%INSERT INTO usage_request_ids%')::int AS fold,
+       count(*)::int AS active
+FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`;
 
 interface Answer {
   status: number;
@@ -67,27 +75,31 @@ function post(agent: Agent, url: URL, token: string, body: Buffer): Promise<Answ
 }
 
 /**
- * `untilFolded` resolves when no usage is pending for the rollups any more: the rate counts
- * the time the background fold needs to catch up, so that nothing is left for later.
+ * Sends every batch, then waits until nothing is pending for the rollups any more (polling
+ * usage_pending every 100 ms): the rate counts the time the background fold needs to catch
+ * up, so that nothing is left for later. `db` is a connection to the service's database.
  */
 export async function runIngest(
   file: BatchFile,
-  service: { baseUrl: string; token: string; pid: number },
+  service: Pick<RunningService, 'baseUrl' | 'token' | 'pid' | 'running' | 'output'>,
   clients: number,
-  untilFolded: () => Promise<void>,
+  db: pg.Client,
 ): Promise<IngestResult> {
   const url = new URL('/v1/usage/records', service.baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const handle = await open(file.path, 'r');
   const rssIdleMB = memoryOf(service.pid).rssMB;
-  let peakRssMB = rssIdleMB;
-  const sampler = setInterval(() => {
-    try {
-      peakRssMB = Math.max(peakRssMB, memoryOf(service.pid).rssMB);
-    } catch {
-      // the service is gone; the next request reports it
+  const backendSeconds = { ingest: 0, fold: 0, other: 0 };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const row = (await db.query(ACTIVITY)).rows[0] as { ingest: number; fold: number; active: number };
+      backendSeconds.ingest += row.ingest / 10;
+      backendSeconds.fold += row.fold / 10;
+      backendSeconds.other += (row.active - row.ingest - row.fold) / 10;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }, 100);
+  })().catch(() => undefined); // a failed sample only shortens the counts
 
   const progress = new Progress(`ingesting over HTTP (${clients} clients)`, file.sent);
   const latencies: number[] = [];
@@ -124,16 +136,23 @@ export async function runIngest(
       progress.update(sent);
     }
   };
+  let acknowledgedSeconds = 0;
   try {
     await Promise.all(Array.from({ length: clients }, client));
+    acknowledgedSeconds = (performance.now() - started) / 1000;
+    progress.finish();
+    for (;;) {
+      const row = (await db.query(`SELECT count(*)::int AS n FROM usage_pending`)).rows[0] as { n: number };
+      if (row.n === 0) break;
+      if (!service.running()) throw new Error(`the service exited before it folded everything:\n${service.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
-    clearInterval(sampler);
+    sampling = false;
+    await sampler;
     agent.destroy();
     await handle.close();
   }
-  const acknowledgedSeconds = (performance.now() - started) / 1000;
-  progress.finish();
-  await untilFolded();
   const seconds = (performance.now() - started) / 1000;
   const unique = file.sent - file.duplicatesSent;
   if (accepted !== unique || duplicates !== file.duplicatesSent) {
@@ -146,16 +165,12 @@ export async function runIngest(
     batches: file.batches.length,
     sent,
     duplicatesSent: file.duplicatesSent,
-    accepted,
-    duplicates,
     seconds,
-    acknowledgedSeconds,
     foldLagSeconds: seconds - acknowledgedSeconds,
     recordsPerSecond: unique / seconds,
-    sentPerSecond: sent / acknowledgedSeconds,
     batchLatencyMs: percentiles(latencies),
     rssIdleMB,
-    peakRssMB,
-    vmHwmMB: memoryOf(service.pid).hwmMB,
+    peakRssMB: memoryOf(service.pid).hwmMB,
+    backendSeconds,
   };
 }

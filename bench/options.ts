@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
+import { SHAPES, type Shape } from './dataset';
 
 export interface BenchOptions {
   records: number;
+  shapes: Shape[];
+  rawRetentionDays: number;
   queryRecords: number;
   clients: number;
   batch: number;
@@ -12,11 +15,23 @@ export interface BenchOptions {
   repeat: number;
   rawRepeat: number;
   seed: number;
+  /** folder for the service's CPU profiles during ingest */
+  profile?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
 
-  --records N         records to ingest over HTTP (default 1000000)
+  --records N         records to ingest over HTTP per run (default 1000000); the ingest runs twice
+                      per shape: "live" (records of the last hour) and "backfill" (the last 30 days),
+                      each against a binary COPY of the same rows into a fresh database
+  --shape S           favourites: each user calls three favourite models (~85% of calls), the rest
+                      at random; any: every user calls any of the 60 models at random. Both with
+                      1,000 users, user-0000 the heaviest. Repeat or list (favourites,any) to run
+                      several; default both. Applies to the ingest and the query dataset
+  --raw-retention-days N
+                      RAW_RETENTION_DAYS of the service, and the monthly partitions the bench
+                      creates for the query dataset (default 90, at least 31, as the backfill
+                      reaches 30 days back; 3650 means ~123 partitions)
   --query-records N   rows loaded for the query part (default 10000000)
   --clients N         concurrent HTTP clients (default 4)
   --batch N           records per request (default 1000)
@@ -29,6 +44,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
+  --profile DIR       write a CPU profile of the service for each ingest run into DIR and print
+                      where its time went (the profiler slows the service a little)
   --help`;
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number): number {
@@ -44,6 +61,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     args: argv,
     options: {
       records: { type: 'string' },
+      shape: { type: 'string', multiple: true },
+      'raw-retention-days': { type: 'string' },
       'query-records': { type: 'string' },
       clients: { type: 'string' },
       batch: { type: 'string' },
@@ -54,6 +73,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       repeat: { type: 'string' },
       'raw-repeat': { type: 'string' },
       seed: { type: 'string' },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -66,10 +86,19 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new Error('--database-url must be a postgres:// or postgresql:// URL');
   }
+  const shapes: Shape[] = [];
+  for (const name of (values.shape ?? [SHAPES.join(',')]).flatMap((list) => list.split(','))) {
+    const shape = SHAPES.find((s) => s === name.trim());
+    if (!shape) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got "${name}"`);
+    if (!shapes.includes(shape)) shapes.push(shape);
+  }
   const batch = integer('batch', values.batch, 1000, 1);
   if (batch > 10_000) throw new Error('--batch must be at most 10000 (the service accepts up to 10000)');
   return {
     records: integer('records', values.records, 1_000_000, 1),
+    shapes,
+    // the backfill reaches 30 days back: the service must accept all of it
+    rawRetentionDays: integer('raw-retention-days', values['raw-retention-days'], 90, 31),
     queryRecords: integer('query-records', values['query-records'], 10_000_000, 1000),
     clients: integer('clients', values.clients, 4, 1),
     batch,
@@ -80,5 +109,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     repeat: integer('repeat', values.repeat, 50, 1),
     rawRepeat: integer('raw-repeat', values['raw-repeat'], 3, 1),
     seed: integer('seed', values.seed, 42, 0),
+    profile: values.profile,
   };
 }

@@ -10,7 +10,7 @@ import { createDataSource } from '../src/infrastructure/persistence/data-source'
 import { ensurePartitions } from '../src/infrastructure/persistence/partitions';
 import { expectTotals, storedTotals } from './checks';
 import { connect } from './database';
-import { MODELS, USERS, WORKSPACE } from './dataset';
+import { MODELS, USERS, WORKSPACE, type Shape } from './dataset';
 import { Progress, note } from './progress';
 import { foldPending } from '../src/infrastructure/persistence/pg-rollup-folder';
 import {
@@ -40,6 +40,7 @@ WITH s AS (
     100 + floor(20000 * (r5 ^ 3))::bigint AS input_tokens,
     r10 < 0.02 AS failed
   FROM s JOIN bench_models m ON m.idx = CASE
+    WHEN $8::text = 'any' THEN floor(r3 * ${MODELS.length})::int
     WHEN r2 < 0.45 THEN (u * 7) % ${MODELS.length}
     WHEN r2 < 0.7 THEN (u * 13 + 5) % ${MODELS.length}
     WHEN r2 < 0.85 THEN (u * 31 + 11) % ${MODELS.length}
@@ -141,7 +142,13 @@ async function createBenchModels(client: pg.Client): Promise<number> {
   return Number(row.n);
 }
 
-export async function loadQueryDataset(url: string, rows: number, seed: number): Promise<QueryDataset> {
+export async function loadQueryDataset(
+  url: string,
+  rows: number,
+  seed: number,
+  shape: Shape,
+  rawRetentionDays: number,
+): Promise<QueryDataset> {
   const now = Date.now();
   const start = new Date(now - QUERY_SPAN_DAYS * DAY_MS);
   const spanSeconds = (QUERY_SPAN_DAYS * DAY_MS - 10 * 60_000) / 1000;
@@ -149,7 +156,11 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
   const dataSource = createDataSource(url, 1);
   await dataSource.initialize();
   try {
-    await ensurePartitions(dataSource, new Date(start.getTime() - DAY_MS), new Date(now + 2 * DAY_MS));
+    await ensurePartitions(
+      dataSource,
+      new Date(Math.min(start.getTime() - DAY_MS, now - rawRetentionDays * DAY_MS)),
+      new Date(now + 2 * DAY_MS),
+    );
   } finally {
     await dataSource.destroy();
   }
@@ -167,7 +178,7 @@ export async function loadQueryDataset(url: string, rows: number, seed: number):
       url,
       chunks,
       async (c, [from, to]) => {
-        await c.query(LOAD_CHUNK, [from, to, rows, start.toISOString(), spanSeconds, WORKSPACE, seed]);
+        await c.query(LOAD_CHUNK, [from, to, rows, start.toISOString(), spanSeconds, WORKSPACE, seed, shape]);
         return to - from + 1;
       },
       load,

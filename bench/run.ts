@@ -1,18 +1,20 @@
 /**
- * npm run bench -- [--records N] [--query-records N] [--clients N] [--batch N] [--duplicates F]
- *                  [--database-url URL] [--skip-ingest] [--skip-queries] [--repeat N] [--raw-repeat N]
+ * npm run bench -- [--records N] [--shape favourites|any] [--raw-retention-days N] [--query-records N]
+ *                  [--clients N] [--batch N] [--duplicates F] [--database-url URL] [--skip-ingest]
+ *                  [--skip-queries] [--repeat N] [--raw-repeat N] [--seed N] [--profile DIR]
  * See bench/options.ts for the details; results go to stdout and bench/results.json.
  */
 import 'reflect-metadata';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { expectExactRollups, expectTotals, storedTotals } from './checks';
 import { checkpoint, copyBaseline } from './copy-baseline';
 import { connect, createDatabase, serverInfo, startServer } from './database';
-import { WORKSPACE, ingestDataset, writeBatchFile } from './dataset';
+import { SCENARIOS, WORKSPACE, ingestDataset, writeBatchFile, type Scenario, type Shape } from './dataset';
 import { ConsistencyError, runIngest } from './ingest';
 import { parseOptions, USAGE, type BenchOptions } from './options';
+import { profileOf, summariseProfile } from './profile';
 import { note } from './progress';
 import { runQueries } from './queries';
 import { loadQueryDataset } from './query-dataset';
@@ -75,24 +77,36 @@ async function timed<T>(results: Results, phase: string, run: () => Promise<T> |
   }
 }
 
+/** One HTTP ingest of a generated dataset, checked, then the binary COPY of the same rows. */
 async function ingestPart(
   options: BenchOptions,
   results: Results,
   server: Awaited<ReturnType<typeof startServer>>,
   tag: string,
+  shape: Shape,
+  scenario: Scenario,
 ): Promise<void> {
+  const run = `${shape}, ${scenario}`;
+  note(`ingest ${run}: ${options.records} records`);
   const db = await createDatabase(server.url, `tokentally_bench_ingest_${tag}`);
   const drop = onceOnly(db.drop);
   undo.push({ what: 'drop the ingest database', run: drop });
 
-  const dataset = ingestDataset(options.seed, options.records);
+  const dataset = ingestDataset(options.seed, options.records, shape, scenario);
   const batchPath = join(server.workDir, 'batches.json');
-  const file = await timed(results, 'generate request bodies', () =>
+  const file = await timed(results, `generate request bodies (${run})`, () =>
     writeBatchFile(batchPath, dataset, options.duplicates, options.batch),
   );
   note(`${file.batches.length} request bodies, ${round(file.bytes / 1048576)} MB, in ${batchPath}`);
 
-  const service = await timed(results, 'start service (ingest)', () => startService(db.url, options.batch));
+  if (options.profile) mkdirSync(options.profile, { recursive: true });
+  const service = await timed(results, `start service (${run})`, () =>
+    startService(db.url, {
+      maxBatchRecords: options.batch,
+      rawRetentionDays: options.rawRetentionDays,
+      cpuProfileDir: options.profile,
+    }),
+  );
   const stopService = onceOnly(service.stop);
   undo.push({ what: 'stop the service', run: stopService });
 
@@ -104,35 +118,43 @@ async function ingestPart(
     service: cpuSecondsOf(service.pid),
     pg: server.postmasterPid && clusterCpuSeconds(server.postmasterPid),
   };
-  const untilFolded = async (): Promise<void> => {
-    for (;;) {
-      const row = (await client.query(`SELECT count(*)::int AS n FROM usage_pending`)).rows[0] as { n: number };
-      if (row.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const ingest = await timed(results, 'ingest over HTTP', () => runIngest(file, service, options.clients, untilFolded));
+  const ingest = await timed(results, `ingest over HTTP (${run})`, () =>
+    runIngest(file, service, options.clients, client),
+  );
   const cpuSeconds = {
     service: round(cpuSecondsOf(service.pid) - cpuBefore.service, 1),
     postgres: server.postmasterPid ? round(clusterCpuSeconds(server.postmasterPid) - Number(cpuBefore.pg), 1) : null,
   };
   await stopService();
   rmSync(batchPath, { force: true });
+  const profile = options.profile ? profileOf(options.profile, service.pid) : undefined;
 
-  const totals = await timed(results, 'check ingested data', async () => {
-    const stored = await storedTotals(client, WORKSPACE);
-    expectTotals(stored, options.records, file.uniqueTotalTokens);
+  await timed(results, `check ingested data (${run})`, async () => {
+    expectTotals(await storedTotals(client, WORKSPACE), options.records, file.uniqueTotalTokens);
     await expectExactRollups(client, WORKSPACE);
-    return stored;
   });
-  results.ingest = {
-    ...ingest,
-    cpuSeconds,
-    rollupRows: Object.fromEntries(Object.entries(totals.rollups).map(([t, r]) => [t, r.rows])),
-  };
 
-  results.copy = await timed(results, 'COPY baseline', () => copyBaseline(db.url, server.workDir, options.records));
-  results.ingestToCopyRatio = round(ingest.recordsPerSecond / results.copy.rowsPerSecond, 3);
+  const copy = await timed(results, `COPY baseline (${run})`, () =>
+    copyBaseline({
+      source: client,
+      workspace: WORKSPACE,
+      serverUrl: server.url,
+      database: `tokentally_bench_copy_${tag}`,
+      workDir: server.workDir,
+      rawRetentionDays: options.rawRetentionDays,
+      expectedRows: options.records,
+    }),
+  );
+  results.ingest.push({
+    shape,
+    scenario,
+    http: ingest,
+    cpuSeconds,
+    copy,
+    ratio: round(ingest.recordsPerSecond / copy.rowsPerSecond, 3),
+    loadAverage1m: results.loadAverage1mAfter[`ingest over HTTP (${run})`]!,
+    profile: profile ? summariseProfile(profile) : undefined,
+  });
   await disconnect();
   await drop();
 }
@@ -142,19 +164,21 @@ async function queryPart(
   results: Results,
   server: Awaited<ReturnType<typeof startServer>>,
   tag: string,
+  shape: Shape,
 ): Promise<void> {
   const db = await createDatabase(server.url, `tokentally_bench_query_${tag}`);
   const drop = onceOnly(db.drop);
   undo.push({ what: 'drop the query database', run: drop });
-  const service = await timed(results, 'start service (queries)', () => startService(db.url, options.batch));
+  const service = await timed(results, `start service (queries, ${shape})`, () =>
+    startService(db.url, { maxBatchRecords: options.batch, rawRetentionDays: options.rawRetentionDays }),
+  );
   const stopService = onceOnly(service.stop);
   undo.push({ what: 'stop the service', run: stopService });
 
-  const dataset = await loadQueryDataset(db.url, options.queryRecords, options.seed);
-  results.queryDataset = dataset;
-  recordPhase(results, 'load query rows (SQL)', dataset.loadSeconds, dataset.loadAverages[0]);
-  recordPhase(results, 'build rollups', dataset.rollupSeconds, dataset.loadAverages[1]);
-  recordPhase(results, 'VACUUM ANALYZE', dataset.vacuumSeconds, dataset.loadAverages[2]);
+  const dataset = await loadQueryDataset(db.url, options.queryRecords, options.seed, shape, options.rawRetentionDays);
+  recordPhase(results, `load query rows (SQL, ${shape})`, dataset.loadSeconds, dataset.loadAverages[0]);
+  recordPhase(results, `build rollups (${shape})`, dataset.rollupSeconds, dataset.loadAverages[1]);
+  recordPhase(results, `VACUUM ANALYZE (${shape})`, dataset.vacuumSeconds, dataset.loadAverages[2]);
 
   const client = await connect(db.url);
   const disconnect = onceOnly(() => client.end());
@@ -171,13 +195,13 @@ async function queryPart(
     }
   }
   const queries = await runQueries(client, service, options.repeat, options.rawRepeat);
-  results.endpoints = queries.results;
-  recordPhase(results, 'endpoint calls', queries.callSeconds);
-  recordPhase(results, 'raw GROUP BY baselines', queries.rawSeconds);
+  results.queries.push({ shape, dataset, endpoints: queries.results });
+  recordPhase(results, `endpoint calls (${shape})`, queries.callSeconds);
+  recordPhase(results, `raw GROUP BY baselines (${shape})`, queries.rawSeconds);
   for (const e of queries.results) {
-    if (e.answer?.startsWith('DIFFERS')) results.warnings.push(`${e.name} (${e.range}): answer ${e.answer}`);
+    if (e.answer?.startsWith('DIFFERS')) results.warnings.push(`${shape}: ${e.name} (${e.range}): answer ${e.answer}`);
     if (e.status !== 'ok' && e.status !== 'missing')
-      results.warnings.push(`${e.name} (${e.range}): ${e.status} ${e.detail ?? ''}`);
+      results.warnings.push(`${shape}: ${e.name} (${e.range}): ${e.status} ${e.detail ?? ''}`);
   }
   await stopService();
   await disconnect();
@@ -205,6 +229,8 @@ async function main(): Promise<number> {
     phasesSeconds: {},
     loadAverage1mAfter: {},
     targets: TARGETS,
+    ingest: [],
+    queries: [],
     warnings: [],
   };
   const started = performance.now();
@@ -214,8 +240,15 @@ async function main(): Promise<number> {
     undo.push({ what: 'stop PostgreSQL and remove the temp folder', run: server.stop });
     results.postgres = await serverInfo(server.url);
     const tag = `${process.pid}_${Date.now().toString(36)}`;
-    if (!options.skipIngest) await ingestPart(options, results, server, tag);
-    if (!options.skipQueries) await queryPart(options, results, server, tag);
+    const scenarios = Object.keys(SCENARIOS) as Scenario[];
+    if (!options.skipIngest) {
+      for (const shape of options.shapes) {
+        for (const scenario of scenarios) await ingestPart(options, results, server, tag, shape, scenario);
+      }
+    }
+    if (!options.skipQueries) {
+      for (const shape of options.shapes) await queryPart(options, results, server, tag, shape);
+    }
   } catch (error) {
     if (interrupted) return 130;
     code = 1;

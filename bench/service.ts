@@ -16,6 +16,8 @@ export interface RunningService {
   token: string;
   /** last lines the service printed */
   output(): string;
+  /** false once the process has exited */
+  running(): boolean;
   stop(): Promise<void>;
 }
 
@@ -32,7 +34,14 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startService(databaseUrl: string, maxBatchRecords: number): Promise<RunningService> {
+export interface ServiceOptions {
+  maxBatchRecords: number;
+  rawRetentionDays: number;
+  /** write a V8 CPU profile of the service into this folder when it stops */
+  cpuProfileDir?: string;
+}
+
+export async function startService(databaseUrl: string, options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const secret = randomBytes(32).toString('base64url');
   const lines: string[] = [];
@@ -41,7 +50,8 @@ export async function startService(databaseUrl: string, maxBatchRecords: number)
     if (lines.length > 40) lines.splice(0, lines.length - 40);
   };
   // its own process group: a Ctrl-C at the terminal reaches the bench, which stops it in order
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,8 +63,8 @@ export async function startService(databaseUrl: string, maxBatchRecords: number)
       JWT_SECRET: secret,
       JWT_PUBLIC_KEY: '',
       LOG_LEVEL: 'warn',
-      RAW_RETENTION_DAYS: '120',
-      MAX_BATCH_RECORDS: String(Math.max(1000, maxBatchRecords)),
+      RAW_RETENTION_DAYS: String(options.rawRetentionDays),
+      MAX_BATCH_RECORDS: String(Math.max(1000, options.maxBatchRecords)),
       DEPLOYMENT_MODE: 'self-hosted',
       NODE_ENV: 'production',
     },
@@ -96,6 +106,7 @@ export async function startService(databaseUrl: string, maxBatchRecords: number)
     baseUrl,
     token: sign({ sub: HEAVY_USER, role: 'admin', workspaceId: WORKSPACE }),
     output: () => lines.join('\n'),
+    running: () => running,
     stop,
   };
 }
