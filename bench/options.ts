@@ -5,6 +5,8 @@ export interface BenchOptions {
   records: number;
   shapes: Shape[];
   rawRetentionDays: number;
+  /** raw retentions the query part runs at, one after the other on one dataset */
+  queryRetentions: number[];
   queryRecords: number;
   clients: number;
   batch: number;
@@ -33,6 +35,9 @@ export const USAGE = `usage: npm run bench -- [options]
                       creates for the query dataset (default 90, at least 31, as the backfill
                       reaches 30 days back; 3650 means ~123 partitions)
   --query-records N   rows loaded for the query part (default 10000000)
+  --query-retentions L  raw retentions in days the query part runs at, on one dataset (default
+                      90,3650): the service runs with each, and the monthly partitions of each
+                      window exist (3650 days: ~123 partitions, the extra ones empty)
   --clients N         concurrent HTTP clients (default 4)
   --batch N           records per request (default 1000)
   --duplicates F      fraction of records re-sent on top of N (default 0.05)
@@ -64,6 +69,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       shape: { type: 'string', multiple: true },
       'raw-retention-days': { type: 'string' },
       'query-records': { type: 'string' },
+      'query-retentions': { type: 'string' },
       clients: { type: 'string' },
       batch: { type: 'string' },
       duplicates: { type: 'string' },
@@ -100,6 +106,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     // the backfill reaches 30 days back: the service must accept all of it
     rawRetentionDays: integer('raw-retention-days', values['raw-retention-days'], 90, 31),
     queryRecords: integer('query-records', values['query-records'], 10_000_000, 1000),
+    queryRetentions: [
+      ...new Set(
+        (values['query-retentions'] ?? '90,3650').split(',').map((d) => integer('query-retentions', d, 90, 1)),
+      ),
+    ].sort((a, b) => a - b),
     clients: integer('clients', values.clients, 4, 1),
     batch,
     duplicates,

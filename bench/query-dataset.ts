@@ -6,7 +6,8 @@
  */
 import { loadavg } from 'node:os';
 import type pg from 'pg';
-import { createDataSource } from '../src/infrastructure/persistence/data-source';
+import { seedBuiltInCatalog } from '../src/infrastructure/catalog/seed-catalog';
+import { createDataSource, migrate } from '../src/infrastructure/persistence/data-source';
 import { ensurePartitions } from '../src/infrastructure/persistence/partitions';
 import { expectTotals, storedTotals } from './checks';
 import { connect } from './database';
@@ -142,6 +143,22 @@ async function createBenchModels(client: pg.Client): Promise<number> {
   return Number(row.n);
 }
 
+/** Creates the monthly partitions of a raw retention window (and two days ahead), as a service keeping that much would have. */
+export async function addPartitionsFor(url: string, rawRetentionDays: number): Promise<void> {
+  const now = Date.now();
+  const dataSource = createDataSource(url, 1);
+  await dataSource.initialize();
+  try {
+    await ensurePartitions(
+      dataSource,
+      new Date(Math.min(now - (QUERY_SPAN_DAYS + 1) * DAY_MS, now - rawRetentionDays * DAY_MS)),
+      new Date(now + 2 * DAY_MS),
+    );
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
 export async function loadQueryDataset(
   url: string,
   rows: number,
@@ -153,17 +170,16 @@ export async function loadQueryDataset(
   const start = new Date(now - QUERY_SPAN_DAYS * DAY_MS);
   const spanSeconds = (QUERY_SPAN_DAYS * DAY_MS - 10 * 60_000) / 1000;
 
-  const dataSource = createDataSource(url, 1);
-  await dataSource.initialize();
+  // the schema and the built-in catalog, as the service sets them up at start
+  const setup = createDataSource(url, 2);
+  await setup.initialize();
   try {
-    await ensurePartitions(
-      dataSource,
-      new Date(Math.min(start.getTime() - DAY_MS, now - rawRetentionDays * DAY_MS)),
-      new Date(now + 2 * DAY_MS),
-    );
+    await migrate(setup);
+    await seedBuiltInCatalog(setup);
   } finally {
-    await dataSource.destroy();
+    await setup.destroy();
   }
+  await addPartitionsFor(url, rawRetentionDays);
 
   const client = await connect(url);
   try {

@@ -13,8 +13,9 @@ import { round } from './stats';
 
 export const TARGETS = {
   ingestRatio: { target: 0.25, goal: 0.5 },
-  p95Ms: { target: 50, goal: 20 },
-  speedup: { target: 20, goal: 50 },
+  p95Ms: { target: 30, goal: 20 },
+  /** never slower than the naive GROUP BY over the raw records: our p95 against its p50 */
+  speedup: { target: 1, goal: 20 },
 };
 
 /** One HTTP ingest and the binary COPY of the same rows. */
@@ -41,7 +42,13 @@ export interface Results {
   /** 1-minute load average at the end of each phase: how busy the shared machine was */
   loadAverage1mAfter: Record<string, number>;
   ingest: IngestRun[];
-  queries: Array<{ shape: Shape; dataset: QueryDataset; endpoints: EndpointResult[] }>;
+  queries: Array<{
+    shape: Shape;
+    rawRetentionDays: number;
+    partitions: number;
+    dataset: QueryDataset;
+    endpoints: EndpointResult[];
+  }>;
   targets: typeof TARGETS;
   warnings: string[];
   failure?: string;
@@ -153,9 +160,9 @@ export function printReport(r: Results): void {
     }
     out.push('notes:', ...NOTES.map((line) => `  ${line}`), '');
   }
-  for (const { shape, dataset: d, endpoints } of r.queries) {
+  for (const { shape, rawRetentionDays, partitions, dataset: d, endpoints } of r.queries) {
     out.push(
-      `Usage tab endpoints, shape ${shape}: ${num(d.rows)} raw rows (1k users, 60 models, 90 days); tz Europe/Berlin (IST: Asia/Kolkata), granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs`,
+      `Usage tab endpoints, shape ${shape}, raw retention ${rawRetentionDays} days (${partitions} raw partitions): ${num(d.rows)} raw rows (1k users, 60 models, 90 days); tz Europe/Berlin (IST: Asia/Kolkata), granularity day; ${r.options.repeat} calls each, raw baseline ${r.options.rawRepeat} runs; folded by the service's fold in ${num(d.foldSeconds, 1)} s (${num(d.pendingRows / d.foldSeconds)} pending rows/s)`,
       `  rollup rows: ${Object.entries(d.rollupRows)
         .map(([t, n]) => `${t} ${num(n)}`)
         .join(', ')}`,
@@ -170,7 +177,7 @@ export function printReport(r: Results): void {
         'raw p50 ms',
         'speed-up',
         `p95<=${TARGETS.p95Ms.target}ms`,
-        `>=${TARGETS.speedup.target}x`,
+        'p95<=raw p50',
         'totals',
       ],
     ];
@@ -186,11 +193,7 @@ export function printReport(r: Results): void {
         num(e.rawMs.p50, 1),
         e.speedup === null ? '' : `${num(e.speedup, 1)}x`,
         ok ? grade(l.p95 <= TARGETS.p95Ms.target, l.p95 <= TARGETS.p95Ms.goal) : e.status,
-        !ok
-          ? e.status
-          : !e.speedupApplies
-            ? 'n/a'
-            : grade(e.speedup! >= TARGETS.speedup.target, e.speedup! >= TARGETS.speedup.goal),
+        !ok ? e.status : !e.speedupApplies ? 'n/a' : grade(l.p95 <= e.rawMs.p50, e.speedup! >= TARGETS.speedup.goal),
         e.answer === undefined
           ? ''
           : e.answer === 'matches raw'
@@ -203,6 +206,11 @@ export function printReport(r: Results): void {
     out.push(
       table(rows),
       '  totals: "= raw" when the answer\'s totals.requests and totals.totalTokens equal a count over the raw rows',
+      ...endpoints
+        .filter((e) => e.plans)
+        .map(
+          (e) => `  ${e.name} (${e.range}) missed its bar: EXPLAIN (ANALYZE, BUFFERS) of its statements in ${e.plans}`,
+        ),
       '',
     );
   }
