@@ -11,7 +11,7 @@ import { TOKENS } from '../ports/tokens';
 import type { UsageRepository } from '../ports/usage-repository.port';
 
 /** One element of a batch: a draft whose shape was checked, or the shape errors it had. */
-export type BatchItem = { draft: UsageRecordDraft } | { requestId?: string; errors: FieldError[] };
+export type BatchItem = UsageRecordDraft | { requestId?: string; errors: FieldError[] };
 
 export interface RejectedRecord {
   index: number;
@@ -50,7 +50,7 @@ export class IngestUsage {
         rejected.push({ index, requestId: item.requestId, errors: item.errors });
         continue;
       }
-      const { draft } = item;
+      const draft = item;
       const owner = resolveOwner(principal, draft.userId);
       if ('error' in owner) {
         rejected.push({ index, requestId: draft.requestId, errors: [owner.error] });
