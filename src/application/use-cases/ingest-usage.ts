@@ -36,7 +36,11 @@ export class IngestUsage {
     @inject(TOKENS.Settings) private readonly settings: Settings,
   ) {}
 
-  async execute(principal: Principal, items: ReadonlyArray<BatchItem>): Promise<IngestResult> {
+  /**
+   * Checks the batch, then prices and stores the records that passed. Not async itself: while
+   * the database works, only those records stay referenced, not the batch and its drafts.
+   */
+  execute(principal: Principal, items: ReadonlyArray<BatchItem>): Promise<IngestResult> {
     const receivedAt = this.clock.now();
     const oldestAccepted = new Date(receivedAt.getTime() - this.settings.rawRetentionDays * DAY_MS);
     const rejected: RejectedRecord[] = [];
@@ -75,8 +79,17 @@ export class IngestUsage {
       records.push(outcome.record);
     }
 
-    await this.price(principal.workspaceId, records);
-    const inserted = records.length > 0 ? await this.usage.insertNew(principal.workspaceId, records) : 0;
+    return this.store(principal.workspaceId, records, duplicates, rejected);
+  }
+
+  private async store(
+    workspaceId: string,
+    records: UsageRecord[],
+    duplicates: number,
+    rejected: RejectedRecord[],
+  ): Promise<IngestResult> {
+    await this.price(workspaceId, records);
+    const inserted = records.length > 0 ? await this.usage.insertNew(workspaceId, records) : 0;
     return { accepted: inserted, duplicates: duplicates + records.length - inserted, rejected };
   }
 
