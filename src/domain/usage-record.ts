@@ -95,9 +95,9 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
       requestId: draft.requestId,
       occurredAt,
       userId: context.userId,
-      provider: draft.provider.trim().toLowerCase(),
-      model: draft.model.trim().toLowerCase(),
-      operation: draft.operation?.trim().toLowerCase() ?? null,
+      provider: normalized(draft.provider),
+      model: normalized(draft.model),
+      operation: draft.operation === undefined ? null : normalized(draft.operation),
       inputTokens,
       outputTokens,
       cachedInputTokens,
@@ -112,4 +112,15 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
       metadata: draft.metadata ?? null,
     },
   };
+}
+
+/** Upper case, anything beyond ASCII, or white space at either end: what trim and toLowerCase may change. */
+const MAY_CHANGE = /[A-Z]|[^\p{ASCII}]|^\s|\s$/u;
+
+/**
+ * A name trimmed and in lower case. Most arrive so already and are kept as they are:
+ * toLowerCase copies even a string it does not change.
+ */
+function normalized(name: string): string {
+  return MAY_CHANGE.test(name) ? name.trim().toLowerCase() : name;
 }
