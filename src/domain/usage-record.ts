@@ -114,8 +114,8 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
   };
 }
 
-/** Upper case, anything beyond ASCII, or white space at either end: what trim and toLowerCase may change. */
-const MAY_CHANGE = /[A-Z]|[^\p{ASCII}]|^\s|\s$/u;
+/** Upper case, anything but printable ASCII, or a space at either end: what trim and toLowerCase may change. */
+const MAY_CHANGE = /[A-Z]|[^ -~]|^\s|\s$/;
 
 /**
  * A name trimmed and in lower case. Most arrive so already and are kept as they are:
