@@ -116,7 +116,7 @@ export class PgUsageQueries implements UsageQueries {
     const [row] = await this.rows<{ n: number }>(
       // grouping hashes where count(DISTINCT) would sort; facts are signed: a user whose rows
       // cancel out has no request in the range
-      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${this.facts(scope, p, { user: true })}) f
+      `SELECT count(*)::int AS n FROM (SELECT user_id FROM (${this.facts(scope, p, { user: true, metrics: ['requests'] })}) f
          GROUP BY user_id HAVING sum(requests) <> 0) u`,
       p,
     );
@@ -145,7 +145,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async series(scope: UsageScope): Promise<BucketUsage[]> {
     const p = new SqlParams();
-    const facts = this.facts(scope, p, { bucketed: true });
+    const facts = this.facts(scope, p, { bucketed: true, metrics: CHART_METRICS });
     const rows = await this.rows<ChartRow & { bucket_start: Date }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS (SELECT bucket_start, ${CHART_SUMS} FROM (${facts}) f GROUP BY 1)
@@ -158,7 +158,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async seriesByProvider(scope: UsageScope): Promise<ProviderBucketUsage[]> {
     const p = new SqlParams();
-    const facts = this.facts(scope, p, { provider: true, bucketed: true });
+    const facts = this.facts(scope, p, { provider: true, bucketed: true, metrics: CHART_METRICS });
     const rows = await this.rows<ChartRow & { bucket_start: Date; provider: string }>(
       `WITH buckets AS (${bucketSeries(scope, p)}),
             agg AS MATERIALIZED (SELECT bucket_start, provider, ${CHART_SUMS} FROM (${facts}) f
@@ -179,7 +179,12 @@ export class PgUsageQueries implements UsageQueries {
       query.search === undefined
         ? undefined
         : `user_id ILIKE '%' || ${p.add(query.search.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`;
-    const perUserFacts = this.facts(scope, p, { user: true, where: search, whereDimensions: ['user_id'] });
+    const perUserFacts = this.facts(scope, p, {
+      user: true,
+      where: search,
+      whereDimensions: ['user_id'],
+      metrics: ['requests', 'total_tokens', 'cost', 'unpriced_requests'],
+    });
     // a user's last activity: their latest day's, or usage not folded yet
     const lastActive = (user: string): string => `greatest(
         (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
@@ -196,7 +201,12 @@ export class PgUsageQueries implements UsageQueries {
     const offset = p.add(query.offset);
     // models are looked up for the users of the page only, one user at a time through the
     // rollups' user index
-    const pageFacts = this.facts(scope, p, { user: true, model: true, where: 'user_id = pu.user_id' });
+    const pageFacts = this.facts(scope, p, {
+      user: true,
+      model: true,
+      where: 'user_id = pu.user_id',
+      metrics: ['requests', 'total_tokens'],
+    });
     const rows = await this.rows<
       Record<'requests' | 'total_tokens' | 'cost' | 'unpriced_requests', string> & {
         user_id: string;

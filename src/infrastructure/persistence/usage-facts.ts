@@ -16,10 +16,11 @@ import {
   ALL_DIMENSIONS,
   GRAINS,
   PENDING,
-  RECORD_AS_FACTS,
+  METRICS,
   ROLLUPS,
   smallestRollup,
   type Dimension,
+  type MetricName,
   type RollupDefinition,
 } from './rollup-registry';
 import type { Level } from './usage-cover';
@@ -33,9 +34,6 @@ export class SqlParams {
     return `$${this.values.length}`;
   }
 }
-
-/** Columns every facts source yields, one row per rollup row or raw record. */
-const METRICS = ADDITIVE_METRICS.join(', ');
 
 /** A rollup's dimension columns as facts columns: NULL where it has none. */
 function dimensionsOf(rollup: { dimensions: readonly Dimension[] }): string {
@@ -55,6 +53,8 @@ export interface FactsNeeds {
   where?: string;
   /** the columns `where` names (default: all three) */
   whereDimensions?: Dimension[];
+  /** the metrics the query sums (default: all); reading fewer makes every row cheaper */
+  metrics?: readonly MetricName[];
 }
 
 /** Sums of the facts columns, named as UsageTotals rows expect them. */
@@ -101,6 +101,15 @@ const SLOT_ROLLUP = ROLLUPS.find(
   (r) => r.grain === 'slot' && r.dimensions.length === 1 && r.dimensions[0] === 'provider',
 );
 
+function metricColumns(metrics: readonly MetricName[]): Pick<FactsContext, 'metrics' | 'record' | 'signed'> {
+  const chosen = METRICS.filter((m) => metrics.includes(m.name));
+  return {
+    metrics: chosen.map((m) => m.name).join(', '),
+    record: `${ALL_DIMENSIONS.join(', ')}, ${chosen.map((m) => `${m.ofRecord} AS ${m.name}`).join(', ')}`,
+    signed: chosen.map((m) => `p.sign * r.${m.name} AS ${m.name}`).join(', '),
+  };
+}
+
 /** What every part of one facts statement shares. */
 interface FactsContext {
   params: SqlParams;
@@ -110,11 +119,17 @@ interface FactsContext {
   where: string;
   at(date: Date): string;
   list(values: unknown[], type: string): string;
+  /** the metric columns read, comma-separated */
+  metrics: string;
+  /** a raw record as facts: its dimensions and those metrics */
+  record: string;
+  /** the metrics read, each multiplied by a piece's sign */
+  signed: string;
 }
 
 /** Raw records of [start, end) as facts, labelled with `bucket`. */
 function rawFacts(c: FactsContext, bucket: string, start: Date, end: Date): string {
-  return `SELECT ${bucket} AS bucket_start, ${RECORD_AS_FACTS} FROM usage_records WHERE workspace_id = ${c.ws}
+  return `SELECT ${bucket} AS bucket_start, ${c.record} FROM usage_records WHERE workspace_id = ${c.ws}
        AND occurred_at >= ${c.at(start)} AND occurred_at < ${c.at(end)}${c.where}`;
 }
 
@@ -124,7 +139,7 @@ function piecesFacts(c: FactsContext, pieces: LabelledPiece[], rollup: RollupDef
   // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
   const bucket = hourly ? 'r.at' : 'p.bucket_start';
   return `SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
-        ${ADDITIVE_METRICS.map((m) => `p.sign * r.${m} AS ${m}`).join(', ')}
+        ${c.signed}
       FROM unnest(${c.list(
         pieces.map((p) => p.sign),
         'int',
@@ -139,7 +154,7 @@ function piecesFacts(c: FactsContext, pieces: LabelledPiece[], rollup: RollupDef
         'timestamptz',
       )}) AS p(sign, lo, hi, bucket_start)
       CROSS JOIN LATERAL (
-        SELECT ${time} AS at, ${dimensionsOf(rollup)}, ${METRICS} FROM ${rollup.table}
+        SELECT ${time} AS at, ${dimensionsOf(rollup)}, ${c.metrics} FROM ${rollup.table}
         WHERE workspace_id = ${c.ws} AND ${time} >= p.lo AND ${time} < p.hi${c.where}
         -- a fence: read each piece's range through the index, never the table once for all pieces
         OFFSET 0) r`;
@@ -157,7 +172,7 @@ function pendingFacts(c: FactsContext, bucket: string, start: Date, end: Date, c
           cut.map((h) => h.toISOString()),
           'timestamptz',
         )})`;
-  return `SELECT ${bucket} AS bucket_start, ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+  return `SELECT ${bucket} AS bucket_start, ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
        WHERE workspace_id = ${c.ws} AND bucket_start >= ${c.at(start)} AND bucket_start < ${c.at(end)}${c.where}${notCut}`;
 }
 
@@ -200,13 +215,13 @@ function slotPartialsFacts(
       CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM ${slots.table}
         WHERE workspace_id = ${c.ws} AND slot_start >= q.hour AND slot_start < ${HOUR_END}) AS kept) g
       CROSS JOIN LATERAL (
-        SELECT ${dimensionsOf(slots)}, ${METRICS} FROM ${slots.table}
+        SELECT ${dimensionsOf(slots)}, ${c.metrics} FROM ${slots.table}
         WHERE workspace_id = ${c.ws} AND slot_start >= q.lo AND slot_start < q.hi${c.where} AND g.kept
         UNION ALL
-        SELECT ${dimensionsOf(hour)}, ${METRICS} FROM ${hour.table}
+        SELECT ${dimensionsOf(hour)}, ${c.metrics} FROM ${hour.table}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND q.holds_start AND NOT g.kept
         UNION ALL
-        SELECT ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour AND slot_start >= q.lo AND slot_start < q.hi${c.where}
         OFFSET 0) f`;
 }
@@ -236,14 +251,14 @@ function rawPartialsFacts(
              OR NOT EXISTS (SELECT 1 FROM ${anyHourRow.table} WHERE workspace_id = ${c.ws} AND bucket_start = q.hour))
         AS rest_empty) g
       CROSS JOIN LATERAL (
-        SELECT ${RECORD_AS_FACTS} FROM usage_records
+        SELECT ${c.record} FROM usage_records
         WHERE workspace_id = ${c.ws} AND ${inMonth} AND occurred_at >= q.lo AND occurred_at < q.hi${c.where}
           AND NOT g.rest_empty
         UNION ALL
-        SELECT ${dimensionsOf(hour)}, ${METRICS} FROM ${hour.table}
+        SELECT ${dimensionsOf(hour)}, ${c.metrics} FROM ${hour.table}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND g.rest_empty
         UNION ALL
-        SELECT ${PENDING.dimensions.join(', ')}, ${METRICS} FROM ${PENDING.table}
+        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
         WHERE workspace_id = ${c.ws} AND bucket_start >= q.hour AND bucket_start < ${HOUR_END}${c.where} AND g.rest_empty
         OFFSET 0) f`;
 }
@@ -273,6 +288,7 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
     where: filters(scope, params, needs),
     at: (date) => `${params.add(date.toISOString())}::timestamptz`,
     list: (values, type) => `${params.add(values)}::${type}[]`,
+    ...metricColumns(needs.metrics ?? ADDITIVE_METRICS),
   };
   const bucketed = needs.bucketed === true;
   const hourly = bucketed && window.granularity === 'hour';
