@@ -61,7 +61,6 @@ export interface CopyResult {
   rows: number;
   /** monthly partitions of usage_records, as the service creates them for RAW_RETENTION_DAYS */
   partitions: number;
-  bytes: number;
   seconds: number;
   rowsPerSecond: number;
 }
@@ -152,7 +151,6 @@ export async function copyBaseline(options: {
     const partitions = (
       await records.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'usage_records'::regclass`)
     ).rows[0] as { n: number };
-    const bytes = statSync(paths.records).size + statSync(paths.ledger).size;
     const progress = new Progress('COPY baseline (binary, 2 connections)', options.expectedRows, 'rows');
     let read = 0;
     const recordBytes = statSync(paths.records).size;
@@ -183,7 +181,7 @@ export async function copyBaseline(options: {
         `COPY stored ${counted.records} records and ${counted.ledger} ledger rows, expected ${written}`,
       );
     }
-    return { rows: written, partitions: partitions.n, bytes, seconds, rowsPerSecond: written / seconds };
+    return { rows: written, partitions: partitions.n, seconds, rowsPerSecond: written / seconds };
   } finally {
     await Promise.all(clients.map((c) => c.end()));
     await target.drop();

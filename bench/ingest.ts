@@ -12,8 +12,6 @@ export class ConsistencyError extends Error {
 }
 
 export interface IngestResult {
-  clients: number;
-  batches: number;
   sent: number;
   duplicatesSent: number;
   /** from the first request until the rollups held every record (acknowledged + folded) */
@@ -161,8 +159,6 @@ export async function runIngest(
     );
   }
   return {
-    clients,
-    batches: file.batches.length,
     sent,
     duplicatesSent: file.duplicatesSent,
     seconds,

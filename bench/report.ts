@@ -55,16 +55,20 @@ export interface Results {
 }
 
 /**
- * Where the time of an HTTP ingest goes, from CPU profiles of the service (--profile) and the
- * backend samples; measured on the 2-core bench machine, 200k records, favourites, backfill.
+ * Where the time of an HTTP ingest goes: CPU profiles of the service (--profile), the
+ * backend samples, and the ingest path's steps timed alone on one core. Measured on the
+ * 2-core bench machine on 2026-12-04 with 200k records per run; the numbers move with load.
  */
 const NOTES = [
-  'PostgreSQL does most of the work: its backends use about 4-5x the CPU seconds of the service, and',
-  'the service waits on the ingest statement for most of each request; the background fold runs',
-  'beside it and, for a backfill, keeps folding after the last answer (many distinct hours).',
-  "Of the service's own CPU (before the changes to the HTTP path): garbage collection 27%,",
-  "the ingest statement's parameters (pg turning 18 arrays of 1000 values into text) and the driver",
-  '30%, HTTP 10%, per-record checks 12%, JSON parse 6%, domain records and pricing 8%.',
+  'A batch of 1000 records takes ~200-300 ms (p50); PostgreSQL runs its ingest statement for ~80-85% of it',
+  '(backend s / batches). The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s) and,',
+  'for a backfill, 3-10 s after the last answer. PostgreSQL uses ~3x the CPU seconds of the service.',
+  "The service's CPU, ~25-30 us per record: pg writing the statement's 18 arrays as text 35-40% (alone:",
+  '~3 us and ~4.4 KB of garbage per record; JSON.stringify of the same arrays takes 0.6 us and 0.2 KB),',
+  'garbage collection ~20%, HTTP ~13%, JSON parse ~9%, domain records and pricing ~9%, per-record checks',
+  '~8% (14% before they stopped allocating per field: 3.1 -> 1.2 us and 920 -> 400 bytes per record alone).',
+  "Peak RSS follows what survives two scavenges: a batch in flight keeps its records and pg's copies of",
+  'the parameters for the length of its statement; ~750 bytes per record reach the old generation.',
 ];
 
 export function machineInfo(): {
