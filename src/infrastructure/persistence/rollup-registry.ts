@@ -13,7 +13,7 @@ interface Metric {
   type: 'bigint' | 'numeric' | 'timestamptz';
   /** its value over a group of raw records */
   fromRecords: string;
-  /** its value over a group of raw records when each record is a row of its own (per-record facts) */
+  /** its value for one raw record (a row of facts, summed later) */
   ofRecord: string;
   /** how two partial values combine */
   combine: 'sum' | 'max';
@@ -265,9 +265,6 @@ export function pendingFromRecords(source: string, workspace = 'workspace_id'): 
     ${[...METRICS, LAST_OCCURRENCE].map((m) => m.fromRecords).join(', ')}
   FROM ${source} GROUP BY 1, 2, 3, ${PENDING.dimensions.map((_, i) => i + 4).join(', ')}`;
 }
-
-/** Raw records as rows of facts: the dimensions and every additive metric of one record. */
-export const RECORD_AS_FACTS = `${ALL_DIMENSIONS.join(', ')}, ${METRICS.map((m) => `${m.ofRecord} AS ${m.name}`).join(', ')}`;
 
 export function rollupNamed(table: string): RollupDefinition {
   const rollup = ROLLUPS.find((r) => r.table === table);
