@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
+import { TOKENS } from './application/ports/tokens';
+import type { UsageQueries } from './application/ports/usage-queries.port';
 import { createContainer } from './composition-root';
 import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
 import { ConfigError, loadConfig } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
-import { createDataSource, migrate } from './infrastructure/persistence/data-source';
+import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
 import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
+import { warmUpConnections } from './infrastructure/persistence/warm-up';
 import { buildApp } from './interface/http/app';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
     maxBatchRecords: config.maxBatchRecords,
     logLevel: config.logLevel,
   });
+  await warmUpConnections(container.resolve<UsageQueries>(TOKENS.UsageQueries), POOL_SIZE, new Date());
   const maintenance = setInterval(() => {
     maintainStorage(dataSource, new Date(), config.rawRetentionDays).catch((error: unknown) =>
       app.log.error({ err: error }, 'storage maintenance failed'),

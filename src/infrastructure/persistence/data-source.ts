@@ -7,7 +7,10 @@ export const MIGRATIONS = [Baseline1764806400000];
 /** Any fixed number: every instance takes the same lock before migrating. */
 const MIGRATION_LOCK_KEY = 727_412_001;
 
-export function createDataSource(url: string, poolSize = 10): DataSource {
+/** Connections the service keeps open. */
+export const POOL_SIZE = 10;
+
+export function createDataSource(url: string, poolSize = POOL_SIZE): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -19,6 +22,9 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
     logging: false,
     extra: {
       max: poolSize,
+      // idle connections stay open: a new backend plans its first statements slowly (it loads
+      // the catalog), so a dashboard opened after a pause would pay for it again
+      idleTimeoutMillis: 0,
       // sessions speak UTC; time zones are always named explicitly in queries
       options: '-c TimeZone=UTC',
     },
