@@ -12,13 +12,10 @@ import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry'
  */
 const INSERT_NEW = `
 WITH input AS (
-  SELECT * FROM unnest(
-    $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-    $14::integer[], $15::boolean[], $16::text[], $17::numeric[], $18::text[], $19::jsonb[]
-  ) AS t(request_id, occurred_at, user_id, provider, model, operation,
-         input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-         duration_ms, success, error, cost, cost_status, metadata)
+  SELECT * FROM json_to_recordset($2::json) AS t(request_id text, occurred_at timestamptz, user_id text,
+    provider text, model text, operation text, input_tokens bigint, output_tokens bigint, cached_input_tokens bigint,
+    cache_write_tokens bigint, reasoning_tokens bigint, total_tokens bigint, duration_ms integer, success boolean,
+    error text, cost numeric, cost_status text, metadata jsonb)
 ),
 claimed AS (
   INSERT INTO usage_request_ids (workspace_id, request_id, occurred_at)
@@ -46,33 +43,47 @@ pending AS (
 )
 SELECT count(*)::int AS inserted FROM stored`;
 
+/**
+ * The string as UTF-8 can carry it: a lone surrogate becomes U+FFFD, as the driver's UTF-8
+ * encoding made it before (JSON would escape it, and PostgreSQL refuses the escape).
+ */
+function wellFormed(value: string): string {
+  // Node 20 has both (ES2024); the compiler's library here stops at ES2023
+  const text = value as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return text.isWellFormed() ? value : text.toWellFormed();
+}
+
 @injectable()
 export class PgUsageRepository implements UsageRepository {
   constructor(@inject(DataSource) private readonly db: DataSource) {}
 
   async insertNew(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
-    const column = <T>(pick: (record: UsageRecord) => T): T[] => records.map(pick);
-    const rows = (await this.db.query(INSERT_NEW, [
-      workspaceId,
-      column((r) => r.requestId),
-      column((r) => r.occurredAt.toISOString()),
-      column((r) => r.userId),
-      column((r) => r.provider),
-      column((r) => r.model),
-      column((r) => r.operation),
-      column((r) => r.inputTokens),
-      column((r) => r.outputTokens),
-      column((r) => r.cachedInputTokens),
-      column((r) => r.cacheWriteTokens),
-      column((r) => r.reasoningTokens),
-      column((r) => r.totalTokens),
-      column((r) => r.durationMs),
-      column((r) => r.success),
-      column((r) => r.error),
-      column((r) => (r.cost ? r.cost.toString() : null)),
-      column((r) => r.costStatus),
-      column((r) => (r.metadata ? JSON.stringify(r.metadata) : null)),
-    ])) as Array<{ inserted: number }>;
+    // one JSON document rather than eighteen arrays: the driver writes arrays as text at about
+    // 3 µs and 4 KB of garbage per record, JSON.stringify at a fifth of that; cost goes as a
+    // decimal string, so PostgreSQL reads it exactly
+    const batch = JSON.stringify(
+      records.map((r) => ({
+        request_id: wellFormed(r.requestId),
+        occurred_at: r.occurredAt.toISOString(),
+        user_id: wellFormed(r.userId),
+        provider: wellFormed(r.provider),
+        model: wellFormed(r.model),
+        operation: r.operation === null ? null : wellFormed(r.operation),
+        input_tokens: r.inputTokens,
+        output_tokens: r.outputTokens,
+        cached_input_tokens: r.cachedInputTokens,
+        cache_write_tokens: r.cacheWriteTokens,
+        reasoning_tokens: r.reasoningTokens,
+        total_tokens: r.totalTokens,
+        duration_ms: r.durationMs,
+        success: r.success,
+        error: r.error === null ? null : wellFormed(r.error),
+        cost: r.cost ? r.cost.toString() : null,
+        cost_status: r.costStatus,
+        metadata: r.metadata ?? null,
+      })),
+    );
+    const rows = (await this.db.query(INSERT_NEW, [workspaceId, batch])) as Array<{ inserted: number }>;
     return rows[0]?.inserted ?? 0;
   }
 }
