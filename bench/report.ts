@@ -63,15 +63,14 @@ const NOTES = [
   'A batch of 1000 records takes ~200-300 ms (p50); PostgreSQL runs its ingest statement for ~80-85% of it',
   '(backend s / batches). The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s) and,',
   'for a backfill, 3-10 s after the last answer. PostgreSQL uses ~3x the CPU seconds of the service.',
-  "The service's CPU, ~25-30 us per record: pg writing the statement's 18 arrays as text 35-40% (alone:",
-  '~3 us and ~4.4 KB of garbage per record; JSON.stringify of the same arrays takes 0.6 us and 0.2 KB),',
-  'garbage collection ~20%, HTTP ~13%, JSON parse ~9%, domain records and pricing ~9%, per-record checks',
-  '~8% (14% before they stopped allocating per field: 3.1 -> 1.2 us and 920 -> 400 bytes per record alone).',
-  "Peak RSS: a batch in flight keeps its records and pg's copies of the parameters for the length of its",
-  'statement, so ~750 bytes per record reach the old generation (870 before the changes). At that rate V8',
-  'grows the old generation to 4x its ~46 MB live size before a full collection: ~315 MB at 1M records,',
-  'before and after (after: 255-270 MB at 200k, which end before that). With the 18 arrays sent as one',
-  'JSON parameter instead (tried, not adopted) ~2 MB/s are promoted, V8 grows by 1.8x and the peak is ~245 MB.',
+  "The service's CPU was ~25-30 us per record, 35-40% of it pg writing the statement's 18 arrays as text",
+  '(~3 us and ~4.4 KB of garbage per record alone); the batch now goes as one JSON parameter (JSON.stringify:',
+  '~0.6 us and 0.2 KB) and the service uses ~17-21 us per record. The rest: garbage collection ~20%, HTTP',
+  '~13%, JSON parse ~9%, domain records and pricing ~9%, per-record checks ~8% (3.1 -> 1.2 us per record).',
+  "Peak RSS: a batch in flight keeps its records and the statement's parameters for the length of the",
+  'statement, and V8 grows the old generation to several times its ~46 MB live size before a full',
+  'collection: ~305-325 MB at 1M records with either encoding in the last full runs (a trial of the JSON',
+  'parameter on a quiet copy reached ~245 MB); 255-270 MB at 200k records.',
 ];
 
 export function machineInfo(): {
