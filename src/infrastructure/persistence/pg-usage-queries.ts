@@ -17,6 +17,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
+import { GRAINS, PENDING, ROLLUPS } from './rollup-registry';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 
 type TotalsRow = Record<
@@ -89,6 +90,18 @@ const SORT_COLUMNS: Record<UserSort, string> = {
   lastActiveAt: 'last_active_at',
   userId: 'user_id',
 };
+
+/** The rollup that keeps a user's latest occurrence. */
+const LAST_KEPT = ROLLUPS.find((r) => r.keepsLastOccurrence && r.dimensions.includes('user_id'))!;
+
+/** A user's last activity: their latest row's in LAST_KEPT, or usage not folded yet. */
+function lastActivity(ws: string, user: string): string {
+  const time = GRAINS[LAST_KEPT.grain].column;
+  return `greatest(
+    (SELECT d.last_occurred_at FROM ${LAST_KEPT.table} d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
+     ORDER BY d.${time} DESC LIMIT 1),
+    (SELECT max(q.last_occurred_at) FROM ${PENDING.table} q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
+}
 
 @injectable()
 export class PgUsageQueries implements UsageQueries {
@@ -185,11 +198,7 @@ export class PgUsageQueries implements UsageQueries {
       whereDimensions: ['user_id'],
       metrics: ['requests', 'total_tokens', 'cost', 'unpriced_requests'],
     });
-    // a user's last activity: their latest day's, or usage not folded yet
-    const lastActive = (user: string): string => `greatest(
-        (SELECT d.last_occurred_at FROM usage_daily_users d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
-         ORDER BY d.day_start DESC LIMIT 1),
-        (SELECT max(q.last_occurred_at) FROM usage_pending q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
+    const lastActive = (user: string): string => lastActivity(ws, user);
     // looked up for every user only where the list is filtered or sorted by it
     const lastForAll = query.status !== undefined || query.sort === 'lastActiveAt';
     const status =
@@ -269,13 +278,10 @@ export class PgUsageQueries implements UsageQueries {
   }
 
   async lastActiveAt(workspaceId: string, userId: string): Promise<Date | null> {
-    const rows = (await this.db.query(
-      `SELECT greatest(
-         (SELECT last_occurred_at FROM usage_daily_users WHERE workspace_id = $1 AND user_id = $2
-          ORDER BY day_start DESC LIMIT 1),
-         (SELECT max(last_occurred_at) FROM usage_pending WHERE workspace_id = $1 AND user_id = $2)) AS last_occurred_at`,
-      [workspaceId, userId],
-    )) as Array<{ last_occurred_at: Date }>;
+    const rows = (await this.db.query(`SELECT ${lastActivity('$1', '$2')} AS last_occurred_at`, [
+      workspaceId,
+      userId,
+    ])) as Array<{ last_occurred_at: Date }>;
     return rows[0]?.last_occurred_at ?? null;
   }
 
