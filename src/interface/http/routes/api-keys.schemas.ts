@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { Nullable } from '../schemas/common';
 
 export const ApiKey = Type.Object(
   {
@@ -7,8 +8,8 @@ export const ApiKey = Type.Object(
     prefix: Type.String({ description: 'the start of the key, to recognise it', examples: ['tt_ZGVmYXVsdA.Xk3f9a…'] }),
     createdBy: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
-    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    lastUsedAt: Nullable(Type.String({ format: 'date-time' }), { description: 'null until the key is first used' }),
+    revokedAt: Nullable(Type.String({ format: 'date-time' }), { description: 'null while the key works' }),
   },
   { $id: 'ApiKey', title: 'ApiKey' },
 );

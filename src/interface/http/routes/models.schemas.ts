@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { DecimalString } from '../schemas/common';
+import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
 
 /** A price sent as a string: a plain decimal, at most 7 digits before and 12 after the point. */
 export const PRICE_STRING_PATTERN = '^\\d{1,7}(\\.\\d{1,12})?$';
@@ -39,19 +39,21 @@ export const Price = Type.Object(
     effectiveFrom: Type.String({ format: 'date-time' }),
     inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
     outputPerMillion: DecimalString('USD per million output tokens', '10'),
-    cachedInputPerMillion: Type.Union([DecimalString('USD per million cache-read tokens', '1.25'), Type.Null()]),
-    cacheWritePerMillion: Type.Union([DecimalString('USD per million cache-write tokens', '3.75'), Type.Null()]),
-    reasoningPerMillion: Type.Union([DecimalString('USD per million reasoning tokens', '10'), Type.Null()]),
+    cachedInputPerMillion: Nullable(DecimalString('USD per million cache-read tokens; null: the input price', '1.25')),
+    cacheWritePerMillion: Nullable(DecimalString('USD per million cache-write tokens; null: the input price', '3.75')),
+    reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
   },
   { $id: 'Price', title: 'Price' },
 );
+
+const ModelKind = (options: { default?: 'language' } = {}) => StringEnum(['language', 'embedding'], options);
 
 export const Model = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     provider: Type.String({ examples: ['openai'] }),
     model: Type.String({ examples: ['gpt-4o'] }),
-    kind: Type.Union([Type.Literal('language'), Type.Literal('embedding')]),
+    kind: ModelKind(),
     source: Type.String({
       description: '"workspace" for the workspace’s own entry, else the catalog it came from',
       examples: ['@pydantic/genai-prices@0.1.8'],
@@ -68,9 +70,9 @@ export const ModelListQuery = Type.Object({
   search: Type.Optional(
     Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the model id' }),
   ),
-  kind: Type.Optional(Type.Union([Type.Literal('language'), Type.Literal('embedding')])),
-  page: Type.Integer({ minimum: 1, default: 1 }),
-  pageSize: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  kind: Type.Optional(ModelKind()),
+  page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
+  pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
 });
 
 export const ModelList = Type.Object({
@@ -84,7 +86,7 @@ export const CreateModelBody = Type.Object(
   {
     provider: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', examples: ['acmeai'] }),
     model: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', examples: ['tally-1'] }),
-    kind: Type.Union([Type.Literal('language'), Type.Literal('embedding')], { default: 'language' }),
+    kind: WithDefault(ModelKind({ default: 'language' })),
     price: Type.Ref(PriceInput),
   },
   { additionalProperties: false },

@@ -1,20 +1,17 @@
 import { Type, type TProperties } from '@sinclair/typebox';
-import { DecimalString } from '../schemas/common';
+import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
-// The example goes on the union: OpenAPI 3.0 allows no `examples` inside anyOf, and the
-// document generator turns only a property's own `examples` into `example`.
-const { examples: _costExamples, ...CostString } = DecimalString('exact USD of the priced records');
 const Cost = () =>
   Type.Optional(
-    Type.Union([CostString, Type.Null()], {
+    Nullable(DecimalString('exact USD of the priced records', '12.409315'), {
       description: `exact USD of the priced records; null when every record is of unknown price; ${COST_NOTE}`,
-      examples: ['12.409315'],
     }),
   );
 const Unpriced = () =>
   Type.Optional(Type.Integer({ description: `records of unknown price, not in cost; ${COST_NOTE}`, examples: [3] }));
 const Count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
+const UserStatus = (options: { description?: string } = {}) => StringEnum(['active', 'inactive'], options);
 
 export const UsageQuery = Type.Object({
   from: Type.Optional(
@@ -36,7 +33,7 @@ export const UsageQuery = Type.Object({
     }),
   ),
   granularity: Type.Optional(
-    Type.Union([Type.Literal('hour'), Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], {
+    StringEnum(['hour', 'day', 'week', 'month'], {
       description: 'bucket size; default day (weeks start on Monday)',
     }),
   ),
@@ -71,8 +68,8 @@ export const UsageTotals = Type.Object(
     totalTokens: Count('inputTokens + outputTokens', 4_310_000),
     errors: Count('failed calls', 12),
     errorRate: Type.Number({ minimum: 0, maximum: 1, description: 'errors / requests', examples: [0.0079] }),
-    avgDurationMs: Type.Union([Type.Number(), Type.Null()], {
-      description: 'mean of the durations sent',
+    avgDurationMs: Nullable(Type.Number(), {
+      description: 'mean of the durations sent; null when no record had one',
       examples: [843.2],
     }),
     cost: Cost(),
@@ -149,24 +146,23 @@ export const ProviderUsageResponse = Type.Object({
 export const ModelDistributionQuery = Type.Composite([
   UsageQuery,
   Type.Object({
-    limit: Type.Integer({ minimum: 1, maximum: 50, default: 5, description: 'models shown before "Others"' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 50, default: 5, description: 'models shown before "Others"' }),
+    ),
   }),
 ]);
 
 export const ModelDistributionResponse = Type.Object({
   range: Type.Ref(UsageRange),
   models: Type.Array(Type.Ref(ModelUsage)),
-  others: Type.Union(
-    [
-      Type.Object({
-        models: Count('how many models are folded in', 14),
-        requests: Count('calls', 90),
-        totalTokens: Count('tokens', 210_000),
-        cost: Cost(),
-        percentage: Type.Number({ examples: [4.87] }),
-      }),
-      Type.Null(),
-    ],
+  others: Nullable(
+    Type.Object({
+      models: Count('how many models are folded in', 14),
+      requests: Count('calls', 90),
+      totalTokens: Count('tokens', 210_000),
+      cost: Cost(),
+      percentage: Type.Number({ examples: [4.87] }),
+    }),
     { description: 'every model after the top `limit`; null when none is left over' },
   ),
   unpricedRequests: Unpriced(),
@@ -178,24 +174,13 @@ export const UserListQuery = Type.Composite([
     search: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
     ),
-    sort: Type.Union(
-      [
-        Type.Literal('totalTokens'),
-        Type.Literal('cost'),
-        Type.Literal('requests'),
-        Type.Literal('lastActiveAt'),
-        Type.Literal('userId'),
-      ],
-      { default: 'totalTokens' },
+    sort: WithDefault(
+      StringEnum(['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId'], { default: 'totalTokens' }),
     ),
-    order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'desc' }),
-    status: Type.Optional(
-      Type.Union([Type.Literal('active'), Type.Literal('inactive')], {
-        description: 'active: used within the last 7 days',
-      }),
-    ),
-    page: Type.Integer({ minimum: 1, default: 1 }),
-    pageSize: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
+    status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
+    page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
+    pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   }),
 ]);
 
@@ -206,7 +191,7 @@ export const UserUsageItem = Type.Object(
     totalTokens: Count('tokens in the range', 640_000),
     cost: Cost(),
     lastActiveAt: Type.String({ format: 'date-time', description: 'latest call at any time' }),
-    status: Type.Union([Type.Literal('active'), Type.Literal('inactive')]),
+    status: UserStatus({ description: 'active: used within the last 7 days' }),
     models: Type.Array(
       Type.Object({
         provider: Type.String({ examples: ['openai'] }),
@@ -234,19 +219,15 @@ export const UsageRecordView = Type.Object(
     userId: Type.String({ examples: ['alice'] }),
     provider: Type.String({ examples: ['openai'] }),
     model: Type.String({ examples: ['gpt-4o'] }),
-    operation: Type.Union([Type.String(), Type.Null()], { examples: ['chat'] }),
+    operation: Nullable(Type.String({ examples: ['chat'] })),
     inputTokens: Count('input tokens', 1200),
     outputTokens: Count('output tokens', 300),
     totalTokens: Count('tokens', 1500),
-    durationMs: Type.Union([Type.Integer(), Type.Null()], { examples: [912] }),
+    durationMs: Nullable(Type.Integer({ examples: [912] })),
     success: Type.Boolean(),
-    error: Type.Union([Type.String(), Type.Null()]),
-    cost: Type.Optional(Type.Union([DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'), Type.Null()])),
-    costStatus: Type.Optional(
-      Type.Union([Type.Literal('computed'), Type.Literal('provided'), Type.Literal('unpriced')], {
-        description: COST_NOTE,
-      }),
-    ),
+    error: Nullable(Type.String()),
+    cost: Type.Optional(Nullable(DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'))),
+    costStatus: Type.Optional(StringEnum(['computed', 'provided', 'unpriced'], { description: COST_NOTE })),
   },
   { $id: 'UsageRecordView', title: 'UsageRecordView' },
 );
@@ -266,7 +247,7 @@ export const UserDetailResponse = Type.Object({
   range: Type.Ref(UsageRange),
   userId: Type.String({ examples: ['alice'] }),
   lastActiveAt: Type.String({ format: 'date-time' }),
-  status: Type.Union([Type.Literal('active'), Type.Literal('inactive')]),
+  status: UserStatus({ description: 'active: used within the last 7 days' }),
   totals: Type.Ref(UsageTotals),
   daily: Type.Array(BucketRow, { description: 'every local day of the range, zero-filled' }),
   monthly: Type.Array(BucketRow, { description: 'every local month of the range, zero-filled' }),
@@ -286,7 +267,7 @@ export const UserDetailResponse = Type.Object({
 
 export const ActivityQuery = Type.Composite([
   UsageQuery,
-  Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }) }),
+  Type.Object({ limit: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) }),
 ]);
 
 export const ActivityResponse = Type.Object({
@@ -312,7 +293,7 @@ export const MyUsageResponse = Type.Object({
 });
 
 export const UsageConfigResponse = Type.Object({
-  deploymentMode: Type.Union([Type.Literal('self-hosted'), Type.Literal('cloud')]),
+  deploymentMode: StringEnum(['self-hosted', 'cloud']),
   showCost: Type.Boolean({ description: 'whether responses carry cost fields' }),
   currency: Type.Literal('USD'),
 });
