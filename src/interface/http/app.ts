@@ -6,6 +6,7 @@ import type { DependencyContainer } from 'tsyringe';
 import type { DeploymentMode } from '../../domain/deployment-mode';
 import { registerJwt, type JwtKeys } from './auth';
 import { registerErrorHandling } from './error-handler';
+import { swaggerOptions } from './openapi';
 import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
@@ -44,31 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandling(app);
   await registerJwt(app, options.jwt);
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Tokentally',
-        version: API_VERSION,
-        description:
-          'Records every LLM call’s tokens and cost. Token convention: cachedInputTokens and cacheWriteTokens are parts of inputTokens, reasoningTokens is part of outputTokens, totalTokens = inputTokens + outputTokens. Money is a decimal string in USD.',
-      },
-      tags: [
-        { name: 'usage', description: 'Recording usage' },
-        { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
-        { name: 'models', description: 'Model catalog and prices' },
-        { name: 'api-keys', description: 'API keys for backends' },
-        { name: 'health', description: 'Liveness and readiness' },
-      ],
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
+  await app.register(fastifySwagger, swaggerOptions(API_VERSION));
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

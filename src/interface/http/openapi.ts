@@ -1,0 +1,43 @@
+import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+
+/**
+ * How the OpenAPI document at /openapi.json is made: info, servers, tags and security schemes.
+ * The document is the contract generated clients are built from (see README, "OpenAPI and
+ * generated clients"); test/integration/openapi*.test.ts lint it and compile a client against it.
+ */
+export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions {
+  return {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tokentally',
+        version: apiVersion,
+        description:
+          'Records every LLM call’s tokens and cost. Token convention: cachedInputTokens and cacheWriteTokens are parts of inputTokens, reasoningTokens is part of outputTokens, totalTokens = inputTokens + outputTokens. Money is a decimal string in USD.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
+      // relative: the service answers wherever this document was fetched from
+      servers: [{ url: '/', description: 'this service' }],
+      tags: [
+        { name: 'usage', description: 'Recording usage' },
+        { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
+        { name: 'models', description: 'Model catalog and prices' },
+        { name: 'api-keys', description: 'API keys for backends' },
+        { name: 'health', description: 'Liveness and readiness' },
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+    // Routes outside /v1/ (health) need no credentials: say so with an empty `security`, so
+    // that a /v1/ route without one still shows up as an undocumented requirement.
+    transform: ({ schema, url }) => ({
+      schema: url.startsWith('/v1/') || schema?.security ? schema : { ...schema, security: [] },
+      url,
+    }),
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  };
+}
