@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ManageApiKeys } from '../../application/use-cases/manage-api-keys';
 import { ForbiddenError, UnauthorizedError } from '../../domain/errors';
 import type { Principal, Role } from '../../domain/principal';
@@ -72,8 +72,8 @@ export interface AccessRule {
   role?: Role;
 }
 
-/** A pre-handler that authenticates the caller and enforces the rule before the route runs. */
-export function authorize(rule: AccessRule, apiKeys: ManageApiKeys): preHandlerAsyncHookHandler {
+/** An onRequest hook that authenticates the caller and enforces the rule before the route runs. */
+export function authorize(rule: AccessRule, apiKeys: ManageApiKeys): onRequestAsyncHookHandler {
   return async (request) => {
     const presentedKey = request.headers['x-api-key'];
     let principal: Principal;

@@ -26,7 +26,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
   app.post(
     '/v1/admin/api-keys',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'createApiKey',
         tags: ['api-keys'],
@@ -46,7 +46,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
   app.get(
     '/v1/admin/api-keys',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'listApiKeys',
         tags: ['api-keys'],
@@ -61,7 +61,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
   app.delete(
     '/v1/admin/api-keys/:id',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'revokeApiKey',
         tags: ['api-keys'],

@@ -17,7 +17,7 @@ export const usageRecordRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
   app.post(
     '/v1/usage/records',
     {
-      preHandler: access(context, { apiKey: true }),
+      onRequest: access(context, { apiKey: true }),
       bodyLimit: context.maxBatchRecords * BYTES_PER_RECORD,
       // The documented schema lists full records; at run time only the envelope is checked
       // here, so that one bad record is reported on its own instead of failing the batch.

@@ -43,7 +43,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   const userDetail = resolve(GetUserDetail);
   const activity = resolve(GetRecentActivity);
   const myUsage = resolve(GetMyUsage);
-  const admin = { preHandler: adminOnly };
+  const admin = { onRequest: adminOnly };
   const adminErrors = errorResponses(400, 401, 403);
 
   app.get(
@@ -265,7 +265,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   app.get(
     '/v1/me/usage',
     {
-      preHandler: anyUser,
+      onRequest: anyUser,
       schema: {
         operationId: 'getMyUsage',
         tags: TAGS,
@@ -305,7 +305,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   app.get(
     '/v1/usage/config',
     {
-      preHandler: anyUser,
+      onRequest: anyUser,
       schema: {
         operationId: 'getUsageConfig',
         tags: TAGS,

@@ -11,7 +11,7 @@ export const userUsageErasureRoutes: FastifyPluginAsyncTypebox<RouteContext> = a
   app.delete(
     '/v1/admin/users/:userId/usage',
     {
-      preHandler: access(context, { role: 'admin' }),
+      onRequest: access(context, { role: 'admin' }),
       schema: {
         operationId: 'eraseUserUsage',
         tags: ['usage'],
