@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import type { CatalogModel } from '../../../application/ports/price-catalog.port';
 import { ManageModels } from '../../../application/use-cases/manage-models';
 import { Decimal } from '../../../domain/decimal';
@@ -15,7 +14,6 @@ import {
   ModelList,
   ModelListQuery,
   ModelParams,
-  PRICE_STRING_PATTERN,
   type PriceInput,
 } from './models.schemas';
 import { access, costVisible, type RouteContext } from './route-context';
@@ -30,33 +28,6 @@ function toDecimal(value: string | number, path: string): Decimal {
     ]);
   }
   return decimal;
-}
-
-const PRICE_FIELDS = [
-  'inputPerMillion',
-  'outputPerMillion',
-  'cachedInputPerMillion',
-  'cacheWritePerMillion',
-  'reasoningPerMillion',
-] as const;
-const PRICE_STRING = new RegExp(PRICE_STRING_PATTERN);
-
-/**
- * The app's validator coerces types: a price string that is no plain decimal ("1e3", "0x10",
- * "2.00000000000000001") would fall through to the number branch and be read as a binary
- * float, silently rounded. Price strings are checked as sent, before validation coerces them.
- */
-async function rejectInexactPriceStrings(request: FastifyRequest): Promise<void> {
-  const price = (request.body as { price?: unknown } | null)?.price;
-  if (typeof price !== 'object' || price === null) return;
-  const details = PRICE_FIELDS.filter((field) => {
-    const value = (price as Record<string, unknown>)[field];
-    return typeof value === 'string' && !PRICE_STRING.test(value);
-  }).map((field) => ({
-    path: `/price/${field}`,
-    message: 'must be a plain decimal string with at most 7 digits before and 12 after the point',
-  }));
-  if (details.length > 0) throw new ValidationError('prices must be exact decimal numbers', details);
 }
 
 function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVersion {
@@ -96,7 +67,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
   app.get(
     '/v1/admin/models',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'listModels',
         tags: ['models'],
@@ -122,8 +93,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
   app.post(
     '/v1/admin/models',
     {
-      preValidation: rejectInexactPriceStrings,
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'createModel',
         tags: ['models'],
@@ -148,8 +118,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
   app.post(
     '/v1/admin/models/:id/prices',
     {
-      preValidation: rejectInexactPriceStrings,
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         operationId: 'addModelPrice',
         tags: ['models'],
