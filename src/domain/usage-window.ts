@@ -89,11 +89,23 @@ export interface UsageWindowInput {
   granularity?: Granularity;
 }
 
+/**
+ * Instants a range may name: four-digit years, with a year to spare at the end for the bucket
+ * and month bounds computed past `to`.
+ */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 0, 1) - 1;
+
 function parseInstant(value: string, field: string): Date {
   const date = new Date(value);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
     throw new ValidationError(`${field} must be an ISO 8601 date-time`, [
       { path: `/querystring/${field}`, message: 'must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z' },
+    ]);
+  }
+  if (date.getTime() < EARLIEST || date.getTime() > LATEST) {
+    throw new ValidationError(`${field} is out of range`, [
+      { path: `/querystring/${field}`, message: 'must be from 1970-01-01T00:00:00Z to 9998-12-31T23:59:59.999Z' },
     ]);
   }
   return date;
