@@ -7,6 +7,7 @@ import type { DeploymentMode } from '../../domain/deployment-mode';
 import { registerJwt, type JwtKeys } from './auth';
 import { registerErrorHandling } from './error-handler';
 import { swaggerOptions } from './openapi';
+import { rejectUnstorableText } from './request-text-guard';
 import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
@@ -19,6 +20,7 @@ import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
 import { UsageRecordInput } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
+import { textCoercingValidators } from './validators';
 
 export interface AppOptions {
   container: DependencyContainer;
@@ -34,7 +36,7 @@ export const API_VERSION = '0.1.0';
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    schemaController: { compilersFactory: { buildValidator: textCoercingValidators() } },
     // ids in paths (a user id is up to 200 characters) may arrive percent-encoded, up to 12 characters each
     routerOptions: { maxParamLength: 2400 },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -43,6 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addSchema(schema);
   }
   registerErrorHandling(app);
+  app.addHook('onRequest', rejectUnstorableText);
   await registerJwt(app, options.jwt);
 
   await app.register(fastifySwagger, swaggerOptions(API_VERSION));
