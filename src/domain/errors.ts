@@ -40,3 +40,18 @@ export class ForbiddenError extends DomainError {
     super('forbidden', message);
   }
 }
+
+/**
+ * The database cannot be reached or did not answer in time (it restarts, the network is
+ * down, a statement ran into its timeout). Nothing the request asked for is known to have
+ * happened unless its answer said so: the caller retries after `retryAfterSeconds`, which is
+ * safe for every write (ingest is idempotent on its request ids). Maps to 503.
+ */
+export class DatabaseUnavailableError extends DomainError {
+  constructor(
+    message = 'the database is unavailable; retry later',
+    readonly retryAfterSeconds = 2,
+  ) {
+    super('database_unavailable', message);
+  }
+}
