@@ -1,15 +1,25 @@
 import 'reflect-metadata';
+import type { FastifyInstance } from 'fastify';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { Clock } from './application/ports/clock.port';
 import type { Settings } from './application/ports/settings.port';
 import { TOKENS } from './application/ports/tokens';
+import type { UsageQueries } from './application/ports/usage-queries.port';
+import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
+import type { DatabaseTimeouts } from './infrastructure/config';
+import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
+import { maintainStorage } from './infrastructure/persistence/maintenance';
 import { PgApiKeyStore } from './infrastructure/persistence/pg-api-key-store';
 import { PgDatabaseHealth } from './infrastructure/persistence/pg-database-health';
 import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
+import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
+import { warmUpConnections } from './infrastructure/persistence/warm-up';
+import { buildApp } from './interface/http/app';
+import type { JwtKeys } from './interface/http/auth';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -30,4 +40,133 @@ export function createContainer(
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
   container.registerSingleton(TOKENS.DatabaseHealth, PgDatabaseHealth);
   return container;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+export interface ServiceOptions {
+  databaseUrl: string;
+  settings: Settings;
+  jwt: JwtKeys;
+  logLevel?: string;
+  /** the requests' limits; the background work waits as long as its statements need */
+  timeouts?: Partial<DatabaseTimeouts>;
+  /** connections kept for requests (every one is warmed up) */
+  poolSize?: number;
+  clock?: Clock;
+  foldIntervalMs?: number;
+  maintenanceIntervalMs?: number;
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  /** the requests' connections */
+  dataSource: DataSource;
+  /** the connections of the migrations, the fold and storage maintenance */
+  background: DataSource;
+  /** models loaded into the built-in catalog at this start (0: it was up to date) */
+  seededModels: number;
+  /** stops the background work, the HTTP app and both pools; the database is left running */
+  stop(): Promise<void>;
+}
+
+/**
+ * The service on a database: migrated, storage kept, the built-in catalog loaded, the HTTP
+ * app built (not listening), its connections warmed up, the rollup fold and the hourly
+ * storage maintenance running in the background.
+ *
+ * Requests and background work have pools of their own: a fold of a backlog or a partition
+ * detach waiting for running queries may take longer than a request's statement timeout, and
+ * never holds a connection a request waits for. Nothing in the background can end the process
+ * when the database goes away: the pools replace failed connections when asked for one, the
+ * fold retries with a growing pause, maintenance runs again an hour later, and a failed warm-up
+ * only leaves the first dashboard requests slower.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const poolSize = options.poolSize ?? POOL_SIZE;
+  let app: FastifyInstance | undefined;
+  const idleFailure = (pool: string) => (error: Error) =>
+    app?.log.warn(
+      { cause: error.message },
+      `an idle ${pool} database connection failed; a new one is opened when needed`,
+    );
+  const dataSource = createDataSource(options.databaseUrl, poolSize, {
+    timeouts: options.timeouts,
+    onIdleConnectionError: idleFailure('request'),
+  });
+  // migrate holds one connection for its lock while the migrations run on another
+  const background = createDataSource(options.databaseUrl, 2, {
+    timeouts: { connectMs: options.timeouts?.connectMs },
+    onIdleConnectionError: idleFailure('background'),
+  });
+  const destroyPools = async (): Promise<void> => {
+    await Promise.all([dataSource, background].map((db) => (db.isInitialized ? db.destroy() : undefined)));
+  };
+
+  let seededModels = 0;
+  try {
+    await background.initialize();
+    await migrate(background);
+    await maintainStorage(background, new Date(), options.settings.rawRetentionDays);
+    const seeded = await seedBuiltInCatalog(background);
+    if (seeded.loaded) seededModels = seeded.models;
+    await dataSource.initialize();
+  } catch (error) {
+    await destroyPools();
+    throw error;
+  }
+
+  const container = createContainer(dataSource, options.settings, options.clock ?? systemClock);
+  try {
+    app = await buildApp({
+      container,
+      jwt: options.jwt,
+      deploymentMode: options.settings.deploymentMode,
+      maxBatchRecords: options.settings.maxBatchRecords,
+      logLevel: options.logLevel,
+    });
+  } catch (error) {
+    await destroyPools();
+    throw error;
+  }
+  const log = app.log;
+
+  try {
+    await warmUpConnections(container.resolve<UsageQueries>(TOKENS.UsageQueries), poolSize, new Date());
+  } catch (error) {
+    log.warn({ err: error }, 'warming up the database connections failed; the first dashboard requests will be slower');
+  }
+
+  const maintenance = setInterval(() => {
+    maintainStorage(background, new Date(), options.settings.rawRetentionDays).catch((error: unknown) =>
+      log.error({ err: error }, 'storage maintenance failed; it runs again within the hour'),
+    );
+  }, options.maintenanceIntervalMs ?? HOUR_MS);
+  maintenance.unref();
+  const folder = startRollupFolder(
+    background,
+    {
+      onError: (error) => log.error({ err: error }, 'folding pending usage into the rollups failed; retrying'),
+      onRecovered: (failures) =>
+        log.info(`folding pending usage into the rollups again after ${failures} failed rounds`),
+    },
+    options.foldIntervalMs,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    dataSource,
+    background,
+    seededModels,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(maintenance);
+        await folder.stop();
+        await app.close();
+        await destroyPools();
+      })();
+      return stopping;
+    },
+  };
 }

@@ -1,22 +1,33 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { TOKENS } from './application/ports/tokens';
-import type { UsageQueries } from './application/ports/usage-queries.port';
-import { createContainer } from './composition-root';
-import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
-import { ConfigError, loadConfig } from './infrastructure/config';
+import { startService, type RunningService } from './composition-root';
+import { ConfigError, loadConfig, loadDatabaseTimeouts } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
-import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
-import { maintainStorage } from './infrastructure/persistence/maintenance';
-import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
-import { warmUpConnections } from './infrastructure/persistence/warm-up';
-import { buildApp } from './interface/http/app';
 
-const HOUR_MS = 60 * 60 * 1000;
+/** Every setting, every bad value reported at once. */
+function loadEverything(env: NodeJS.ProcessEnv): {
+  config: ReturnType<typeof loadConfig>;
+  timeouts: ReturnType<typeof loadDatabaseTimeouts>;
+} {
+  const problems: string[] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const config = attempt(() => loadConfig(env));
+  const timeouts = attempt(() => loadDatabaseTimeouts(env));
+  if (!config || !timeouts) throw new ConfigError(problems);
+  return { config, timeouts };
+}
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const { config, timeouts } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
   let embedded: RunningPostgres | undefined;
@@ -41,53 +52,39 @@ async function main(): Promise<void> {
     jwt = { secret: dev.secret, publicKey: undefined };
   }
 
-  const dataSource = createDataSource(databaseUrl);
-  const stopDatabase = async (): Promise<void> => {
-    if (dataSource.isInitialized) await dataSource.destroy();
-    await embedded?.stop();
-  };
+  let service: RunningService;
   try {
-    await dataSource.initialize();
-    await migrate(dataSource);
-    await maintainStorage(dataSource, new Date(), config.rawRetentionDays);
-    const seeded = await seedBuiltInCatalog(dataSource);
-    if (seeded.loaded) say(`loaded ${seeded.models} models into the built-in price catalog`);
+    service = await startService({
+      databaseUrl,
+      settings: {
+        deploymentMode: config.deploymentMode,
+        maxBatchRecords: config.maxBatchRecords,
+        rawRetentionDays: config.rawRetentionDays,
+      },
+      jwt,
+      logLevel: config.logLevel,
+      timeouts,
+    });
   } catch (error) {
-    await stopDatabase();
+    await embedded?.stop();
     throw error;
   }
+  if (service.seededModels > 0) say(`loaded ${service.seededModels} models into the built-in price catalog`);
+  const { app } = service;
+  const stopDatabase = async (): Promise<void> => {
+    await service.stop();
+    await embedded?.stop();
+  };
 
-  const container = createContainer(dataSource, {
-    deploymentMode: config.deploymentMode,
-    maxBatchRecords: config.maxBatchRecords,
-    rawRetentionDays: config.rawRetentionDays,
-  });
-  const app = await buildApp({
-    container,
-    jwt,
-    deploymentMode: config.deploymentMode,
-    maxBatchRecords: config.maxBatchRecords,
-    logLevel: config.logLevel,
-  });
-  await warmUpConnections(container.resolve<UsageQueries>(TOKENS.UsageQueries), POOL_SIZE, new Date());
-  const maintenance = setInterval(() => {
-    maintainStorage(dataSource, new Date(), config.rawRetentionDays).catch((error: unknown) =>
-      app.log.error({ err: error }, 'storage maintenance failed'),
-    );
-  }, HOUR_MS);
-  maintenance.unref();
-  const folder = startRollupFolder(dataSource, (error: unknown) =>
-    app.log.error({ err: error }, 'folding pending usage into the rollups failed'),
-  );
+  // a promise nobody awaited failed (a bug): say so, but a request's or a background job's
+  // failure must not end the service for everyone else
+  process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled promise rejection'));
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say(`${signal} received, shutting down`);
-    clearInterval(maintenance);
-    await folder.stop();
-    await app.close();
     await stopDatabase();
     say('stopped');
     process.exit(0);

@@ -26,8 +26,26 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Reads and validates the environment; reports every bad value at once. */
-export function loadConfig(env: Env): Config {
+/** How long the service waits for its database (milliseconds; 0: no limit). */
+export interface DatabaseTimeouts {
+  /** opening a connection, and waiting for a free one of the pool */
+  connectMs: number;
+  /** one statement of a request, enforced by PostgreSQL (`statement_timeout`) */
+  statementMs: number;
+}
+
+/** Reads and validates the database timeouts (DATABASE_CONNECT_TIMEOUT_MS, DATABASE_STATEMENT_TIMEOUT_MS). */
+export function loadDatabaseTimeouts(env: Env): DatabaseTimeouts {
+  const { integer, problems } = reader(env);
+  const timeouts: DatabaseTimeouts = {
+    connectMs: integer('DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
+    statementMs: integer('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return timeouts;
+}
+
+function reader(env: Env) {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {
     const raw = env[name];
@@ -52,7 +70,12 @@ export function loadConfig(env: Env): Config {
     }
     return raw as T;
   };
+  return { problems, value, integer, oneOf };
+}
 
+/** Reads and validates the environment; reports every bad value at once. */
+export function loadConfig(env: Env): Config {
+  const { problems, value, integer, oneOf } = reader(env);
   const databaseUrl = value('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection URL');

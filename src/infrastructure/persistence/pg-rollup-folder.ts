@@ -129,28 +129,57 @@ export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void
   });
 }
 
+export interface FolderEvents {
+  /**
+   * A round failed (the database is away, a statement failed): called for the first failure
+   * of a run of them only, so an outage is reported once, not four times a second.
+   */
+  onError: (error: unknown) => void;
+  /** The first round that succeeded after `failures` failed ones. */
+  onRecovered?: (failures: number) => void;
+}
+
 /**
  * The service's background fold: every `intervalMs`, and at once again while there was
- * something to fold. Failures are reported and retried on the next round.
+ * something to fold. A failed round is retried, after a pause that doubles with every failure
+ * in a row up to `maxBackoffMs`; nothing it throws (nor anything the handlers throw) escapes
+ * the loop, so a database that goes away cannot stop it, and it resumes by itself when the
+ * database is back. A failed round committed nothing: its pending rows are folded later.
  */
 export function startRollupFolder(
   db: DataSource,
-  onError: (error: unknown) => void,
+  events: FolderEvents | ((error: unknown) => void),
   intervalMs = 250,
+  maxBackoffMs = 2_000,
 ): { stop(): Promise<void> } {
+  const { onError, onRecovered } = typeof events === 'function' ? { onError: events, onRecovered: undefined } : events;
+  const report = (call: () => void): void => {
+    try {
+      call();
+    } catch {
+      // a handler that throws must not end the loop
+    }
+  };
   let stopped = false;
+  let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const round = (): void => {
     running = foldPending(db, 20)
       .then(
-        () => undefined,
+        () => {
+          if (failures > 0 && !stopped) report(() => onRecovered?.(failures));
+          failures = 0;
+        },
         (error: unknown) => {
-          if (!stopped) onError(error);
+          failures += 1;
+          if (failures === 1 && !stopped) report(() => onError(error));
         },
       )
       .then(() => {
-        if (!stopped) timer = setTimeout(round, intervalMs);
+        if (stopped) return;
+        const pause = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** (failures - 1));
+        timer = setTimeout(round, pause);
       });
   };
   timer = setTimeout(round, intervalMs);

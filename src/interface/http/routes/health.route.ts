@@ -37,6 +37,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     },
     async (_request, reply) => {
       const result = await readiness.execute();
+      // probes and load balancers must see the current state, never a cached one
+      reply.header('cache-control', 'no-store');
+      if (!result.ready) reply.header('retry-after', '2');
       return reply
         .status(result.ready ? 200 : 503)
         .send({ status: result.ready ? ('ready' as const) : ('not_ready' as const), problems: result.problems });
