@@ -44,6 +44,8 @@ export interface TestAppOptions {
   clock?: Clock;
   maxBatchRecords?: number;
   rawRetentionDays?: number;
+  /** how long a request may take to arrive before the server answers 408 */
+  requestTimeoutMs?: number;
   /** reuse the database of another test app (e.g. to compare deployment modes) */
   databaseUrl?: string;
 }
@@ -73,6 +75,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     jwt: { secret: TEST_JWT_SECRET },
     ...settings,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   await app.ready();
   return {

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { DependencyContainer } from 'tsyringe';
 import type { DeploymentMode } from '../../domain/deployment-mode';
 import { registerJwt, type JwtKeys } from './auth';
+import { decodeContentEncoding } from './content-encoding';
 import { registerErrorHandling } from './error-handler';
 import { swaggerOptions } from './openapi';
 import { rejectUnstorableText } from './request-text-guard';
@@ -28,14 +29,26 @@ export interface AppOptions {
   deploymentMode: DeploymentMode;
   maxBatchRecords: number;
   logLevel?: string;
+  /** a request's whole time to arrive, headers and body; a client that stalls gets a 408 */
+  requestTimeoutMs?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export const API_VERSION = '0.1.0';
 
 /** Builds the HTTP application; nothing listens until the caller says so. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
+    requestTimeout,
+    // Node checks for expired requests on this interval; its default (30 s) would double the timeout
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 10_000),
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+    },
     schemaController: { compilersFactory: { buildValidator: textCoercingValidators() } },
     // ids in paths (a user id is up to 200 characters) may arrive percent-encoded, up to 12 characters each
     routerOptions: { maxParamLength: 2400 },
@@ -46,6 +59,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   registerErrorHandling(app);
   app.addHook('onRequest', rejectUnstorableText);
+  app.addHook('preParsing', decodeContentEncoding);
   await registerJwt(app, options.jwt);
 
   await app.register(fastifySwagger, swaggerOptions(API_VERSION));

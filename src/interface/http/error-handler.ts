@@ -87,6 +87,8 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: 'unsupported_media_type',
 };
 
 /** Maps every error to one shape: domain errors by kind, schema failures with field paths. */
@@ -111,7 +113,11 @@ export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBod
   if (status !== undefined && status >= 400 && status < 500) {
     return {
       statusCode: status,
-      code: FASTIFY_CODES[fastifyError.code] ?? (status === 401 ? 'unauthorized' : 'bad_request'),
+      code:
+        FASTIFY_CODES[fastifyError.code] ??
+        // our own refusals raised inside fastify's pipeline carry their code already
+        (/^[a-z][a-z_]+$/.test(fastifyError.code ?? '') ? fastifyError.code : undefined) ??
+        (status === 401 ? 'unauthorized' : 'bad_request'),
       message: fastifyError.message,
     };
   }
