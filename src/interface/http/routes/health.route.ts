@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CheckReadiness } from '../../../application/use-cases/check-readiness';
+import { DatabaseUnavailableError } from '../../../domain/errors';
 import type { RouteContext } from './route-context';
 
 const Liveness = Type.Object({ status: Type.Literal('ok') });
@@ -39,7 +40,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
       const result = await readiness.execute();
       // probes and load balancers must see the current state, never a cached one
       reply.header('cache-control', 'no-store');
-      if (!result.ready) reply.header('retry-after', '2');
+      if (!result.ready) reply.header('retry-after', String(new DatabaseUnavailableError().retryAfterSeconds));
       return reply
         .status(result.ready ? 200 : 503)
         .send({ status: result.ready ? ('ready' as const) : ('not_ready' as const), problems: result.problems });
