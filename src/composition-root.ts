@@ -19,6 +19,7 @@ import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
 import { buildApp } from './interface/http/app';
+import type { RateLimitSettings } from './interface/http/rate-limit';
 import type { JwtKeys } from './interface/http/auth';
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -56,6 +57,8 @@ export interface ServiceOptions {
   clock?: Clock;
   foldIntervalMs?: number;
   maintenanceIntervalMs?: number;
+  /** requests per API key, user or anonymous address; absent: not limited */
+  rateLimit?: RateLimitSettings;
 }
 
 export interface RunningService {
@@ -124,6 +127,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       deploymentMode: options.settings.deploymentMode,
       maxBatchRecords: options.settings.maxBatchRecords,
       logLevel: options.logLevel,
+      rateLimit: options.rateLimit,
     });
   } catch (error) {
     await destroyPools();

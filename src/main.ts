@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { startService, type RunningService } from './composition-root';
-import { ConfigError, loadConfig, loadDatabaseTimeouts } from './infrastructure/config';
+import { ConfigError, loadConfig, loadDatabaseTimeouts, loadRateLimit } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
 
@@ -9,6 +9,7 @@ import { devJwtSecret } from './infrastructure/jwt-secret';
 function loadEverything(env: NodeJS.ProcessEnv): {
   config: ReturnType<typeof loadConfig>;
   timeouts: ReturnType<typeof loadDatabaseTimeouts>;
+  rateLimit: ReturnType<typeof loadRateLimit>;
 } {
   const problems: string[] = [];
   const attempt = <T>(load: () => T): T | undefined => {
@@ -22,12 +23,13 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   };
   const config = attempt(() => loadConfig(env));
   const timeouts = attempt(() => loadDatabaseTimeouts(env));
-  if (!config || !timeouts) throw new ConfigError(problems);
-  return { config, timeouts };
+  const rateLimit = attempt(() => loadRateLimit(env));
+  if (!config || !timeouts || !rateLimit) throw new ConfigError(problems);
+  return { config, timeouts, rateLimit };
 }
 
 async function main(): Promise<void> {
-  const { config, timeouts } = loadEverything(process.env);
+  const { config, timeouts, rateLimit } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
   let embedded: RunningPostgres | undefined;
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
       jwt,
       logLevel: config.logLevel,
       timeouts,
+      rateLimit,
     });
   } catch (error) {
     await embedded?.stop();

@@ -45,6 +45,33 @@ export function loadDatabaseTimeouts(env: Env): DatabaseTimeouts {
   return timeouts;
 }
 
+/**
+ * Requests one API key, one user or one anonymous client address may make per window (per
+ * instance: the counters are kept in memory). The defaults stop a runaway client, not a busy
+ * one: 60,000 per 10 s is 6,000 requests/s, three times the heaviest load the bench puts on one
+ * API key (2,000 quota reservations/s; its ingest is at most ~50 batches/s).
+ */
+export interface RateLimitConfig {
+  enabled: boolean;
+  max: number;
+  windowMs: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { enabled: true, max: 60_000, windowMs: 10_000 };
+
+/** Reads and validates the rate limit (RATE_LIMIT_ENABLED, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_MS). */
+export function loadRateLimit(env: Env): RateLimitConfig {
+  const { integer, oneOf, problems } = reader(env);
+  const enabled = oneOf('RATE_LIMIT_ENABLED', ['1', '0', 'true', 'false'] as const, '1');
+  const rateLimit: RateLimitConfig = {
+    enabled: enabled === '1' || enabled === 'true',
+    max: integer('RATE_LIMIT_MAX', DEFAULT_RATE_LIMIT.max, 1, 100_000_000),
+    windowMs: integer('RATE_LIMIT_WINDOW_MS', DEFAULT_RATE_LIMIT.windowMs, 1_000, 86_400_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return rateLimit;
+}
+
 function reader(env: Env) {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {

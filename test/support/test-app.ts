@@ -10,6 +10,7 @@ import { createContainer, systemClock } from '../../src/composition-root';
 import type { DeploymentMode } from '../../src/domain/deployment-mode';
 import { createDataSource } from '../../src/infrastructure/persistence/data-source';
 import { buildApp } from '../../src/interface/http/app';
+import type { RateLimitSettings } from '../../src/interface/http/rate-limit';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 const TEMPLATE_DATABASE = 'tokentally_template';
@@ -48,6 +49,8 @@ export interface TestAppOptions {
   requestTimeoutMs?: number;
   /** reuse the database of another test app (e.g. to compare deployment modes) */
   databaseUrl?: string;
+  /** requests per API key, user or address; absent: not limited */
+  rateLimit?: RateLimitSettings;
 }
 
 export interface TestApp {
@@ -76,6 +79,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...settings,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     requestTimeoutMs: options.requestTimeoutMs,
+    rateLimit: options.rateLimit,
   });
   await app.ready();
   return {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/infrastructure/config';
+import { ConfigError, DEFAULT_RATE_LIMIT, loadConfig, loadRateLimit } from '../../src/infrastructure/config';
 
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes!!';
 
@@ -117,5 +117,49 @@ describe('loadConfig', () => {
       expect(error.message).toContain(name);
     }
     expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
+  });
+});
+
+describe('loadRateLimit', () => {
+  it('limits by default, high enough that the bench never meets it', () => {
+    const rateLimit = loadRateLimit({});
+    expect(rateLimit).toEqual({ enabled: true, max: 60_000, windowMs: 10_000 });
+    expect(rateLimit).toEqual(DEFAULT_RATE_LIMIT);
+    const perSecond = (rateLimit.max * 1000) / rateLimit.windowMs;
+    // the bench's heaviest load from one API key: 2,000 quota reservations/s for 60 s (its
+    // ingest is at most ~50 batches/s); a fixed window sees rate × window of them
+    const benchPerWindow = (2_000 * rateLimit.windowMs) / 1000;
+    expect(benchPerWindow).toBe(20_000);
+    expect(rateLimit.max).toBeGreaterThanOrEqual(3 * benchPerWindow);
+    expect(perSecond).toBe(6_000);
+    // a burst of 5,000 requests of one key fits into one window
+    expect(rateLimit.max).toBeGreaterThan(5_000);
+  });
+
+  it('reads valid values and switches off', () => {
+    expect(loadRateLimit({ RATE_LIMIT_MAX: '100', RATE_LIMIT_WINDOW_MS: '1000' })).toEqual({
+      enabled: true,
+      max: 100,
+      windowMs: 1000,
+    });
+    expect(loadRateLimit({ RATE_LIMIT_ENABLED: '0' }).enabled).toBe(false);
+    expect(loadRateLimit({ RATE_LIMIT_ENABLED: 'false' }).enabled).toBe(false);
+    expect(loadRateLimit({ RATE_LIMIT_ENABLED: '1' }).enabled).toBe(true);
+    expect(loadRateLimit({ RATE_LIMIT_ENABLED: ' ' }).enabled).toBe(true);
+  });
+
+  it('reports every bad value', () => {
+    let problems: string[] = [];
+    try {
+      loadRateLimit({ RATE_LIMIT_ENABLED: 'off', RATE_LIMIT_MAX: '0', RATE_LIMIT_WINDOW_MS: '500' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringContaining('RATE_LIMIT_ENABLED'),
+      expect.stringContaining('RATE_LIMIT_MAX'),
+      expect.stringContaining('RATE_LIMIT_WINDOW_MS'),
+    ]);
   });
 });

@@ -8,6 +8,7 @@ import { registerJwt, type JwtKeys } from './auth';
 import { decodeContentEncoding } from './content-encoding';
 import { registerErrorHandling } from './error-handler';
 import { swaggerOptions } from './openapi';
+import { registerRateLimit, type RateLimitSettings } from './rate-limit';
 import { rejectUnstorableText } from './request-text-guard';
 import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
@@ -31,6 +32,8 @@ export interface AppOptions {
   logLevel?: string;
   /** a request's whole time to arrive, headers and body; a client that stalls gets a 408 */
   requestTimeoutMs?: number;
+  /** requests per API key, user or anonymous address; absent: not limited */
+  rateLimit?: RateLimitSettings;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -61,6 +64,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', rejectUnstorableText);
   app.addHook('preParsing', decodeContentEncoding);
   await registerJwt(app, options.jwt);
+  // before the routes: it limits the routes registered after it (health and the docs excepted)
+  if (options.rateLimit) await registerRateLimit(app, options.rateLimit);
 
   await app.register(fastifySwagger, swaggerOptions(API_VERSION));
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });

@@ -2,11 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CheckReadiness } from '../../../application/use-cases/check-readiness';
 import { DatabaseUnavailableError } from '../../../domain/errors';
+import { StringEnum } from '../schemas/common';
 import type { RouteContext } from './route-context';
 
 const Liveness = Type.Object({ status: Type.Literal('ok') });
 const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  status: StringEnum(['ready', 'not_ready']),
   problems: Type.Array(Type.String()),
 });
 

@@ -47,7 +47,7 @@ export const usageRecordRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
           'Record LLM calls: idempotent on requestId, priced at ingest, valid records kept even if others are rejected',
         security: BEARER_OR_API_KEY,
         body: IngestBody(context.maxBatchRecords),
-        response: { 200: IngestResponse, ...errorResponses(400, 401, 413) },
+        response: { 200: IngestResponse, ...errorResponses(400, 401, 413, 429) },
       },
     },
     async (request) => {

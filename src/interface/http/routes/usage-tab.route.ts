@@ -44,7 +44,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   const activity = resolve(GetRecentActivity);
   const myUsage = resolve(GetMyUsage);
   const admin = { onRequest: adminOnly };
-  const adminErrors = errorResponses(400, 401, 403);
+  const adminErrors = errorResponses(400, 401, 403, 429);
 
   app.get(
     '/v1/admin/usage/stats',
@@ -215,7 +215,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         security: BEARER,
         params: UserDetailParams,
         querystring: UserDetailQuery,
-        response: { 200: UserDetailResponse, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: UserDetailResponse, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (request) => {
@@ -272,7 +272,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         summary: 'The caller’s own usage: totals, a zero-filled series, by provider and by model',
         security: BEARER,
         querystring: MyUsageQuery,
-        response: { 200: MyUsageResponse, ...errorResponses(400, 401) },
+        response: { 200: MyUsageResponse, ...errorResponses(400, 401, 429) },
       },
     },
     async (request) => {
@@ -311,7 +311,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: TAGS,
         summary: 'What the UI should draw: deployment mode and whether cost is shown',
         security: BEARER,
-        response: { 200: UsageConfigResponse, ...errorResponses(401) },
+        response: { 200: UsageConfigResponse, ...errorResponses(401, 429) },
       },
     },
     async () => ({ deploymentMode: context.deploymentMode, showCost: costVisible(context), currency: 'USD' as const }),

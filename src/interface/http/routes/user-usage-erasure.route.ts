@@ -20,7 +20,7 @@ export const userUsageErasureRoutes: FastifyPluginAsyncTypebox<RouteContext> = a
           'Deletes, in one transaction and in the caller’s workspace only, the user’s raw usage records, the request ids of those records, the user’s rows in every per-user rollup, and the user’s share of the per-model rollup. Afterwards every total and chart reads as if the user had never sent usage. Idempotent: erasing again returns zeros. A request id erased here is forgotten, so a later re-send of it is stored as a new record.',
         security: BEARER,
         params: UserUsageParams,
-        response: { 200: UserUsageErased, ...errorResponses(400, 401, 403) },
+        response: { 200: UserUsageErased, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (request) => {

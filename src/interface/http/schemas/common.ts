@@ -69,6 +69,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'Not found in the caller’s workspace',
   409: 'Conflicts with existing data',
   413: 'Request body too large',
+  429: 'Too many requests from this API key, user or address; `Retry-After` says when to retry',
   503: 'Not ready',
 };
 
