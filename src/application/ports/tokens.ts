@@ -8,4 +8,7 @@ export const TOKENS = {
   Clock: Symbol('Clock'),
   Settings: Symbol('Settings'),
   DatabaseHealth: Symbol('DatabaseHealth'),
+  WebhookEndpointStore: Symbol('WebhookEndpointStore'),
+  WebhookOutbox: Symbol('WebhookOutbox'),
+  WebhookDestinationGuard: Symbol('WebhookDestinationGuard'),
 } as const;
