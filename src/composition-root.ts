@@ -18,6 +18,10 @@ import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
+import { PublicDestinationGuard, systemHostResolver, type HostResolver } from './infrastructure/webhooks/destination';
+import { PgWebhookEndpointStore } from './infrastructure/webhooks/pg-webhook-endpoint-store';
+import { PgWebhookOutbox } from './infrastructure/webhooks/pg-webhook-outbox';
+import { startWebhookWorker, type WebhookWorkerOptions } from './infrastructure/webhooks/webhook-delivery-worker';
 import { buildApp } from './interface/http/app';
 import type { RateLimitSettings } from './interface/http/rate-limit';
 import type { JwtKeys } from './interface/http/auth';
@@ -29,6 +33,7 @@ export function createContainer(
   dataSource: DataSource,
   settings: Settings,
   clock: Clock = systemClock,
+  webhooks: { resolveHost?: HostResolver } = {},
 ): DependencyContainer {
   const container = rootContainer.createChildContainer();
   container.registerInstance(DataSource, dataSource);
@@ -40,6 +45,12 @@ export function createContainer(
   container.registerSingleton(TOKENS.PriceCatalog, PgPriceCatalog);
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
   container.registerSingleton(TOKENS.DatabaseHealth, PgDatabaseHealth);
+  container.registerSingleton(TOKENS.WebhookEndpointStore, PgWebhookEndpointStore);
+  container.registerSingleton(TOKENS.WebhookOutbox, PgWebhookOutbox);
+  container.registerInstance(
+    TOKENS.WebhookDestinationGuard,
+    new PublicDestinationGuard(webhooks.resolveHost ?? systemHostResolver),
+  );
   return container;
 }
 
@@ -57,6 +68,8 @@ export interface ServiceOptions {
   clock?: Clock;
   foldIntervalMs?: number;
   maintenanceIntervalMs?: number;
+  /** the webhook delivery worker's schedule, poll interval, timeout … (tests shorten them) */
+  webhooks?: Omit<WebhookWorkerOptions, 'deploymentMode'>;
   /** requests per API key, user or anonymous address; absent: not limited */
   rateLimit?: RateLimitSettings;
 }
@@ -97,8 +110,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     timeouts: options.timeouts,
     onIdleConnectionError: idleFailure('request'),
   });
-  // migrate holds one connection for its lock while the migrations run on another
-  const background = createDataSource(options.databaseUrl, 2, {
+  // migrate holds one connection for its lock while the migrations run on another; afterwards
+  // the fold, maintenance and the webhook worker share them
+  const background = createDataSource(options.databaseUrl, 3, {
     timeouts: { connectMs: options.timeouts?.connectMs },
     onIdleConnectionError: idleFailure('background'),
   });
@@ -119,7 +133,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw error;
   }
 
-  const container = createContainer(dataSource, options.settings, options.clock ?? systemClock);
+  const container = createContainer(dataSource, options.settings, options.clock ?? systemClock, {
+    resolveHost: options.webhooks?.resolveHost,
+  });
   try {
     app = await buildApp({
       container,
@@ -156,6 +172,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
     options.foldIntervalMs,
   );
+  const webhooks = startWebhookWorker(
+    background,
+    { ...options.webhooks, deploymentMode: options.settings.deploymentMode },
+    {
+      onError: (error) => log.error({ err: error }, 'delivering webhooks failed; retrying'),
+      onRecovered: (failures) => log.info(`delivering webhooks again after ${failures} failed rounds`),
+    },
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -167,6 +191,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stopping ??= (async () => {
         clearInterval(maintenance);
         await folder.stop();
+        await webhooks.stop();
         await app.close();
         await destroyPools();
       })();
