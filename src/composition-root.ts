@@ -10,6 +10,8 @@ import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
 import type { DatabaseTimeouts } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
+import { PgPlanStore } from './infrastructure/persistence/pg-plan-store';
+import { PgQuotaStore } from './infrastructure/persistence/pg-quota-store';
 import { PgApiKeyStore } from './infrastructure/persistence/pg-api-key-store';
 import { PgDatabaseHealth } from './infrastructure/persistence/pg-database-health';
 import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
@@ -44,6 +46,8 @@ export function createContainer(
   container.registerSingleton(TOKENS.UsageQueries, PgUsageQueries);
   container.registerSingleton(TOKENS.PriceCatalog, PgPriceCatalog);
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
+  container.registerSingleton(TOKENS.PlanStore, PgPlanStore);
+  container.registerSingleton(TOKENS.QuotaStore, PgQuotaStore);
   container.registerSingleton(TOKENS.DatabaseHealth, PgDatabaseHealth);
   container.registerSingleton(TOKENS.WebhookEndpointStore, PgWebhookEndpointStore);
   container.registerSingleton(TOKENS.WebhookOutbox, PgWebhookOutbox);

@@ -55,3 +55,18 @@ export class DatabaseUnavailableError extends DomainError {
     super('database_unavailable', message);
   }
 }
+
+/**
+ * The caller may not go on now: a quota is used up or a rate is exceeded. Maps to 429 with
+ * `Retry-After`; `resetsAt`, when known, is when the quota period starts again.
+ */
+export class LimitReachedError extends DomainError {
+  constructor(
+    code: 'quota_exceeded' | 'rate_limited',
+    message: string,
+    readonly retryAfterSeconds: number,
+    readonly resetsAt?: Date,
+  ) {
+    super(code, message);
+  }
+}

@@ -6,6 +6,8 @@ export const TOKENS = {
   PriceCatalog: Symbol('PriceCatalog'),
   ApiKeyStore: Symbol('ApiKeyStore'),
   Clock: Symbol('Clock'),
+  PlanStore: Symbol('PlanStore'),
+  QuotaStore: Symbol('QuotaStore'),
   Settings: Symbol('Settings'),
   DatabaseHealth: Symbol('DatabaseHealth'),
   WebhookEndpointStore: Symbol('WebhookEndpointStore'),

@@ -6,6 +6,7 @@ import type { FieldError } from '../../domain/token-usage';
 import { createUsageRecord, type UsageRecord, type UsageRecordDraft } from '../../domain/usage-record';
 import type { Clock } from '../ports/clock.port';
 import { modelRefKey, type ModelRef, type PriceCatalog } from '../ports/price-catalog.port';
+import type { PlanStore } from '../ports/plan-store.port';
 import type { Settings } from '../ports/settings.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageRepository } from '../ports/usage-repository.port';
@@ -34,6 +35,7 @@ export class IngestUsage {
     @inject(TOKENS.PriceCatalog) private readonly catalog: PriceCatalog,
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(TOKENS.Settings) private readonly settings: Settings,
+    @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
   ) {}
 
   /**
@@ -88,7 +90,8 @@ export class IngestUsage {
     duplicates: number,
     rejected: RejectedRecord[],
   ): Promise<IngestResult> {
-    await this.price(workspaceId, records);
+    // a new workspace gets its plans before its first usage is counted against them
+    await Promise.all([this.price(workspaceId, records), this.plans.ensureWorkspace(workspaceId)]);
     const inserted = records.length > 0 ? await this.usage.insertNew(workspaceId, records) : 0;
     return { accepted: inserted, duplicates: duplicates + records.length - inserted, rejected };
   }

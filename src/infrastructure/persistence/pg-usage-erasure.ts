@@ -95,6 +95,10 @@ finest AS (
   DELETE FROM ${FINEST.table} WHERE workspace_id = $1 AND user_id = $2
   RETURNING ${[...FINEST.key, ...ADDITIVE_METRICS].join(', ')}
 ),
+-- the user's quota counts, holds and alerts go with their usage
+erased_quota_usage AS (DELETE FROM quota_usage WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
+erased_quota_reservations AS (DELETE FROM quota_reservations WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
+erased_quota_alerts AS (DELETE FROM quota_alerts WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
 ${USER_ROLLUPS.map(
   (r) => `erased_${r.table} AS (\n  DELETE FROM ${r.table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
 ).join('\n')}

@@ -1,14 +1,19 @@
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
+import type { Settings } from '../../application/ports/settings.port';
+import { TOKENS } from '../../application/ports/tokens';
 import type { UsageRepository } from '../../application/ports/usage-repository.port';
+import { showsCost } from '../../domain/deployment-mode';
 import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
+import { quotaCountingCtes } from './quota-counting';
 
 /**
  * One statement per batch: claim request ids in the dedup ledger, store the records whose
  * id was new, and queue exactly those for the rollups (usage_pending, which the service
- * folds into every rollup in the background; queries read it too). All of it commits or
- * none does, so a failed write followed by a retry still counts once.
+ * folds into every rollup in the background; queries read it too), and count them in their
+ * users' quotas (quota-counting.ts). All of it commits or none does, so a failed write
+ * followed by a retry still counts once.
  */
 const INSERT_NEW = `
 WITH input AS (
@@ -34,13 +39,14 @@ stored AS (
     i.input_tokens, i.output_tokens, i.cached_input_tokens, i.cache_write_tokens, i.reasoning_tokens, i.total_tokens,
     i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.metadata
   FROM input i JOIN claimed c USING (request_id)
-  RETURNING occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
+  RETURNING request_id, occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 pending AS (
   INSERT INTO ${PENDING.table} (${PENDING_COLUMNS.join(', ')})
   ${pendingFromRecords('stored', '$1')}
-)
+),
+${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
 /**
@@ -55,7 +61,11 @@ function wellFormed(value: string): string {
 
 @injectable()
 export class PgUsageRepository implements UsageRepository {
-  constructor(@inject(DataSource) private readonly db: DataSource) {}
+  private readonly showsCost: boolean;
+
+  constructor(@inject(DataSource) private readonly db: DataSource, @inject(TOKENS.Settings) settings: Settings) {
+    this.showsCost = showsCost(settings.deploymentMode);
+  }
 
   async insertNew(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
     // one JSON document rather than eighteen arrays: the driver writes arrays as text at about
@@ -83,7 +93,7 @@ export class PgUsageRepository implements UsageRepository {
         metadata: r.metadata ?? null,
       })),
     );
-    const rows = (await this.db.query(INSERT_NEW, [workspaceId, batch])) as Array<{ inserted: number }>;
+    const rows = (await this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])) as Array<{ inserted: number }>;
     return rows[0]?.inserted ?? 0;
   }
 }

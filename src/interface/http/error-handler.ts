@@ -4,6 +4,7 @@ import {
   DatabaseUnavailableError,
   DomainError,
   ForbiddenError,
+  LimitReachedError,
   NotFoundError,
   UnauthorizedError,
   ValidationError,
@@ -14,6 +15,7 @@ interface ErrorBody {
   code: string;
   message: string;
   details?: ReadonlyArray<{ path: string; message: string }>;
+  resetsAt?: string;
 }
 
 function statusOf(error: DomainError): number {
@@ -23,6 +25,7 @@ function statusOf(error: DomainError): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof DatabaseUnavailableError) return 503;
+  if (error instanceof LimitReachedError) return 429;
   return 400;
 }
 
@@ -96,7 +99,14 @@ export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBod
   const unavailable = error instanceof DomainError ? null : databaseUnavailable(error);
   if (unavailable) return toErrorBody(unavailable);
   if (error instanceof DomainError) {
-    return { statusCode: statusOf(error), code: error.code, message: error.message, details: error.details };
+    const resetsAt = error instanceof LimitReachedError ? error.resetsAt?.toISOString() : undefined;
+    return {
+      statusCode: statusOf(error),
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      ...(resetsAt ? { resetsAt } : {}),
+    };
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
@@ -133,6 +143,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const retryAfter = (databaseUnavailable(error) ?? new DatabaseUnavailableError()).retryAfterSeconds;
       reply.header('retry-after', String(retryAfter));
     } else if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof LimitReachedError) reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.status(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) =>

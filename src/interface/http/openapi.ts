@@ -23,6 +23,9 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
         { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
         { name: 'models', description: 'Model catalog and prices' },
         { name: 'api-keys', description: 'API keys for backends' },
+        { name: 'plans', description: 'Plans, per-user limits and the quota period’s time zone' },
+        { name: 'quota', description: 'Quotas and pre-flight reservations' },
+        { name: 'webhooks', description: 'Signed webhooks (Standard Webhooks) for budget alerts' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

@@ -56,6 +56,12 @@ export const ErrorResponse = Type.Object(
         }),
       ),
     ),
+    resetsAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'with quota_exceeded and rate_limited: when the quota period starts again',
+      }),
+    ),
   },
   { $id: 'Error', title: 'Error' },
 );

@@ -1,0 +1,54 @@
+import type { Decimal } from '../../domain/decimal';
+
+export interface QuotaUsage {
+  usedTokens: number;
+  usedCost: Decimal;
+  reservedTokens: number;
+  reservedCost: Decimal;
+}
+
+export interface ReservationRequest {
+  workspaceId: string;
+  userId: string;
+  requestId: string;
+  estimatedTokens: number;
+  /** USD the call may cost; null when unknown (no cost limit then applies) */
+  estimatedCost: Decimal | null;
+  provider: string | null;
+  model: string | null;
+  ttlSeconds: number;
+  now: Date;
+}
+
+export interface Reservation {
+  id: string;
+  userId: string;
+  requestId: string;
+  periodStart: Date;
+  expiresAt: Date;
+  overLimit: boolean;
+}
+
+/** Limits and usage as the reservation saw them, under the user's lock. */
+export interface ReservationView {
+  tokenLimit: number | null;
+  costLimit: Decimal | null;
+  usage: QuotaUsage;
+}
+
+export type ReservationOutcome =
+  | { kind: 'granted' | 'existing'; reservation: Reservation; view: ReservationView }
+  | { kind: 'quota_exceeded'; periodStart: Date; view: ReservationView }
+  | { kind: 'rate_limited'; retryAfterSeconds: number; view: ReservationView }
+  /** the request id holds a reservation of another user */
+  | { kind: 'conflict' };
+
+export type ReleaseOutcome = 'released' | 'not_found' | 'settled' | 'forbidden';
+
+export interface QuotaStore {
+  usage(workspaceId: string, userId: string, periodStart: Date, now: Date): Promise<QuotaUsage>;
+  /** Atomic: any number of concurrent calls, on any number of instances, never take more than a limit. */
+  reserve(request: ReservationRequest): Promise<ReservationOutcome>;
+  /** Releases an active reservation; `userId` set: only if it is that user's. */
+  release(workspaceId: string, reservationId: string, userId?: string): Promise<ReleaseOutcome>;
+}

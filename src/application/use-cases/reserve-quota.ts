@@ -1,0 +1,118 @@
+import { inject, injectable } from 'tsyringe';
+import { Decimal } from '../../domain/decimal';
+import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError } from '../../domain/errors';
+import { priceInForce } from '../../domain/model-price';
+import { quotaPeriod } from '../../domain/plan';
+import type { Principal } from '../../domain/principal';
+import type { Clock } from '../ports/clock.port';
+import type { PlanStore } from '../ports/plan-store.port';
+import { modelRefKey, type PriceCatalog } from '../ports/price-catalog.port';
+import type { Reservation, ReservationView, QuotaStore } from '../ports/quota-store.port';
+import { TOKENS } from '../ports/tokens';
+
+export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
+export const MAX_RESERVATION_TTL_SECONDS = 3600;
+
+export interface ReservationInput {
+  userId: string;
+  requestId: string;
+  estimatedTokens: number;
+  estimatedCost?: Decimal;
+  provider?: string;
+  model?: string;
+  ttlSeconds?: number;
+}
+
+export interface Granted {
+  reservation: Reservation;
+  /** false when a retried request returned the reservation made before */
+  created: boolean;
+  view: ReservationView;
+}
+
+@injectable()
+export class ReserveQuota {
+  constructor(
+    @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
+    @inject(TOKENS.QuotaStore) private readonly quotas: QuotaStore,
+    @inject(TOKENS.PriceCatalog) private readonly catalog: PriceCatalog,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+  ) {}
+
+  async reserve(principal: Principal, input: ReservationInput): Promise<Granted> {
+    if (principal.kind === 'user' && principal.role !== 'admin' && input.userId !== principal.userId) {
+      throw new ForbiddenError('a member may reserve only for themself');
+    }
+    const workspaceId = principal.workspaceId;
+    await this.plans.ensureWorkspace(workspaceId);
+    const now = this.clock.now();
+    const outcome = await this.quotas.reserve({
+      workspaceId,
+      userId: input.userId,
+      requestId: input.requestId,
+      estimatedTokens: input.estimatedTokens,
+      estimatedCost: input.estimatedCost ?? (await this.estimateCost(workspaceId, input, now)),
+      provider: input.provider ?? null,
+      model: input.model ?? null,
+      ttlSeconds: input.ttlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS,
+      now,
+    });
+    switch (outcome.kind) {
+      case 'granted':
+      case 'existing':
+        return { reservation: outcome.reservation, created: outcome.kind === 'granted', view: outcome.view };
+      case 'conflict':
+        throw new ConflictError(`requestId ${JSON.stringify(input.requestId)} holds another user's reservation`);
+      case 'quota_exceeded': {
+        const resetsAt = quotaPeriod(now, await this.plans.timeZone(workspaceId)).resetsAt;
+        throw new LimitReachedError(
+          'quota_exceeded',
+          `the reservation would exceed ${input.userId}'s monthly limit; the period resets at ${resetsAt.toISOString()}`,
+          Math.max(1, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000)),
+          resetsAt,
+        );
+      }
+      case 'rate_limited': {
+        const resetsAt = quotaPeriod(now, await this.plans.timeZone(workspaceId)).resetsAt;
+        throw new LimitReachedError(
+          'rate_limited',
+          `${input.userId} made the plan's reservations per minute already; retry in ${outcome.retryAfterSeconds} s`,
+          outcome.retryAfterSeconds,
+          resetsAt,
+        );
+      }
+    }
+  }
+
+  /** The call failed: its reservation stops holding budget. Members may release only their own. */
+  async release(principal: Principal, reservationId: string): Promise<void> {
+    const outcome = await this.quotas.release(
+      principal.workspaceId,
+      reservationId,
+      principal.kind === 'user' && principal.role !== 'admin' ? principal.userId : undefined,
+    );
+    if (outcome === 'not_found' || outcome === 'forbidden') throw new NotFoundError(`no reservation ${reservationId}`);
+    if (outcome === 'settled') throw new ConflictError('the reservation was settled by its usage record already');
+  }
+
+  /**
+   * Without a cost estimate, the named model's price in force now, at its dearest per-token
+   * rate: an estimate that never underestimates. Unknown or unpriced models: no cost check.
+   */
+  private async estimateCost(workspaceId: string, input: ReservationInput, now: Date): Promise<Decimal | null> {
+    if (!input.provider || !input.model) return null;
+    const ref = { provider: input.provider, model: input.model };
+    const schedules = (await this.catalog.schedulesFor(workspaceId, [ref])).get(modelRefKey(ref));
+    const price = schedules ? priceInForce(schedules, now) : null;
+    if (!price) return null;
+    const rates = [
+      price.inputPerMillion,
+      price.outputPerMillion,
+      price.cachedInputPerMillion,
+      price.cacheWritePerMillion,
+      price.reasoningPerMillion,
+    ].filter((rate): rate is Decimal => rate !== null);
+    const dearest = rates.reduce((a, b) => (a.compare(b) >= 0 ? a : b));
+    return Decimal.fromInteger(input.estimatedTokens).times(dearest).shiftLeft(6);
+  }
+}

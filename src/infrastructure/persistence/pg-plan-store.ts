@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { inject, injectable } from 'tsyringe';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { PlanAssignment, PlanStore } from '../../application/ports/plan-store.port';
+import type { Settings } from '../../application/ports/settings.port';
+import { TOKENS } from '../../application/ports/tokens';
+import { Decimal } from '../../domain/decimal';
+import { STARTER_PLANS, type Plan, type PlanDraft, type UserLimits } from '../../domain/plan';
+
+interface PlanRow {
+  id: string;
+  name: string;
+  monthly_token_limit: string | null;
+  monthly_cost_limit: string | null;
+  limit_type: 'hard' | 'soft';
+  alert_thresholds: number[];
+  requests_per_minute: number | null;
+  is_default: boolean;
+}
+
+const PLAN_COLUMNS =
+  'id, name, monthly_token_limit, monthly_cost_limit, limit_type, alert_thresholds, requests_per_minute, is_default';
+
+function toPlan(row: PlanRow): Plan {
+  return {
+    id: row.id,
+    name: row.name,
+    monthlyTokenLimit: row.monthly_token_limit === null ? null : Number(row.monthly_token_limit),
+    monthlyCostLimit: row.monthly_cost_limit === null ? null : Decimal.parse(row.monthly_cost_limit),
+    limitType: row.limit_type,
+    alertThresholds: row.alert_thresholds,
+    requestsPerMinute: row.requests_per_minute,
+    isDefault: row.is_default,
+  };
+}
+
+function planValues(plan: PlanDraft): unknown[] {
+  return [
+    plan.name,
+    plan.monthlyTokenLimit,
+    plan.monthlyCostLimit?.toString() ?? null,
+    plan.limitType,
+    plan.alertThresholds,
+    plan.requestsPerMinute,
+    plan.isDefault,
+  ];
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  return (e.driverError?.code ?? e.code) === UNIQUE_VIOLATION;
+}
+
+/**
+ * The current quota period of every user of the workspace, counted again in `zone`: from the
+ * raw records where they are kept, and from the hourly rollup (with what is still pending)
+ * for hours before that. Both are exact for zones whose offsets are whole hours; elsewhere an
+ * hour older than the raw window that straddles the period's start counts by its start.
+ */
+const RECOUNT_PERIOD = `
+WITH bounds AS (
+  SELECT date_trunc('month', $2::timestamptz, $3) AS period_start,
+         greatest(date_trunc('month', $2::timestamptz, $3), date_trunc('hour', $4::timestamptz)) AS raw_from
+),
+hourly AS (
+  SELECT h.user_id, h.total_tokens AS tokens, h.cost FROM usage_hourly h, bounds b
+  WHERE h.workspace_id = $1 AND h.bucket_start >= b.period_start AND h.bucket_start < b.raw_from
+  UNION ALL
+  SELECT p.user_id, p.total_tokens, p.cost FROM usage_pending p, bounds b
+  WHERE p.workspace_id = $1 AND p.bucket_start >= b.period_start AND p.bucket_start < b.raw_from
+),
+raw AS (
+  SELECT r.user_id, r.total_tokens AS tokens, coalesce(r.cost, 0) AS cost FROM usage_records r, bounds b
+  WHERE r.workspace_id = $1 AND r.occurred_at >= b.raw_from
+)
+INSERT INTO quota_usage (workspace_id, user_id, period_start, tokens, cost)
+SELECT $1, u.user_id, b.period_start, sum(u.tokens), sum(u.cost)
+FROM (SELECT * FROM hourly UNION ALL SELECT * FROM raw) u, bounds b
+GROUP BY u.user_id, b.period_start
+ON CONFLICT (workspace_id, user_id, period_start) DO UPDATE SET tokens = EXCLUDED.tokens, cost = EXCLUDED.cost`;
+
+@injectable()
+export class PgPlanStore implements PlanStore {
+  /** Workspaces this process has made sure of: one statement per workspace and process. */
+  private readonly known = new Set<string>();
+
+  constructor(
+    @inject(DataSource) private readonly db: DataSource,
+    @inject(TOKENS.Settings) private readonly settings: Settings,
+  ) {}
+
+  async ensureWorkspace(workspaceId: string): Promise<void> {
+    if (this.known.has(workspaceId)) return;
+    await this.db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO workspaces (workspace_id) VALUES ($1) ON CONFLICT DO NOTHING`, [workspaceId]);
+      // the lock makes two first requests of a new workspace seed its plans once
+      const [row] = (await tx.query(`SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE`, [
+        workspaceId,
+      ])) as unknown[];
+      if (!row) return;
+      const [existing] = (await tx.query(`SELECT 1 FROM plans WHERE workspace_id = $1 LIMIT 1`, [
+        workspaceId,
+      ])) as unknown[];
+      if (existing) return;
+      for (const plan of STARTER_PLANS) await this.insert(tx, workspaceId, plan);
+    });
+    this.known.add(workspaceId);
+  }
+
+  async timeZone(workspaceId: string): Promise<string> {
+    const [row] = (await this.db.query(`SELECT time_zone FROM workspaces WHERE workspace_id = $1`, [
+      workspaceId,
+    ])) as Array<{ time_zone: string }>;
+    return row?.time_zone ?? 'UTC';
+  }
+
+  async setTimeZone(workspaceId: string, zone: string, now: Date): Promise<void> {
+    await this.ensureWorkspace(workspaceId);
+    const rawFrom = new Date(now.getTime() - this.settings.rawRetentionDays * 24 * 60 * 60 * 1000);
+    await this.db.transaction(async (tx) => {
+      await tx.query(`UPDATE workspaces SET time_zone = $2 WHERE workspace_id = $1`, [workspaceId, zone]);
+      // ingest waits for this lock before it takes its snapshot, so it then counts in the new zone
+      await tx.query(`LOCK TABLE quota_usage IN SHARE ROW EXCLUSIVE MODE`);
+      // the current period's row under any zone starts within a day of its start in the new one
+      await tx.query(
+        `DELETE FROM quota_usage WHERE workspace_id = $1 AND period_start > date_trunc('month', $2::timestamptz, $3) - interval '2 days'`,
+        [workspaceId, now, zone],
+      );
+      await tx.query(RECOUNT_PERIOD, [workspaceId, now, zone, rawFrom]);
+    });
+  }
+
+  async list(workspaceId: string): Promise<Plan[]> {
+    const rows = (await this.db.query(
+      `SELECT ${PLAN_COLUMNS} FROM plans WHERE workspace_id = $1 ORDER BY monthly_token_limit NULLS LAST, name`,
+      [workspaceId],
+    )) as PlanRow[];
+    return rows.map(toPlan);
+  }
+
+  async get(workspaceId: string, planId: string): Promise<Plan | null> {
+    const [row] = (await this.db.query(`SELECT ${PLAN_COLUMNS} FROM plans WHERE workspace_id = $1 AND id = $2`, [
+      workspaceId,
+      planId,
+    ])) as PlanRow[];
+    return row ? toPlan(row) : null;
+  }
+
+  async create(workspaceId: string, draft: PlanDraft): Promise<Plan | null> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (draft.isDefault) await this.clearDefault(tx, workspaceId);
+        return this.insert(tx, workspaceId, draft);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return null;
+      throw error;
+    }
+  }
+
+  async update(workspaceId: string, plan: Plan): Promise<Plan | null> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (plan.isDefault) await this.clearDefault(tx, workspaceId, plan.id);
+        const [row] = (await tx.query(
+          `UPDATE plans SET name = $3, monthly_token_limit = $4, monthly_cost_limit = $5, limit_type = $6,
+             alert_thresholds = $7, requests_per_minute = $8, is_default = $9
+           WHERE workspace_id = $1 AND id = $2 RETURNING ${PLAN_COLUMNS}`,
+          [workspaceId, plan.id, ...planValues(plan)],
+        )) as [PlanRow[], number];
+        return toPlan(row[0]!);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return null;
+      throw error;
+    }
+  }
+
+  async remove(workspaceId: string, planId: string): Promise<boolean> {
+    const [, affected] = (await this.db.query(`DELETE FROM plans WHERE workspace_id = $1 AND id = $2`, [
+      workspaceId,
+      planId,
+    ])) as [unknown, number];
+    return affected > 0;
+  }
+
+  async assign(workspaceId: string, userId: string, assignment: PlanAssignment): Promise<void> {
+    await this.db.query(
+      `INSERT INTO user_plans (workspace_id, user_id, plan_id, overrides_tokens, monthly_token_limit, overrides_cost, monthly_cost_limit)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (workspace_id, user_id) DO UPDATE SET plan_id = EXCLUDED.plan_id,
+         overrides_tokens = EXCLUDED.overrides_tokens, monthly_token_limit = EXCLUDED.monthly_token_limit,
+         overrides_cost = EXCLUDED.overrides_cost, monthly_cost_limit = EXCLUDED.monthly_cost_limit`,
+      [
+        workspaceId,
+        userId,
+        assignment.planId,
+        assignment.monthlyTokenLimit !== undefined,
+        assignment.monthlyTokenLimit ?? null,
+        assignment.monthlyCostLimit !== undefined,
+        assignment.monthlyCostLimit?.toString() ?? null,
+      ],
+    );
+  }
+
+  async limitsOf(workspaceId: string, userId: string): Promise<UserLimits> {
+    const [row] = (await this.db.query(
+      `SELECT ${PLAN_COLUMNS.split(', ')
+        .map((c) => `p.${c}`)
+        .join(', ')},
+         up.overrides_tokens, up.monthly_token_limit AS user_token_limit,
+         up.overrides_cost, up.monthly_cost_limit AS user_cost_limit
+       FROM plans p LEFT JOIN user_plans up ON up.workspace_id = $1 AND up.user_id = $2
+       WHERE p.workspace_id = $1 AND (p.id = up.plan_id OR (up.plan_id IS NULL AND p.is_default))`,
+      [workspaceId, userId],
+    )) as Array<
+      PlanRow & {
+        overrides_tokens: boolean | null;
+        user_token_limit: string | null;
+        overrides_cost: boolean | null;
+        user_cost_limit: string | null;
+      }
+    >;
+    if (!row) throw new Error(`workspace ${workspaceId} has no default plan`);
+    const plan = toPlan(row);
+    return {
+      plan,
+      tokenLimit: row.overrides_tokens
+        ? row.user_token_limit === null
+          ? null
+          : Number(row.user_token_limit)
+        : plan.monthlyTokenLimit,
+      costLimit: row.overrides_cost
+        ? row.user_cost_limit === null
+          ? null
+          : Decimal.parse(row.user_cost_limit)
+        : plan.monthlyCostLimit,
+    };
+  }
+
+  private async insert(tx: EntityManager, workspaceId: string, draft: PlanDraft): Promise<Plan> {
+    const [row] = (await tx.query(
+      `INSERT INTO plans (workspace_id, id, name, monthly_token_limit, monthly_cost_limit, limit_type,
+         alert_thresholds, requests_per_minute, is_default)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${PLAN_COLUMNS}`,
+      [workspaceId, randomUUID(), ...planValues(draft)],
+    )) as PlanRow[];
+    return toPlan(row!);
+  }
+
+  private async clearDefault(tx: EntityManager, workspaceId: string, except?: string): Promise<void> {
+    await tx.query(`UPDATE plans SET is_default = false WHERE workspace_id = $1 AND is_default AND id <> $2`, [
+      workspaceId,
+      except ?? '00000000-0000-0000-0000-000000000000',
+    ]);
+  }
+}

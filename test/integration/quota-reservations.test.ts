@@ -1,0 +1,358 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest, usageRecord } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+/**
+ * Quotas and pre-flight reservations on a real PostgreSQL: race-free limits, idempotent
+ * retries, settlement by the usage record, expiry and release, periods in the workspace's
+ * zone, and one alert per user, threshold and period.
+ */
+let t: TestApp;
+let admin: Record<string, string>;
+let now = new Date('2026-11-20T12:00:00Z');
+const clock = { now: () => new Date(now) };
+
+let planSeq = 0;
+/** A fresh plan with these fields, and `users` put on it. */
+async function planFor(users: string[], fields: object): Promise<string> {
+  planSeq += 1;
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/admin/plans',
+    headers: admin,
+    payload: { name: `plan-${planSeq}`, ...fields },
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  for (const userId of users) {
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/admin/users/${userId}/plan`,
+      headers: admin,
+      payload: { planId: res.json().id },
+    });
+    expect(put.statusCode).toBe(200);
+  }
+  return res.json().id;
+}
+
+function reserve(app: TestApp, body: object, headers = admin) {
+  return app.app.inject({ method: 'POST', url: '/v1/quota/reservations', headers, payload: body });
+}
+
+async function quota(userId: string) {
+  const res = await t.app.inject({ method: 'GET', url: `/v1/admin/users/${userId}/quota`, headers: admin });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+}
+
+/** `tokens` of usage for a user, as one record (input only), at the clock's time. */
+const spend = (userId: string, tokens: number, requestId?: string) =>
+  ingest(
+    t,
+    admin,
+    [usageRecord({ userId, inputTokens: tokens, outputTokens: 0, ...(requestId ? { requestId } : {}) })],
+    {
+      expectAccepted: true,
+    },
+  );
+
+beforeAll(async () => {
+  t = await createTestApp({ clock });
+  admin = bearer(t.token('root', { role: 'admin' }));
+});
+afterAll(async () => t.close());
+
+describe('reservations', () => {
+  it('grants exactly 10 of 100 concurrent 1-token reservations when 10 tokens remain', async () => {
+    await planFor(['racer'], { monthlyTokenLimit: 1000 });
+    await spend('racer', 990);
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        reserve(t, { userId: 'racer', requestId: `race-${i}`, estimatedTokens: 1 }),
+      ),
+    );
+    const granted = answers.filter((a) => a.statusCode === 201);
+    const refused = answers.filter((a) => a.statusCode === 429);
+    expect(granted).toHaveLength(10);
+    expect(refused).toHaveLength(90);
+    for (const answer of refused) {
+      expect(answer.json()).toMatchObject({ code: 'quota_exceeded', resetsAt: '2026-12-01T00:00:00.000Z' });
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    expect((await quota('racer')).tokens).toEqual({
+      limit: 1000,
+      used: 990,
+      reserved: 10,
+      remaining: 0,
+      usagePercentage: 99,
+    });
+  });
+
+  it('grants exactly 10 of 100 when the requests are split across two instances on one database', async () => {
+    const second = await createTestApp({ clock, databaseUrl: t.databaseUrl });
+    try {
+      await planFor(['split'], { monthlyTokenLimit: 100 });
+      await spend('split', 90);
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          reserve(i % 2 === 0 ? t : second, { userId: 'split', requestId: `split-${i}`, estimatedTokens: 1 }),
+        ),
+      );
+      expect(answers.filter((a) => a.statusCode === 201)).toHaveLength(10);
+      expect(answers.filter((a) => a.statusCode === 429)).toHaveLength(90);
+      expect((await quota('split')).tokens).toMatchObject({ used: 90, reserved: 10, remaining: 0 });
+    } finally {
+      await second.app.close();
+      await second.db.destroy();
+    }
+  });
+
+  it('returns the same reservation for a retried request and holds it once', async () => {
+    await planFor(['retrier'], { monthlyTokenLimit: 1000 });
+    const first = await reserve(t, { userId: 'retrier', requestId: 'retry-1', estimatedTokens: 300 });
+    expect(first.statusCode).toBe(201);
+    const again = await Promise.all(
+      [1, 2, 3].map(() => reserve(t, { userId: 'retrier', requestId: 'retry-1', estimatedTokens: 300 })),
+    );
+    for (const answer of again) {
+      expect(answer.statusCode).toBe(200);
+      expect(answer.json().reservationId).toBe(first.json().reservationId);
+    }
+    expect((await quota('retrier')).tokens).toMatchObject({ used: 0, reserved: 300, remaining: 700 });
+    // the same request id for another user is a conflict, not a second hold
+    expect((await reserve(t, { userId: 'someone-else', requestId: 'retry-1', estimatedTokens: 1 })).statusCode).toBe(
+      409,
+    );
+  });
+
+  it('is settled by the usage record with the same requestId, whether it used more or less', async () => {
+    await planFor(['settler'], { monthlyTokenLimit: 10_000 });
+    await reserve(t, { userId: 'settler', requestId: 'call-more', estimatedTokens: 1000 });
+    await reserve(t, { userId: 'settler', requestId: 'call-less', estimatedTokens: 1000 });
+    expect((await quota('settler')).tokens).toMatchObject({ used: 0, reserved: 2000, remaining: 8000 });
+    await spend('settler', 1500, 'call-more');
+    expect((await quota('settler')).tokens).toMatchObject({ used: 1500, reserved: 1000, remaining: 7500 });
+    await spend('settler', 200, 'call-less');
+    expect((await quota('settler')).tokens).toMatchObject({ used: 1700, reserved: 0, remaining: 8300 });
+    // a settled reservation cannot be released
+    const settled = await reserve(t, { userId: 'settler', requestId: 'call-more', estimatedTokens: 1000 });
+    const release = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/quota/reservations/${settled.json().reservationId}`,
+      headers: admin,
+    });
+    expect(release.statusCode).toBe(409);
+  });
+
+  it('stops holding budget when released or expired', async () => {
+    await planFor(['holder'], { monthlyTokenLimit: 1000 });
+    const released = await reserve(t, { userId: 'holder', requestId: 'hold-1', estimatedTokens: 600 });
+    expect((await reserve(t, { userId: 'holder', requestId: 'hold-2', estimatedTokens: 600 })).statusCode).toBe(429);
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/quota/reservations/${released.json().reservationId}`,
+      headers: admin,
+    });
+    expect(del.statusCode).toBe(204);
+    const expiring = await reserve(t, { userId: 'holder', requestId: 'hold-3', estimatedTokens: 600, ttlSeconds: 60 });
+    expect(expiring.statusCode).toBe(201);
+    expect(new Date(expiring.json().expiresAt).getTime() - now.getTime()).toBe(60_000);
+    expect((await reserve(t, { userId: 'holder', requestId: 'hold-4', estimatedTokens: 600 })).statusCode).toBe(429);
+    now = new Date(now.getTime() + 61_000);
+    expect((await quota('holder')).tokens).toMatchObject({ reserved: 0, remaining: 1000 });
+    expect((await reserve(t, { userId: 'holder', requestId: 'hold-5', estimatedTokens: 600 })).statusCode).toBe(201);
+    // an unknown reservation is 404
+    const unknown = await t.app.inject({
+      method: 'DELETE',
+      url: '/v1/quota/reservations/00000000-0000-4000-8000-000000000000',
+      headers: admin,
+    });
+    expect(unknown.statusCode).toBe(404);
+  });
+
+  it('lets a soft limit through, flagged, and still records usage past any limit', async () => {
+    await planFor(['softie'], { monthlyTokenLimit: 100, limitType: 'soft' });
+    const over = await reserve(t, { userId: 'softie', requestId: 'soft-1', estimatedTokens: 150 });
+    expect(over.statusCode).toBe(201);
+    expect(over.json()).toMatchObject({ allowed: true, overLimit: true });
+    await spend('softie', 250, 'soft-1');
+    expect(await quota('softie')).toMatchObject({
+      status: 'exceeded',
+      tokens: { used: 250, reserved: 0, remaining: 0, usagePercentage: 250 },
+    });
+  });
+
+  it('refuses more reservations per minute than the plan allows with rate_limited', async () => {
+    await planFor(['hasty'], { requestsPerMinute: 2 });
+    expect((await reserve(t, { userId: 'hasty', requestId: 'rpm-1', estimatedTokens: 1 })).statusCode).toBe(201);
+    expect((await reserve(t, { userId: 'hasty', requestId: 'rpm-2', estimatedTokens: 1 })).statusCode).toBe(201);
+    const third = await reserve(t, { userId: 'hasty', requestId: 'rpm-3', estimatedTokens: 1 });
+    expect(third.statusCode).toBe(429);
+    expect(third.json()).toMatchObject({ code: 'rate_limited' });
+    expect(Number(third.headers['retry-after'])).toBe(60);
+    now = new Date(now.getTime() + 60_001);
+    expect((await reserve(t, { userId: 'hasty', requestId: 'rpm-3', estimatedTokens: 1 })).statusCode).toBe(201);
+  });
+
+  it('lets a member reserve for themself only, and refuses malformed requests with the field named', async () => {
+    const member = bearer(t.token('mia'));
+    expect((await reserve(t, { userId: 'mia', requestId: 'mine', estimatedTokens: 5 }, member)).statusCode).toBe(201);
+    expect((await reserve(t, { userId: 'bob', requestId: 'theirs', estimatedTokens: 5 }, member)).statusCode).toBe(403);
+    const bad = await reserve(t, { userId: 'mia', requestId: 'bad', estimatedTokens: -1, ttlSeconds: 7200 });
+    expect(bad.statusCode).toBe(400);
+    expect((await reserve(t, { userId: 'mia', requestId: 'x', estimatedTokens: '5' })).statusCode).toBe(400);
+    expect((await reserve(t, { userId: 'mia', requestId: 'x', estimatedTokens: 5 }, {})).statusCode).toBe(401);
+  });
+
+  it('checks a cost limit with the estimate sent, or the model’s dearest rate', async () => {
+    await planFor(['spender'], { monthlyCostLimit: '1.00' });
+    // gpt-4o: $10 per million output tokens is its dearest rate: 100,000 tokens ≈ $1
+    expect(
+      (
+        await reserve(t, {
+          userId: 'spender',
+          requestId: 'c-1',
+          estimatedTokens: 100_001,
+          provider: 'openai',
+          model: 'gpt-4o',
+        })
+      ).statusCode,
+    ).toBe(429);
+    const fits = await reserve(t, { userId: 'spender', requestId: 'c-2', estimatedTokens: 1, estimatedCost: '0.60' });
+    expect(fits.statusCode).toBe(201);
+    expect(
+      (await reserve(t, { userId: 'spender', requestId: 'c-3', estimatedTokens: 1, estimatedCost: '0.41' })).statusCode,
+    ).toBe(429);
+    // an unpriced model and no estimate: the cost limit cannot apply
+    expect(
+      (
+        await reserve(t, {
+          userId: 'spender',
+          requestId: 'c-4',
+          estimatedTokens: 1,
+          provider: 'acme',
+          model: 'unknown',
+        })
+      ).statusCode,
+    ).toBe(201);
+    expect((await quota('spender')).cost).toMatchObject({ limit: '1', reserved: '0.6', used: '0' });
+  });
+});
+
+describe('quota periods', () => {
+  it('counts usage in the calendar month of the workspace’s zone, as the Usage tab does, and resets on the 1st', async () => {
+    const tz = await t.app.inject({
+      method: 'PUT',
+      url: '/v1/admin/workspace',
+      headers: admin,
+      payload: { timeZone: 'Europe/Berlin' },
+    });
+    expect(tz.statusCode, tz.body).toBe(200);
+    await planFor(['berliner'], { monthlyTokenLimit: 10_000 });
+    now = new Date('2026-11-30T22:30:00Z'); // 23:30 on 30 November in Berlin
+    await spend('berliner', 700);
+    const november = await quota('berliner');
+    expect(november).toMatchObject({
+      periodStart: '2026-10-31T23:00:00.000Z',
+      resetsAt: '2026-11-30T23:00:00.000Z',
+      tokens: { used: 700 },
+    });
+    const tab = await t.app.inject({
+      method: 'GET',
+      url: `/v1/admin/usage/users/berliner?from=${november.periodStart}&to=${november.resetsAt}&tz=Europe/Berlin`,
+      headers: admin,
+    });
+    expect(tab.json().totals.totalTokens).toBe(700);
+
+    now = new Date('2026-11-30T23:30:00Z'); // 00:30 on 1 December in Berlin
+    await spend('berliner', 50);
+    expect(await quota('berliner')).toMatchObject({
+      periodStart: '2026-11-30T23:00:00.000Z',
+      resetsAt: '2026-12-31T23:00:00.000Z',
+      status: 'ok',
+      tokens: { used: 50, usagePercentage: 0.5 },
+    });
+  });
+
+  it('recounts the current period when the zone changes', async () => {
+    now = new Date('2026-11-30T23:30:00Z');
+    // in UTC it is still November: the 700 tokens of 22:30 count again
+    await t.app.inject({ method: 'PUT', url: '/v1/admin/workspace', headers: admin, payload: { timeZone: 'UTC' } });
+    expect(await quota('berliner')).toMatchObject({ periodStart: '2026-11-01T00:00:00.000Z', tokens: { used: 750 } });
+    const bad = await t.app.inject({
+      method: 'PUT',
+      url: '/v1/admin/workspace',
+      headers: admin,
+      payload: { timeZone: 'Mars/Olympus' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().details).toEqual([expect.objectContaining({ path: '/timeZone' })]);
+  });
+});
+
+describe('budget alerts', () => {
+  async function alerts(userId: string): Promise<Array<{ threshold: number; period: string }>> {
+    return (await t.db.query(
+      `SELECT (payload->'data'->>'threshold')::int AS threshold, payload->'data'->>'periodStart' AS period
+         FROM webhook_events WHERE type = 'quota.threshold_crossed' AND payload->'data'->>'userId' = $1
+         ORDER BY 2, 1`,
+      [userId],
+    )) as Array<{ threshold: number; period: string }>;
+  }
+
+  it('emits one event per threshold crossed, once, also when one batch crosses two', async () => {
+    now = new Date('2026-11-10T12:00:00Z');
+    await planFor(['jumper'], { monthlyTokenLimit: 1000, alertThresholds: [50, 80, 100] });
+    await spend('jumper', 400);
+    expect(await alerts('jumper')).toEqual([]);
+    await spend('jumper', 700); // 400 → 1100: past 50, 80 and 100 in one batch
+    expect(await alerts('jumper')).toEqual([
+      { threshold: 50, period: '2026-11-01T00:00:00.000Z' },
+      { threshold: 80, period: '2026-11-01T00:00:00.000Z' },
+      { threshold: 100, period: '2026-11-01T00:00:00.000Z' },
+    ]);
+    await spend('jumper', 10);
+    expect(await alerts('jumper')).toHaveLength(3);
+    const [event] = (await t.db.query(
+      `SELECT payload FROM webhook_events WHERE payload->'data'->>'userId' = 'jumper' AND (payload->'data'->>'threshold')::int = 80`,
+    )) as Array<{ payload: Record<string, unknown> }>;
+    expect(event!.payload).toMatchObject({
+      type: 'quota.threshold_crossed',
+      data: {
+        workspaceId: 'default',
+        userId: 'jumper',
+        plan: { name: expect.stringMatching(/^plan-/) },
+        threshold: 80,
+        periodStart: '2026-11-01T00:00:00.000Z',
+        resetsAt: '2026-12-01T00:00:00.000Z',
+        tokens: { limit: 1000, used: 1100 },
+      },
+    });
+
+    // a new period starts afresh
+    now = new Date('2026-12-02T12:00:00Z');
+    await spend('jumper', 900);
+    expect((await alerts('jumper')).filter((a) => a.period === '2026-12-01T00:00:00.000Z')).toEqual([
+      { threshold: 50, period: '2026-12-01T00:00:00.000Z' },
+      { threshold: 80, period: '2026-12-01T00:00:00.000Z' },
+    ]);
+  });
+
+  it('emits each crossing once when two instances ingest for one user at the same time', async () => {
+    now = new Date('2026-11-10T12:00:00Z');
+    const second = await createTestApp({ clock, databaseUrl: t.databaseUrl });
+    try {
+      await planFor(['twin'], { monthlyTokenLimit: 1000, alertThresholds: [50, 100] });
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          ingest(i % 2 === 0 ? t : second, admin, [usageRecord({ userId: 'twin', inputTokens: 30, outputTokens: 0 })]),
+        ),
+      );
+      expect((await quota('twin')).tokens.used).toBe(1200);
+      expect((await alerts('twin')).map((a) => a.threshold)).toEqual([50, 100]);
+    } finally {
+      await second.app.close();
+      await second.db.destroy();
+    }
+  });
+});
