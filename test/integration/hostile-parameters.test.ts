@@ -39,6 +39,8 @@ const BODIES: Record<string, unknown> = {
   },
   addModelPrice: { price: { effectiveFrom: '2026-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '2' } },
   createApiKey: { name: 'hostile' },
+  createWebhook: { url: 'https://example.com/hooks/hostile', events: ['webhook.test'] },
+  testWebhook: { message: 'hostile' },
 };
 
 /** Values a careless client or an attacker sends, as raw (already percent-encoded) query text. */

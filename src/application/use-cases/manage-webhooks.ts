@@ -55,13 +55,9 @@ export class ManageWebhooks {
   }
 
   /** Queues a `webhook.test` event to this endpoint only; returns the event id. */
-  async sendTest(workspaceId: string, id: string, requestedBy: string): Promise<string> {
-    const queued = await this.outbox.enqueue(
-      workspaceId,
-      'webhook.test',
-      { webhookId: id, requestedBy },
-      { endpointId: id },
-    );
+  async sendTest(workspaceId: string, id: string, requestedBy: string, message?: string): Promise<string> {
+    const data = { webhookId: id, requestedBy, ...(message === undefined ? {} : { message }) };
+    const queued = await this.outbox.enqueue(workspaceId, 'webhook.test', data, { endpointId: id });
     if (queued) return queued.eventId;
     const endpoint = await this.endpoints.find(workspaceId, id);
     if (!endpoint) throw notFound(id);

@@ -17,6 +17,8 @@ import { modelRoutes } from './routes/models.route';
 import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
 import { usageRecordRoutes } from './routes/usage-records.route';
+import { webhookRoutes } from './routes/webhooks.route';
+import { WEBHOOK_SCHEMAS } from './routes/webhooks.schemas';
 import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
 import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
@@ -57,7 +59,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 2400 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...SHARED_SCHEMAS, ApiKey, PriceInput, Price, Model, UsageRecordInput, ...USAGE_TAB_SCHEMAS]) {
+  for (const schema of [
+    ...SHARED_SCHEMAS,
+    ApiKey,
+    PriceInput,
+    Price,
+    Model,
+    UsageRecordInput,
+    ...USAGE_TAB_SCHEMAS,
+    ...WEBHOOK_SCHEMAS,
+  ]) {
     app.addSchema(schema);
   }
   registerErrorHandling(app);
@@ -82,5 +93,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(usageRecordRoutes, context);
   await app.register(userUsageErasureRoutes, context);
   await app.register(usageTabRoutes, context);
+  await app.register(webhookRoutes, context);
   return app;
 }
