@@ -1,7 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
 import type { RunningService } from '../../src/composition-root';
 import { postWebhook } from '../../src/infrastructure/webhooks/http-sender';
+import { startWebhookWorker } from '../../src/infrastructure/webhooks/webhook-delivery-worker';
 import { waitUntil } from '../support/outage-checks';
 import { createTestDatabase } from '../support/test-app';
 import {
@@ -333,5 +335,38 @@ describe('webhook delivery across restarts and instances', () => {
         [1, 2],
         [500, 200],
       ]);
+  });
+});
+
+describe('the webhook worker when the database fails', () => {
+  it('reports the first failure once, backs off, and recovers by itself', async () => {
+    let failing = true;
+    let polls = 0;
+    const db = {
+      query: async () => {
+        polls += 1;
+        if (failing) throw new Error('Connection terminated unexpectedly');
+        return [];
+      },
+    } as unknown as DataSource;
+    const errors: unknown[] = [];
+    const recovered: number[] = [];
+    const worker = startWebhookWorker(
+      db,
+      { deploymentMode: 'self-hosted', pollIntervalMs: 10, maxBackoffMs: 80 },
+      { onError: (error) => errors.push(error), onRecovered: (failures) => recovered.push(failures) },
+    );
+    cleanups.push(() => worker.stop());
+    await new Promise((done) => setTimeout(done, 500));
+    expect(errors).toHaveLength(1);
+    // 10, 20, 40, 80, 80 … ms apart: about ten polls, not the fifty of a loop without backoff
+    expect(polls).toBeGreaterThan(3);
+    expect(polls).toBeLessThan(20);
+    failing = false;
+    await waitUntil(2_000, async () => recovered.length === 1);
+    expect(recovered[0]).toBeGreaterThan(3);
+    const after = polls;
+    await new Promise((done) => setTimeout(done, 100));
+    expect(polls).toBeGreaterThan(after + 3);
   });
 });
