@@ -41,6 +41,11 @@ const BODIES: Record<string, unknown> = {
   createApiKey: { name: 'hostile' },
   createWebhook: { url: 'https://example.com/hooks/hostile', events: ['webhook.test'] },
   testWebhook: { message: 'hostile' },
+  createPlan: { name: 'hostile', monthlyTokenLimit: 1000 },
+  updatePlan: { monthlyTokenLimit: 2000 },
+  assignUserPlan: { planId: '00000000-0000-4000-8000-000000000000' },
+  updateWorkspaceSettings: { timeZone: 'UTC' },
+  createReservation: { userId: 'alice', requestId: 'hostile-reservation', estimatedTokens: 1 },
 };
 
 /** Values a careless client or an attacker sends, as raw (already percent-encoded) query text. */

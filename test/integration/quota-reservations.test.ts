@@ -290,6 +290,50 @@ describe('quota periods', () => {
   });
 });
 
+describe('the users table', () => {
+  it('shows each user’s plan and usage percentage of the current period, and sorts by it', async () => {
+    now = new Date('2026-11-15T12:00:00Z');
+    await planFor(['u-half', 'u-tenth', 'u-over'], { monthlyTokenLimit: 2000 });
+    const unlimited = await planFor(['u-free'], { monthlyTokenLimit: null });
+    expect(unlimited).toBeTruthy();
+    await spend('u-half', 1000);
+    await spend('u-tenth', 201);
+    await spend('u-over', 5000);
+    await spend('u-free', 10);
+    const page = async (order: string) => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/usage/users?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&search=u-&sort=usagePercentage&order=${order}`,
+        headers: admin,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return res
+        .json()
+        .items.map((u: { userId: string; usagePercentage: number | null; plan: { name: string } }) => [
+          u.userId,
+          u.usagePercentage,
+          u.plan.name,
+        ]);
+    };
+    const desc = await page('desc');
+    expect(desc.slice(0, 3)).toEqual([
+      ['u-over', 250, expect.stringMatching(/^plan-/)],
+      ['u-half', 50, expect.stringMatching(/^plan-/)],
+      ['u-tenth', 10.05, expect.stringMatching(/^plan-/)],
+    ]);
+    // unlimited users come last either way
+    expect(desc.at(-1)).toEqual(['u-free', null, expect.stringMatching(/^plan-/)]);
+    expect((await page('asc')).map((row: unknown[]) => row[0])).toEqual(['u-tenth', 'u-half', 'u-over', 'u-free']);
+    // sorted otherwise, the page still carries them
+    const byTokens = await t.app.inject({
+      method: 'GET',
+      url: '/v1/admin/usage/users?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&search=u-half',
+      headers: admin,
+    });
+    expect(byTokens.json().items[0]).toMatchObject({ userId: 'u-half', usagePercentage: 50 });
+  });
+});
+
 describe('budget alerts', () => {
   async function alerts(userId: string): Promise<Array<{ threshold: number; period: string }>> {
     return (await t.db.query(

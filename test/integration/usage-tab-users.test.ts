@@ -76,12 +76,21 @@ type UserItem = {
   lastActiveAt: string;
   status: string;
   models: Array<{ provider: string; model: string; requests: number; totalTokens: number }>;
+  plan: { id: string; name: string };
+  usagePercentage: number | null;
 };
 type UserPage = { range: Record<string, string>; items: UserItem[]; page: number; pageSize: number; total: number };
 
 const list = (query: Record<string, string | number> = {}, headers = admin) =>
   getOk<UserPage>(t, '/v1/admin/usage/users', headers, query);
 const ids = async (query: Record<string, string | number>) => (await list(query)).items.map((u) => u.userId);
+
+/**
+ * Everyone is on the default plan, free (10,000 tokens a month); the usage percentage is of the
+ * clock's month, March in UTC, which holds records outside the range too: alice's 6,400 tokens
+ * of March are 64 % though the range shows 6,200, carol's 11,500 are 115 %.
+ */
+const FREE = { id: expect.any(String) as unknown as string, name: 'free' };
 
 const CAROL: UserItem = {
   userId: 'carol',
@@ -94,6 +103,8 @@ const CAROL: UserItem = {
     { provider: 'acmeai', model: 'tally-1', requests: 1, totalTokens: 11000 },
     { provider: 'acmeai', model: 'tally-2', requests: 1, totalTokens: 500 },
   ],
+  plan: FREE,
+  usagePercentage: 115,
 };
 const ALICE: UserItem = {
   userId: 'alice',
@@ -106,6 +117,8 @@ const ALICE: UserItem = {
     { provider: 'openai', model: 'gpt-4o', requests: 2, totalTokens: 5000 },
     { provider: 'anthropic', model: 'claude-3-5-sonnet', requests: 1, totalTokens: 1200 },
   ],
+  plan: FREE,
+  usagePercentage: 64,
 };
 const BOB: UserItem = {
   userId: 'bob',
@@ -118,6 +131,8 @@ const BOB: UserItem = {
     { provider: 'anthropic', model: 'claude-3-5-sonnet', requests: 1, totalTokens: 3000 },
     { provider: 'openai', model: 'gpt-4o', requests: 1, totalTokens: 1100 },
   ],
+  plan: FREE,
+  usagePercentage: 41,
 };
 const DAVE: UserItem = {
   userId: 'dave',
@@ -130,6 +145,8 @@ const DAVE: UserItem = {
     { provider: 'mystery', model: 'unknown-1', requests: 1, totalTokens: 3000 },
     { provider: 'openai', model: 'gpt-4o', requests: 1, totalTokens: 0 },
   ],
+  plan: FREE,
+  usagePercentage: 30,
 };
 const EVE: UserItem = {
   userId: 'eve',
@@ -139,6 +156,8 @@ const EVE: UserItem = {
   lastActiveAt: '2026-03-31T11:00:00.000Z',
   status: 'active',
   models: [{ provider: 'mystery', model: 'unknown-1', requests: 1, totalTokens: 1000 }],
+  plan: FREE,
+  usagePercentage: 10,
 };
 
 describe('GET /v1/admin/usage/users', () => {
@@ -188,6 +207,8 @@ describe('GET /v1/admin/usage/users', () => {
       ['lastActiveAt', 'asc', ['dave', 'bob', 'carol', 'eve', 'alice']],
       ['userId', 'asc', ['alice', 'bob', 'carol', 'dave', 'eve']],
       ['userId', 'desc', ['eve', 'dave', 'carol', 'bob', 'alice']],
+      ['usagePercentage', 'desc', ['carol', 'alice', 'bob', 'dave', 'eve']],
+      ['usagePercentage', 'asc', ['eve', 'dave', 'bob', 'alice', 'carol']],
     ];
     for (const [sort, order, expected] of orders) {
       expect(await ids({ sort, order }), `${sort} ${order}`).toEqual(expected);

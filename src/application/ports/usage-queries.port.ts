@@ -54,7 +54,7 @@ export interface ProviderBucketUsage extends BucketUsage {
   provider: string;
 }
 
-export type UserSort = 'totalTokens' | 'cost' | 'requests' | 'lastActiveAt' | 'userId';
+export type UserSort = 'totalTokens' | 'cost' | 'requests' | 'lastActiveAt' | 'userId' | 'usagePercentage';
 
 export interface UserListQuery {
   search?: string;
@@ -63,6 +63,8 @@ export interface UserListQuery {
   /** active: used since `activeSince` */
   status?: 'active' | 'inactive';
   activeSince: Date;
+  /** the start of the current quota period, for each user's plan and usage percentage */
+  quotaPeriodStart: Date;
   limit: number;
   offset: number;
 }
@@ -73,6 +75,10 @@ export interface UserUsage extends Pick<UsageTotals, 'requests' | 'totalTokens' 
   /** the user's latest record at any time */
   lastActiveAt: Date;
   models: Array<Pick<ModelUsage, 'provider' | 'model' | 'requests' | 'totalTokens'>>;
+  /** the user's plan (null only while the workspace has no plans yet) */
+  plan: { id: string; name: string } | null;
+  /** of the current quota period: the higher of tokens and cost used against their limits; null when unlimited */
+  usagePercentage: number | null;
 }
 
 export interface UsageRecordView {

@@ -1,5 +1,7 @@
 import { inject, injectable } from 'tsyringe';
+import { quotaPeriod } from '../../domain/plan';
 import type { Clock } from '../ports/clock.port';
+import type { PlanStore } from '../ports/plan-store.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageQueries, UsageScope, UserListQuery, UserUsage } from '../ports/usage-queries.port';
 import { scopeOf, type UsageRequest } from './usage-scope';
@@ -29,6 +31,7 @@ export class GetUserUsage {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
   ) {}
 
   async execute(workspaceId: string, request: UserListRequest): Promise<UserUsagePage> {
@@ -36,12 +39,15 @@ export class GetUserUsage {
     const { search, sort, order, status, page, pageSize, ...usage } = request;
     const scope = scopeOf(workspaceId, usage, now);
     const activeSince = new Date(now.getTime() - ACTIVE_WITHIN_MS);
+    await this.plans.ensureWorkspace(workspaceId);
+    const quotaPeriodStart = quotaPeriod(now, await this.plans.timeZone(workspaceId)).start;
     const result = await this.queries.users(scope, {
       search,
       sort,
       order,
       status,
       activeSince,
+      quotaPeriodStart,
       limit: pageSize,
       offset: (page - 1) * pageSize,
     });

@@ -89,7 +89,32 @@ const SORT_COLUMNS: Record<UserSort, string> = {
   requests: 'requests',
   lastActiveAt: 'last_active_at',
   userId: 'user_id',
+  usagePercentage: 'usage_percentage',
 };
+
+/** Percent of a limit used, truncated to hundredths as the quota answers it; null when unlimited. */
+const percentOf = (used: string, limit: string) =>
+  `CASE WHEN ${limit} > 0 THEN trunc(${used} * 100.0 / ${limit}, 2)
+        WHEN ${limit} = 0 THEN CASE WHEN ${used} > 0 THEN 100 ELSE 0 END END`;
+
+/**
+ * A lateral join giving a user's plan and how much of it they used in the quota period that
+ * starts at \`period\`: the higher of their token and cost percentages.
+ */
+function quotaOf(workspace: string, user: string, period: string): string {
+  return `LEFT JOIN LATERAL (
+    SELECT pl.id AS plan_id, pl.name AS plan_name,
+      greatest(${percentOf('coalesce(q.tokens, 0)', 'lim.token_limit')}, ${percentOf('coalesce(q.cost, 0)', 'lim.cost_limit')})
+        AS usage_percentage
+    FROM (SELECT 1) one
+    LEFT JOIN user_plans up ON up.workspace_id = ${workspace} AND up.user_id = ${user}
+    JOIN plans pl ON pl.workspace_id = ${workspace} AND (pl.id = up.plan_id OR (up.plan_id IS NULL AND pl.is_default))
+    CROSS JOIN LATERAL (SELECT
+      CASE WHEN up.overrides_tokens THEN up.monthly_token_limit ELSE pl.monthly_token_limit END AS token_limit,
+      CASE WHEN up.overrides_cost THEN up.monthly_cost_limit ELSE pl.monthly_cost_limit END AS cost_limit) lim
+    LEFT JOIN quota_usage q ON q.workspace_id = ${workspace} AND q.user_id = ${user} AND q.period_start = ${period}
+  ) quota ON true`;
+}
 
 /** The rollup that keeps a user's latest occurrence. */
 const LAST_KEPT = ROLLUPS.find((r) => r.keepsLastOccurrence && r.dimensions.includes('user_id'))!;
@@ -201,6 +226,9 @@ export class PgUsageQueries implements UsageQueries {
     const lastActive = (user: string): string => lastActivity(ws, user);
     // looked up for every user only where the list is filtered or sorted by it
     const lastForAll = query.status !== undefined || query.sort === 'lastActiveAt';
+    // and the plan and usage percentage likewise, only where the list is sorted by it
+    const quotaForAll = query.sort === 'usagePercentage';
+    const period = p.add(query.quotaPeriodStart.toISOString());
     const status =
       query.status === undefined
         ? ''
@@ -222,6 +250,9 @@ export class PgUsageQueries implements UsageQueries {
         last_active_at: Date;
         total: number;
         models: ModelJson[];
+        plan_id: string | null;
+        plan_name: string | null;
+        usage_percentage: string | null;
       }
     >(
       `WITH per_user AS (
@@ -231,8 +262,9 @@ export class PgUsageQueries implements UsageQueries {
          FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
        filtered AS (
-         SELECT * FROM (SELECT u.*, ${lastForAll ? lastActive('u.user_id') : 'NULL::timestamptz'} AS last_active_at
-                        FROM per_user u) x ${status}
+         SELECT * FROM (SELECT u.*, ${lastForAll ? lastActive('u.user_id') : 'NULL::timestamptz'} AS last_active_at,
+                          ${quotaForAll ? 'quota.plan_id, quota.plan_name, quota.usage_percentage' : 'NULL::uuid AS plan_id, NULL::text AS plan_name, NULL::numeric AS usage_percentage'}
+                        FROM per_user u ${quotaForAll ? quotaOf(ws, 'u.user_id', period) : ''}) x ${status}
        ),
        page AS MATERIALIZED (
          SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
@@ -248,8 +280,9 @@ export class PgUsageQueries implements UsageQueries {
        )
        SELECT * FROM (
          SELECT page.user_id, page.requests, page.total_tokens, page.cost, page.unpriced_requests, page.total,
-           ${lastForAll ? 'page.last_active_at' : lastActive('page.user_id')} AS last_active_at, models.models
-         FROM page LEFT JOIN models USING (user_id)) r
+           ${lastForAll ? 'page.last_active_at' : lastActive('page.user_id')} AS last_active_at, models.models,
+           ${quotaForAll ? 'page.plan_id, page.plan_name, page.usage_percentage' : 'quota.plan_id, quota.plan_name, quota.usage_percentage'}
+         FROM page LEFT JOIN models USING (user_id) ${quotaForAll ? '' : quotaOf(ws, 'page.user_id', period)}) r
        ORDER BY ${order}`,
       p,
     );
@@ -267,6 +300,8 @@ export class PgUsageQueries implements UsageQueries {
         totalTokens: Number(row.total_tokens),
         cost: Decimal.parse(row.cost),
         unpricedRequests: Number(row.unpriced_requests),
+        plan: row.plan_id === null ? null : { id: row.plan_id, name: row.plan_name! },
+        usagePercentage: row.usage_percentage === null ? null : Number(row.usage_percentage),
         models: (row.models ?? []).map((m) => ({
           provider: m.provider,
           model: m.model,

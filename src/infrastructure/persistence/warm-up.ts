@@ -25,7 +25,14 @@ export async function warmUpConnections(queries: UsageQueries, connections: numb
       queries.seriesByProvider(berlin),
       queries.seriesByProvider(scope('Asia/Kolkata')),
       queries.series({ ...berlin, filter: { userId: '' } }),
-      queries.users(berlin, { sort: 'totalTokens', order: 'desc', activeSince: now, limit: 1, offset: 0 }),
+      queries.users(berlin, {
+        sort: 'totalTokens',
+        order: 'desc',
+        activeSince: now,
+        quotaPeriodStart: now,
+        limit: 1,
+        offset: 0,
+      }),
       queries.recent(berlin, 1),
     ]);
   await Promise.all(Array.from({ length: connections }, once));

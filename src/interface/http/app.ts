@@ -14,6 +14,10 @@ import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
 import { modelRoutes } from './routes/models.route';
+import { planRoutes } from './routes/plans.route';
+import { PLAN_SCHEMAS } from './routes/plans.schemas';
+import { quotaRoutes } from './routes/quota.route';
+import { QUOTA_SCHEMAS } from './routes/quota.schemas';
 import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
 import { usageRecordRoutes } from './routes/usage-records.route';
@@ -67,6 +71,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     Model,
     UsageRecordInput,
     ...USAGE_TAB_SCHEMAS,
+    ...PLAN_SCHEMAS,
+    ...QUOTA_SCHEMAS,
     ...WEBHOOK_SCHEMAS,
   ]) {
     app.addSchema(schema);
@@ -93,6 +99,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(usageRecordRoutes, context);
   await app.register(userUsageErasureRoutes, context);
   await app.register(usageTabRoutes, context);
+  await app.register(planRoutes, context);
+  await app.register(quotaRoutes, context);
   await app.register(webhookRoutes, context);
   return app;
 }

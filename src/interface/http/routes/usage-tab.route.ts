@@ -196,6 +196,8 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
             requests: m.requests,
             totalTokens: m.totalTokens,
           })),
+          plan: u.plan,
+          usagePercentage: u.usagePercentage,
         })),
         page: result.page,
         pageSize: result.pageSize,

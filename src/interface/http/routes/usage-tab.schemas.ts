@@ -175,7 +175,10 @@ export const UserListQuery = Type.Composite([
       Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
     ),
     sort: WithDefault(
-      StringEnum(['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId'], { default: 'totalTokens' }),
+      StringEnum(['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'], {
+        default: 'totalTokens',
+        description: 'usagePercentage: of the current quota period, unlimited users last',
+      }),
     ),
     order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
     status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
@@ -200,6 +203,13 @@ export const UserUsageItem = Type.Object(
         totalTokens: Count('tokens', 400_000),
       }),
     ),
+    plan: Nullable(Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String({ examples: ['pro'] }) }), {
+      description: 'the user’s plan',
+    }),
+    usagePercentage: Nullable(Type.Number({ minimum: 0, examples: [62.5] }), {
+      description:
+        'of the current quota period (not the range): the higher of tokens and cost used against the plan’s limits; null when unlimited',
+    }),
   },
   { $id: 'UserUsage', title: 'UserUsage' },
 );
