@@ -52,7 +52,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         summary: 'Register a webhook endpoint; its signing secret is returned once',
         security: BEARER,
         body: CreateWebhookBody,
-        response: { 201: CreatedWebhook, ...errorResponses(400, 401, 403) },
+        response: { 201: CreatedWebhook, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (request, reply) => {
@@ -70,7 +70,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         tags: ['webhooks'],
         summary: 'List the workspace’s webhook endpoints, without secrets',
         security: BEARER,
-        response: { 200: WebhookList, ...errorResponses(401, 403) },
+        response: { 200: WebhookList, ...errorResponses(401, 403, 429) },
       },
     },
     async (request) => ({ items: (await webhooks.list(userOf(request).workspaceId)).map(toWebhook) }),
@@ -86,7 +86,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         summary: 'Remove a webhook endpoint with its deliveries; nothing more is sent to it',
         security: BEARER,
         params: WebhookParams,
-        response: { 204: Type.Null({ description: 'Removed' }), ...errorResponses(400, 401, 403, 404) },
+        response: { 204: Type.Null({ description: 'Removed' }), ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (request, reply) => {
@@ -106,7 +106,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         security: BEARER,
         params: WebhookParams,
         body: TestWebhookBody,
-        response: { 202: QueuedTestEvent, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 202: QueuedTestEvent, ...errorResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request, reply) => {
@@ -128,7 +128,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         security: BEARER,
         params: WebhookParams,
         querystring: DeliveriesQuery,
-        response: { 200: WebhookDeliveryList, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: WebhookDeliveryList, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (request) => {
