@@ -329,6 +329,6 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     const operation = doc.paths['/v1/admin/users/{userId}/usage'].delete;
     expect(operation).toMatchObject({ operationId: 'eraseUserUsage', tags: ['usage'] });
-    expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '401', '403']);
+    expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '401', '403', '429']);
   });
 });
