@@ -19,6 +19,11 @@ export interface BenchOptions {
   seed: number;
   /** folder for the service's CPU profiles during ingest */
   profile?: string;
+  skipReservations: boolean;
+  reservationsRate: number;
+  reservationsSeconds: number;
+  reservationsMixedSeconds: number;
+  reservationsIngestRate: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -46,6 +51,17 @@ export const USAGE = `usage: npm run bench -- [options]
                       OS temp folder, removed afterwards
   --skip-ingest       skip the ingest + COPY part
   --skip-queries      skip the query part
+  --skip-reservations skip the quota reservations part
+  --only P            run only one part: ingest, queries or reservations
+  --reservations-rate N
+                      quota reservations per second, open loop (default 2000)
+  --reservations-seconds N
+                      length of the exact phase (settlements = the estimate, overspend checked
+                      exactly; default 60)
+  --reservations-mixed-seconds N
+                      length of the phase with settlements 0.5-1.5 x the estimate (default 15; 0 skips)
+  --reservations-ingest-rate N
+                      ordinary ingest of other users beside the reservations, records/s (default 1000)
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
@@ -76,6 +92,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'database-url': { type: 'string' },
       'skip-ingest': { type: 'boolean', default: false },
       'skip-queries': { type: 'boolean', default: false },
+      'skip-reservations': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'reservations-rate': { type: 'string' },
+      'reservations-seconds': { type: 'string' },
+      'reservations-mixed-seconds': { type: 'string' },
+      'reservations-ingest-rate': { type: 'string' },
       repeat: { type: 'string' },
       'raw-repeat': { type: 'string' },
       seed: { type: 'string' },
@@ -98,6 +120,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!shape) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got "${name}"`);
     if (!shapes.includes(shape)) shapes.push(shape);
   }
+  const parts = ['ingest', 'queries', 'reservations'] as const;
+  const only = values.only === undefined ? undefined : parts.find((p) => p === values.only);
+  if (values.only !== undefined && !only) throw new Error(`--only must be one of ${parts.join(', ')}`);
   const batch = integer('batch', values.batch, 1000, 1);
   if (batch > 10_000) throw new Error('--batch must be at most 10000 (the service accepts up to 10000)');
   return {
@@ -115,8 +140,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     batch,
     duplicates,
     databaseUrl,
-    skipIngest: values['skip-ingest'] ?? false,
-    skipQueries: values['skip-queries'] ?? false,
+    skipIngest: only ? only !== 'ingest' : (values['skip-ingest'] ?? false),
+    skipQueries: only ? only !== 'queries' : (values['skip-queries'] ?? false),
+    skipReservations: only ? only !== 'reservations' : (values['skip-reservations'] ?? false),
+    reservationsRate: integer('reservations-rate', values['reservations-rate'], 2000, 1),
+    reservationsSeconds: integer('reservations-seconds', values['reservations-seconds'], 60, 1),
+    reservationsMixedSeconds: integer('reservations-mixed-seconds', values['reservations-mixed-seconds'], 15, 0),
+    reservationsIngestRate: integer('reservations-ingest-rate', values['reservations-ingest-rate'], 1000, 0),
     repeat: integer('repeat', values.repeat, 50, 1),
     rawRepeat: integer('raw-repeat', values['raw-repeat'], 3, 1),
     seed: integer('seed', values.seed, 42, 0),

@@ -9,6 +9,7 @@ import type { BenchOptions } from './options';
 import type { ProfileSummary } from './profile';
 import type { EndpointResult } from './queries';
 import type { QueryDataset } from './query-dataset';
+import { RESERVATION_TARGETS, reservationReport, type ReservationsResult } from './reservations';
 import { round } from './stats';
 
 export const TARGETS = {
@@ -16,6 +17,8 @@ export const TARGETS = {
   p95Ms: { target: 30, goal: 20 },
   /** never slower than the naive GROUP BY over the raw records: our p95 against its p50 */
   speedup: { target: 1, goal: 20 },
+  /** quota reservations: client-side p99, and tokens granted past a hard limit */
+  reservations: RESERVATION_TARGETS,
 };
 
 /** One HTTP ingest and the binary COPY of the same rows. */
@@ -49,6 +52,7 @@ export interface Results {
     dataset: QueryDataset;
     endpoints: EndpointResult[];
   }>;
+  reservations?: ReservationsResult;
   targets: typeof TARGETS;
   warnings: string[];
   failure?: string;
@@ -220,6 +224,7 @@ export function printReport(r: Results): void {
       '',
     );
   }
+  if (r.reservations) out.push(...reservationReport(r.reservations), '');
   out.push('phases (seconds, 1-minute load average at the end):');
   const width = Math.max(...Object.keys(r.phasesSeconds).map((phase) => phase.length));
   for (const [phase, seconds] of Object.entries(r.phasesSeconds)) {

@@ -2,6 +2,8 @@
  * npm run bench -- [--records N] [--shape favourites|any] [--raw-retention-days N] [--query-records N]
  *                  [--clients N] [--batch N] [--duplicates F] [--database-url URL] [--skip-ingest]
  *                  [--skip-queries] [--repeat N] [--raw-repeat N] [--seed N] [--profile DIR]
+ *                  [--only ingest|queries|reservations] [--skip-reservations] [--reservations-rate N]
+ *                  [--reservations-seconds N] [--reservations-mixed-seconds N] [--reservations-ingest-rate N]
  * See bench/options.ts for the details; results go to stdout and bench/results.json.
  */
 import 'reflect-metadata';
@@ -19,6 +21,7 @@ import { note } from './progress';
 import { explainEndpoint } from './plans';
 import { runQueries } from './queries';
 import { addPartitionsFor, loadQueryDataset } from './query-dataset';
+import { RESERVATION_TARGETS, runReservations } from './reservations';
 import { machineInfo, printReport, TARGETS, writeResults, type Results } from './report';
 import { clusterCpuSeconds, cpuSecondsOf, startService } from './service';
 import { ROLLUPS } from './rollups';
@@ -236,6 +239,55 @@ async function queryPart(
   await drop();
 }
 
+/** Quota reservations at a fixed rate beside ingest, on a fresh database; fails the run on any overspend. */
+async function reservationsPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_reservations_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the reservations database', run: drop });
+  const service = await timed(results, 'start service (reservations)', () =>
+    startService(db.url, { maxBatchRecords: options.batch, rawRetentionDays: options.rawRetentionDays }),
+  );
+  const stopService = onceOnly(service.stop);
+  undo.push({ what: 'stop the service', run: stopService });
+  const client = await connect(db.url);
+  const disconnect = onceOnly(() => client.end());
+  undo.push({ what: 'close a connection', run: disconnect });
+  const reservations = await timed(results, 'quota reservations', () =>
+    runReservations(service, client, server.postmasterPid, {
+      rate: options.reservationsRate,
+      seconds: options.reservationsSeconds,
+      mixedSeconds: options.reservationsMixedSeconds,
+      ingestRate: options.reservationsIngestRate,
+      seed: options.seed,
+    }),
+  );
+  results.reservations = reservations;
+  await stopService();
+  await disconnect();
+  await drop();
+  const problems = reservations.phases.flatMap((p) => p.problems.map((x) => `${p.phase}: ${x}`));
+  for (const p of reservations.phases.filter((x) => x.skipped > 0 || x.answeredPerSecond < 0.95 * x.targetRate)) {
+    results.warnings.push(
+      `RESERVATIONS FAIL (${p.phase}): answered ${p.answeredPerSecond}/s of ${p.targetRate}/s, ${p.skipped} of ${p.due} requests skipped because a second's worth were unanswered`,
+    );
+  }
+  if (reservations.p99Ms > RESERVATION_TARGETS.p99Ms) {
+    results.warnings.push(
+      `RESERVATIONS FAIL: client-side p99 ${reservations.p99Ms} ms is over the ${RESERVATION_TARGETS.p99Ms} ms bar`,
+    );
+  }
+  if (reservations.overspendTokens !== 0 || problems.length > 0) {
+    throw new ConsistencyError(
+      `quota reservations: overspend ${reservations.overspendTokens} tokens (must be 0)${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -277,6 +329,7 @@ async function main(): Promise<number> {
     if (!options.skipQueries) {
       for (const shape of options.shapes) await queryPart(options, results, server, tag, shape);
     }
+    if (!options.skipReservations) await reservationsPart(options, results, server, tag);
   } catch (error) {
     if (interrupted) return 130;
     code = 1;
