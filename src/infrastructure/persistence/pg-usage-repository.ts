@@ -63,7 +63,10 @@ function wellFormed(value: string): string {
 export class PgUsageRepository implements UsageRepository {
   private readonly showsCost: boolean;
 
-  constructor(@inject(DataSource) private readonly db: DataSource, @inject(TOKENS.Settings) settings: Settings) {
+  constructor(
+    @inject(DataSource) private readonly db: DataSource,
+    @inject(TOKENS.Settings) settings: Settings,
+  ) {
     this.showsCost = showsCost(settings.deploymentMode);
   }
 
