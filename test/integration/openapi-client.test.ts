@@ -37,6 +37,13 @@ beforeAll(async () => {
   writeFileSync(scenarioFile, source.replace(/^\/\/ @ts-nocheck$/m, '// (checked)'));
 });
 
+let origin: Promise<string> | undefined;
+/** The service on a real port, started once for the scenarios. */
+function listening(): Promise<string> {
+  origin ??= t.app.listen({ host: '127.0.0.1', port: 0 });
+  return origin;
+}
+
 afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   await t?.close();
@@ -69,7 +76,7 @@ describe('a client generated from the OpenAPI document', () => {
   });
 
   it('runs the scenario against the service', async () => {
-    const baseUrl = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = await listening();
     const { adminScenario } = await import('../fixtures/openapi-client/admin-scenario');
     const result = await adminScenario(baseUrl, t.token('root', { role: 'admin' }));
     expect(result).toMatchObject({
@@ -94,5 +101,24 @@ describe('a client generated from the OpenAPI document', () => {
     });
     expect(result.seriesBuckets).toBeGreaterThanOrEqual(2 * 24);
     expect(['computed', 'provided']).toContain(result.aliceLastStatus);
+  });
+
+  it('reserves, settles through ingest and reads the quota with the generated client', async () => {
+    const baseUrl = await listening();
+    const { quotaScenario } = await import('../fixtures/openapi-client/admin-scenario');
+    const result = await quotaScenario(
+      baseUrl,
+      t.token('root', { role: 'admin' }),
+      t.token('quinn', { role: 'member' }),
+    );
+    expect(result).toEqual({
+      granted: true,
+      heldWhileOpen: 2000,
+      retriedSameReservation: true,
+      // 3,000 tokens recorded (more than estimated): past the 50 % threshold
+      afterSettle: { used: 3000, reserved: 0, remaining: 2000, status: 'warning' },
+      refusal: { statusCode: 429, code: 'quota_exceeded', resetsAt: expect.stringMatching(/^\d{4}-\d{2}-01T/) },
+      ownQuotaLimit: 5000,
+    });
   });
 });
