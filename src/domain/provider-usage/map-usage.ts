@@ -1,0 +1,180 @@
+import { CountReader, isObject, MAX_TOKEN_COUNT, type JsonObject } from './counts';
+import { usageError, type ProviderTokens, type ProviderUsageFormat, type ProviderUsageResult } from './formats';
+
+/**
+ * Maps a provider's usage object, exactly as the provider returned it, to Tokentally's
+ * convention. Error paths point into `usage` itself (e.g. "/total_tokens").
+ */
+export function mapProviderUsage(format: ProviderUsageFormat, usage: unknown): ProviderUsageResult {
+  if (!isObject(usage)) return usageError('', `a ${format} usage object must be a JSON object`);
+  const reader = new CountReader(usage);
+  const tokens = MAPPERS[format](reader, usage);
+  if (reader.error) return reader.error;
+  if (tokens.inputTokens > MAX_TOKEN_COUNT || tokens.outputTokens > MAX_TOKEN_COUNT) {
+    return usageError('', `input and output must each be at most ${MAX_TOKEN_COUNT} tokens`);
+  }
+  return { ok: true, tokens };
+}
+
+type Mapper = (reader: CountReader, usage: JsonObject) => ProviderTokens;
+
+const MAPPERS: Record<ProviderUsageFormat, Mapper> = {
+  'openai.chat': openaiChat,
+  'openai.responses': openaiResponses,
+  'anthropic.messages': anthropicMessages,
+  gemini,
+  'bedrock.converse': bedrockConverse,
+};
+
+/** Chat Completions: every detail is a part of its parent, as in our convention. */
+function openaiChat(reader: CountReader): ProviderTokens {
+  const tokens = {
+    inputTokens: reader.count('/prompt_tokens', true),
+    outputTokens: reader.count('/completion_tokens', true),
+    cachedInputTokens: reader.count('/prompt_tokens_details/cached_tokens'),
+    cacheWriteTokens: reader.count('/prompt_tokens_details/cache_write_tokens'),
+    reasoningTokens: reader.count('/completion_tokens_details/reasoning_tokens'),
+  };
+  checkParts(reader, tokens, {
+    cached: '/prompt_tokens_details/cached_tokens',
+    input: 'prompt_tokens',
+    reasoning: '/completion_tokens_details/reasoning_tokens',
+    output: 'completion_tokens',
+  });
+  checkTotal(reader, '/total_tokens', [tokens.inputTokens + tokens.outputTokens], 'prompt_tokens + completion_tokens');
+  return tokens;
+}
+
+/** Responses API: the same subset rule under other names. */
+function openaiResponses(reader: CountReader): ProviderTokens {
+  const tokens = {
+    inputTokens: reader.count('/input_tokens', true),
+    outputTokens: reader.count('/output_tokens', true),
+    cachedInputTokens: reader.count('/input_tokens_details/cached_tokens'),
+    cacheWriteTokens: reader.count('/input_tokens_details/cache_write_tokens'),
+    reasoningTokens: reader.count('/output_tokens_details/reasoning_tokens'),
+  };
+  checkParts(reader, tokens, {
+    cached: '/input_tokens_details/cached_tokens',
+    input: 'input_tokens',
+    reasoning: '/output_tokens_details/reasoning_tokens',
+    output: 'output_tokens',
+  });
+  checkTotal(reader, '/total_tokens', [tokens.inputTokens + tokens.outputTokens], 'input_tokens + output_tokens');
+  return tokens;
+}
+
+/**
+ * Messages API: `input_tokens` excludes cache reads and writes (three disjoint buckets, summed
+ * here); thinking is part of `output_tokens`. A streamed message's `message_delta` usage is
+ * cumulative, so the last one is the whole call. No total is reported.
+ */
+function anthropicMessages(reader: CountReader): ProviderTokens {
+  const uncached = reader.count('/input_tokens', true);
+  const cacheRead = reader.count('/cache_read_input_tokens');
+  const ttlParts =
+    reader.count('/cache_creation/ephemeral_5m_input_tokens') +
+    reader.count('/cache_creation/ephemeral_1h_input_tokens');
+  let cacheWrite = ttlParts;
+  if (reader.has('/cache_creation_input_tokens')) {
+    cacheWrite = reader.count('/cache_creation_input_tokens');
+    // the per-TTL breakdown, when there is one, splits cache_creation_input_tokens
+    if (ttlParts > 0 && ttlParts !== cacheWrite) {
+      reader.fail('/cache_creation', 'cache_creation must add up to cache_creation_input_tokens');
+    }
+  }
+  const tokens = {
+    inputTokens: uncached + cacheRead + cacheWrite,
+    outputTokens: reader.count('/output_tokens', true),
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: reader.count('/output_tokens_details/thinking_tokens'),
+  };
+  checkParts(reader, tokens, { reasoning: '/output_tokens_details/thinking_tokens', output: 'output_tokens' });
+  return tokens;
+}
+
+/**
+ * Gemini `usageMetadata`: the prompt includes cached content; the tool-use prompt is input
+ * outside it; thoughts are output outside the candidates. Total = all four.
+ */
+function gemini(reader: CountReader): ProviderTokens {
+  const prompt = reader.count('/promptTokenCount', true);
+  const toolUsePrompt = reader.count('/toolUsePromptTokenCount');
+  const candidates = reader.count('/candidatesTokenCount');
+  const thoughts = reader.count('/thoughtsTokenCount');
+  const tokens = {
+    inputTokens: prompt + toolUsePrompt,
+    outputTokens: candidates + thoughts,
+    cachedInputTokens: reader.count('/cachedContentTokenCount'),
+    cacheWriteTokens: 0,
+    reasoningTokens: thoughts,
+  };
+  if (tokens.cachedInputTokens > prompt) {
+    reader.fail(
+      '/cachedContentTokenCount',
+      'cachedContentTokenCount must not exceed promptTokenCount (it is part of it)',
+    );
+  }
+  checkTotal(
+    reader,
+    '/totalTokenCount',
+    [tokens.inputTokens + tokens.outputTokens],
+    'promptTokenCount + toolUsePromptTokenCount + candidatesTokenCount + thoughtsTokenCount',
+  );
+  return tokens;
+}
+
+/**
+ * Converse / ConverseStream: like Anthropic, `inputTokens` excludes cache reads and writes.
+ * Its total is documented as "input plus output"; with caching it is reported including the
+ * cache buckets, so either reading is accepted.
+ */
+function bedrockConverse(reader: CountReader): ProviderTokens {
+  const uncached = reader.count('/inputTokens', true);
+  const cacheRead = reader.count('/cacheReadInputTokens');
+  const cacheWrite = reader.count('/cacheWriteInputTokens');
+  const tokens = {
+    inputTokens: uncached + cacheRead + cacheWrite,
+    outputTokens: reader.count('/outputTokens', true),
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: 0,
+  };
+  checkTotal(
+    reader,
+    '/totalTokens',
+    [tokens.inputTokens + tokens.outputTokens, uncached + tokens.outputTokens],
+    'inputTokens + cacheReadInputTokens + cacheWriteInputTokens + outputTokens',
+  );
+  return tokens;
+}
+
+/** Parts may not exceed their whole; a provider object where they do is not one we can trust. */
+function checkParts(
+  reader: CountReader,
+  tokens: ProviderTokens,
+  paths: { cached?: string; input?: string; reasoning: string; output: string },
+): void {
+  if (paths.cached && tokens.cachedInputTokens + tokens.cacheWriteTokens > tokens.inputTokens) {
+    reader.fail(
+      paths.cached,
+      `cached and cache-write tokens together must not exceed ${paths.input} (they are parts of it)`,
+    );
+  }
+  if (tokens.reasoningTokens > tokens.outputTokens) {
+    reader.fail(
+      paths.reasoning,
+      `${paths.reasoning.slice(paths.reasoning.lastIndexOf('/') + 1)} must not exceed ${paths.output} (it is part of it)`,
+    );
+  }
+}
+
+/** A total the provider sent must agree with its parts. */
+function checkTotal(reader: CountReader, path: string, accepted: number[], sum: string): void {
+  if (!reader.has(path)) return;
+  const total = reader.count(path);
+  if (!reader.error && !accepted.includes(total)) {
+    reader.fail(path, `${path.slice(1)} is ${total}, but ${sum} is ${accepted[0]}`);
+  }
+}
