@@ -38,6 +38,7 @@ const RECORD_COLUMNS: Array<[column: string, type: CopyType]> = [
   ['error', 'text'],
   ['cost', 'numeric'],
   ['cost_status', 'text'],
+  ['token_source', 'text'],
   ['metadata', 'jsonb'],
 ];
 const LEDGER_COLUMNS: Array<[column: string, type: CopyType]> = [

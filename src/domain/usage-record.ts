@@ -3,6 +3,10 @@ import { checkTokenUsage, type FieldError, type TokenUsage } from './token-usage
 
 export type CostStatus = 'computed' | 'provided' | 'unpriced';
 
+/** Token counts the provider reported, or counted by a tokenizer when it reported none (a stream cut short). */
+export const TOKEN_SOURCES = ['reported', 'estimated'] as const;
+export type TokenSource = (typeof TOKEN_SOURCES)[number];
+
 /** One LLM call as stored: who made it, on which model, how many tokens, what it cost. */
 export interface UsageRecord extends TokenUsage {
   workspaceId: string;
@@ -18,6 +22,7 @@ export interface UsageRecord extends TokenUsage {
   error: string | null;
   cost: Decimal | null;
   costStatus: CostStatus;
+  tokenSource: TokenSource;
   metadata: Record<string, unknown> | null;
 }
 
@@ -39,6 +44,7 @@ export interface UsageRecordDraft {
   success?: boolean;
   error?: string;
   cost?: string;
+  tokenSource?: TokenSource;
   metadata?: Record<string, unknown>;
 }
 
@@ -109,6 +115,7 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
       error: draft.error ?? null,
       cost: providedCost,
       costStatus: providedCost ? 'provided' : 'unpriced',
+      tokenSource: draft.tokenSource ?? 'reported',
       metadata: draft.metadata ?? null,
     },
   };

@@ -99,6 +99,7 @@ describe('GET /v1/admin/usage/activity', () => {
       durationMs: null,
       success: true,
       error: null,
+      tokenSource: 'reported',
       cost: null,
       costStatus: 'unpriced',
     });
@@ -115,6 +116,7 @@ describe('GET /v1/admin/usage/activity', () => {
       durationMs: null,
       success: false,
       error: 'timeout',
+      tokenSource: 'reported',
       cost: '0',
       costStatus: 'computed',
     });

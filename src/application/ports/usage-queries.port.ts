@@ -1,4 +1,5 @@
 import type { Decimal } from '../../domain/decimal';
+import type { TokenSource } from '../../domain/usage-record';
 import type { UsageWindow } from '../../domain/usage-window';
 
 /** Narrows a query to one provider, model or user; all optional. */
@@ -98,6 +99,7 @@ export interface UsageRecordView {
   error: string | null;
   cost: Decimal | null;
   costStatus: 'computed' | 'provided' | 'unpriced';
+  tokenSource: TokenSource;
 }
 
 /** Read side of usage: SQL aggregates over the rollups, never raw rows summed in Node. */

@@ -3,9 +3,15 @@ import type { DatabaseTimeouts } from '../config';
 import { Baseline1764806400000 } from '../../../migrations/1764806400000-baseline';
 import { PlansAndQuotas1764979200000 } from '../../../migrations/1764979200000-plans-and-quotas';
 import { Webhooks1765000000000 } from '../../../migrations/1765000000000-webhooks';
+import { TokenSource1796447186253 } from '../../../migrations/1796447186253-token-source';
 import { ENTITIES } from './entities';
 
-export const MIGRATIONS = [Baseline1764806400000, PlansAndQuotas1764979200000, Webhooks1765000000000];
+export const MIGRATIONS = [
+  Baseline1764806400000,
+  PlansAndQuotas1764979200000,
+  Webhooks1765000000000,
+  TokenSource1796447186253,
+];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
 const MIGRATION_LOCK_KEY = 727_412_001;

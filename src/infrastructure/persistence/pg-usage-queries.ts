@@ -324,7 +324,8 @@ export class PgUsageQueries implements UsageQueries {
     const { provider, model, userId } = scope.filter;
     const rows = (await this.db.query(
       `SELECT request_id, occurred_at, user_id, provider, model, operation, input_tokens, output_tokens,
-              cached_input_tokens, reasoning_tokens, total_tokens, duration_ms, success, error, cost::text AS cost, cost_status
+              cached_input_tokens, reasoning_tokens, total_tokens, duration_ms, success, error, cost::text AS cost, cost_status,
+              token_source
        FROM usage_records
        WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
          AND ($4::text IS NULL OR provider = $4) AND ($5::text IS NULL OR model = $5) AND ($6::text IS NULL OR user_id = $6)
@@ -356,6 +357,7 @@ export class PgUsageQueries implements UsageQueries {
       error: row.error as string | null,
       cost: row.cost === null ? null : Decimal.parse(row.cost as string),
       costStatus: row.cost_status as UsageRecordView['costStatus'],
+      tokenSource: row.token_source as UsageRecordView['tokenSource'],
     }));
   }
 }

@@ -20,7 +20,7 @@ WITH input AS (
   SELECT * FROM json_to_recordset($2::json) AS t(request_id text, occurred_at timestamptz, user_id text,
     provider text, model text, operation text, input_tokens bigint, output_tokens bigint, cached_input_tokens bigint,
     cache_write_tokens bigint, reasoning_tokens bigint, total_tokens bigint, duration_ms integer, success boolean,
-    error text, cost numeric, cost_status text, metadata jsonb)
+    error text, cost numeric, cost_status text, token_source text, metadata jsonb)
 ),
 claimed AS (
   INSERT INTO usage_request_ids (workspace_id, request_id, occurred_at)
@@ -34,10 +34,10 @@ claimed AS (
 stored AS (
   INSERT INTO usage_records (workspace_id, request_id, occurred_at, user_id, provider, model, operation,
     input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-    duration_ms, success, error, cost, cost_status, metadata)
+    duration_ms, success, error, cost, cost_status, token_source, metadata)
   SELECT $1, i.request_id, i.occurred_at, i.user_id, i.provider, i.model, i.operation,
     i.input_tokens, i.output_tokens, i.cached_input_tokens, i.cache_write_tokens, i.reasoning_tokens, i.total_tokens,
-    i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.metadata
+    i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.token_source, i.metadata
   FROM input i JOIN claimed c USING (request_id)
   RETURNING request_id, occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
@@ -71,7 +71,7 @@ export class PgUsageRepository implements UsageRepository {
   }
 
   async insertNew(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
-    // one JSON document rather than eighteen arrays: the driver writes arrays as text at about
+    // one JSON document rather than nineteen arrays: the driver writes arrays as text at about
     // 3 µs and 4 KB of garbage per record, JSON.stringify at a fifth of that; cost goes as a
     // decimal string, so PostgreSQL reads it exactly
     const batch = JSON.stringify(
@@ -93,6 +93,7 @@ export class PgUsageRepository implements UsageRepository {
         error: r.error === null ? null : wellFormed(r.error),
         cost: r.cost ? r.cost.toString() : null,
         cost_status: r.costStatus,
+        token_source: r.tokenSource,
         metadata: r.metadata ?? null,
       })),
     );

@@ -1,7 +1,7 @@
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { BatchItem } from '../../../application/use-cases/ingest-usage';
-import type { UsageRecordDraft } from '../../../domain/usage-record';
+import { TOKEN_SOURCES, type TokenSource, type UsageRecordDraft } from '../../../domain/usage-record';
 import { Decimal } from '../../../domain/decimal';
 import { METADATA_MAX_BYTES, UsageRecordInput } from './usage-records.schemas';
 
@@ -68,8 +68,14 @@ export function checkRecord(value: unknown): BatchItem {
   return checkContent(record, record.occurredAt === undefined ? undefined : new Date(record.occurredAt));
 }
 
-/** What the schema cannot say: metadata's size, and no NUL character anywhere. */
+/** What the schema cannot say: metadata's size, a known tokenSource, and no NUL character anywhere. */
 function checkContent(record: RecordInput, occurredAt: Date | undefined): BatchItem {
+  if (record.tokenSource !== undefined && !(TOKEN_SOURCES as readonly string[]).includes(record.tokenSource)) {
+    return {
+      requestId: record.requestId,
+      errors: [{ path: '/tokenSource', message: `must be one of ${TOKEN_SOURCES.join(', ')}` }],
+    };
+  }
   const metadataJson = record.metadata === undefined ? undefined : JSON.stringify(record.metadata);
   if (metadataJson !== undefined && Buffer.byteLength(metadataJson) > METADATA_MAX_BYTES) {
     return {
@@ -109,6 +115,7 @@ function toDraft(record: RecordInput, occurredAt: Date | undefined): UsageRecord
     success: record.success,
     error: record.error,
     cost: cost === undefined ? undefined : typeof cost === 'number' ? Decimal.fromNumber(cost).toString() : cost,
+    tokenSource: record.tokenSource as TokenSource | undefined,
     metadata: record.metadata,
   };
 }

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { TOKEN_SOURCES } from '../../../domain/usage-record';
 
 const Tokens = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description });
 
@@ -49,6 +50,14 @@ export const UsageRecordInput = Type.Object(
           examples: ['0.004215'],
         },
       ),
+    ),
+    tokenSource: Type.Optional(
+      // a plain string enum in the document; TypeBox's compiler ignores `enum`, so
+      // usage-record-check.ts checks the value itself
+      Type.String({
+        enum: [...TOKEN_SOURCES],
+        description: 'reported (default): the provider counted the tokens; estimated: a tokenizer did',
+      }),
     ),
     metadata: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), { description: `any JSON object up to ${METADATA_MAX_BYTES} bytes` }),

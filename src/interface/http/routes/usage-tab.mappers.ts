@@ -74,6 +74,7 @@ export class UsageJson {
       durationMs: r.durationMs,
       success: r.success,
       error: r.error,
+      tokenSource: r.tokenSource,
       ...(this.showCost ? { cost: r.cost?.toString() ?? null, costStatus: r.costStatus } : {}),
     };
   }
