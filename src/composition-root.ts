@@ -14,6 +14,7 @@ import { PgPlanStore } from './infrastructure/persistence/pg-plan-store';
 import { PgQuotaStore } from './infrastructure/persistence/pg-quota-store';
 import { PgApiKeyStore } from './infrastructure/persistence/pg-api-key-store';
 import { PgDatabaseHealth } from './infrastructure/persistence/pg-database-health';
+import { PgLiveUsage } from './infrastructure/persistence/pg-live-usage';
 import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
 import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
@@ -44,6 +45,7 @@ export function createContainer(
   container.registerSingleton(TOKENS.UsageRepository, PgUsageRepository);
   container.registerSingleton(TOKENS.UsageErasure, PgUsageErasure);
   container.registerSingleton(TOKENS.UsageQueries, PgUsageQueries);
+  container.registerSingleton(TOKENS.LiveUsage, PgLiveUsage);
   container.registerSingleton(TOKENS.PriceCatalog, PgPriceCatalog);
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
   container.registerSingleton(TOKENS.PlanStore, PgPlanStore);

@@ -3,6 +3,7 @@ export const TOKENS = {
   UsageRepository: Symbol('UsageRepository'),
   UsageErasure: Symbol('UsageErasure'),
   UsageQueries: Symbol('UsageQueries'),
+  LiveUsage: Symbol('LiveUsage'),
   PriceCatalog: Symbol('PriceCatalog'),
   ApiKeyStore: Symbol('ApiKeyStore'),
   Clock: Symbol('Clock'),

@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import { percentages } from '../../domain/percentages';
 import { localPeriodStart } from '../../domain/usage-window';
 import type { Clock } from '../ports/clock.port';
+import type { LiveUsage, OperationUsage } from '../ports/live-usage.port';
 import { TOKENS } from '../ports/tokens';
 import type { ModelUsage, UsageQueries, UsageScope, UsageTotals } from '../ports/usage-queries.port';
 import { shareBasis } from './share-basis';
@@ -17,6 +18,8 @@ export interface UsageStats {
   topModels: Array<ModelUsage & { percentage: number }>;
   windows: { today: UsageTotals; week: UsageTotals; month: UsageTotals };
   windowStarts: { today: Date; week: Date; month: Date };
+  /** from the raw records of the range */
+  operations: OperationUsage[];
 }
 
 @injectable()
@@ -24,6 +27,7 @@ export class GetUsageStats {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.LiveUsage) private readonly live: LiveUsage,
   ) {}
 
   async execute(workspaceId: string, request: UsageRequest): Promise<UsageStats> {
@@ -35,16 +39,17 @@ export class GetUsageStats {
       month: localPeriodStart('month', now, scope.window.timeZone),
     };
     const since = (from: Date): UsageScope => ({ ...scope, window: { ...scope.window, from, to: now } });
-    const [totals, activeUsers, models, today, week, month] = await Promise.all([
+    const [totals, activeUsers, models, today, week, month, operations] = await Promise.all([
       this.queries.totals(scope),
       this.queries.activeUsers(scope),
       this.queries.byModel(scope),
       this.queries.totals(since(windowStarts.today)),
       this.queries.totals(since(windowStarts.week)),
       this.queries.totals(since(windowStarts.month)),
+      this.live.operations(scope),
     ]);
     const shares = percentages(shareBasis(models));
     const topModels = models.slice(0, TOP_MODELS).map((m, i) => ({ ...m, percentage: shares[i]! }));
-    return { scope, totals, activeUsers, topModels, windows: { today, week, month }, windowStarts };
+    return { scope, totals, activeUsers, topModels, windows: { today, week, month }, windowStarts, operations };
   }
 }

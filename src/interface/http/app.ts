@@ -13,6 +13,8 @@ import { rejectUnstorableText } from './request-text-guard';
 import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
+import { liveRoutes } from './routes/live.route';
+import { LIVE_SCHEMAS } from './routes/live.schemas';
 import { modelRoutes } from './routes/models.route';
 import { planRoutes } from './routes/plans.route';
 import { PLAN_SCHEMAS } from './routes/plans.schemas';
@@ -74,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...PLAN_SCHEMAS,
     ...QUOTA_SCHEMAS,
     ...WEBHOOK_SCHEMAS,
+    ...LIVE_SCHEMAS,
   ]) {
     app.addSchema(schema);
   }
@@ -102,5 +105,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(planRoutes, context);
   await app.register(quotaRoutes, context);
   await app.register(webhookRoutes, context);
+  await app.register(liveRoutes, context);
   return app;
 }

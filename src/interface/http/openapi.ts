@@ -26,6 +26,7 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
         { name: 'plans', description: 'Plans, per-user limits and the quota period’s time zone' },
         { name: 'quota', description: 'Quotas and pre-flight reservations' },
         { name: 'webhooks', description: 'Signed webhooks (Standard Webhooks) for budget alerts' },
+        { name: 'status', description: 'The service’s own state for operators' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

@@ -88,6 +88,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
           week: window('week', result.windowStarts.week),
           month: window('month', result.windowStarts.month),
         },
+        operations: result.operations,
       };
     },
   );

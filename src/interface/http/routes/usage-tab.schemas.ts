@@ -1,5 +1,4 @@
 import { Type, type TProperties } from '@sinclair/typebox';
-import { TOKEN_SOURCES } from '../../../domain/usage-record';
 import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
@@ -103,6 +102,16 @@ export const ModelUsage = Type.Object(
   { $id: 'ModelUsage', title: 'ModelUsage' },
 );
 
+export const OperationUsage = Type.Object(
+  {
+    operation: Nullable(Type.String({ examples: ['chat'] }), { description: 'null where the records did not say' }),
+    requests: Count('calls', 1200),
+    totalTokens: Count('tokens', 3_900_000),
+    errors: Count('failed calls', 4),
+  },
+  { $id: 'OperationUsage', title: 'OperationUsage' },
+);
+
 export const UsageStatsResponse = Type.Object({
   range: Type.Ref(UsageRange),
   totals: Type.Ref(UsageTotals),
@@ -114,6 +123,10 @@ export const UsageStatsResponse = Type.Object({
       description: 'today, this week (from Monday) and this month so far, in tz',
     },
   ),
+  operations: Type.Array(Type.Ref(OperationUsage), {
+    description:
+      'requests per operation in the range, most first; read from the raw records, so only the part of the range within RAW_RETENTION_DAYS counts',
+  }),
 });
 
 export const ProviderUsageResponse = Type.Object({
@@ -237,9 +250,6 @@ export const UsageRecordView = Type.Object(
     durationMs: Nullable(Type.Integer({ examples: [912] })),
     success: Type.Boolean(),
     error: Nullable(Type.String()),
-    tokenSource: StringEnum(TOKEN_SOURCES, {
-      description: 'reported: counted by the provider; estimated: by a tokenizer (a proxied stream cut short)',
-    }),
     cost: Type.Optional(Nullable(DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'))),
     costStatus: Type.Optional(StringEnum(['computed', 'provided', 'unpriced'], { description: COST_NOTE })),
   },
@@ -312,4 +322,4 @@ export const UsageConfigResponse = Type.Object({
   currency: Type.Literal('USD'),
 });
 
-export const USAGE_TAB_SCHEMAS = [UsageRange, UsageTotals, ModelUsage, UserUsageItem, UsageRecordView];
+export const USAGE_TAB_SCHEMAS = [UsageRange, UsageTotals, ModelUsage, UserUsageItem, UsageRecordView, OperationUsage];
