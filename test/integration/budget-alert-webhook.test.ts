@@ -1,8 +1,14 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/composition-root';
 import { waitUntil } from '../support/outage-checks';
-import { createTestDatabase } from '../support/test-app';
+import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app';
 import { bearerFor, startReceiver, startWebhookService, type Receiver } from '../support/webhooks';
 
 /**
@@ -117,5 +123,93 @@ describe('budget alerts by webhook', () => {
       type: 'quota.threshold_crossed',
       data: { userId: 'ben', threshold: 80, tokens: { limit: 1000, used: 900 } },
     });
+    // nothing of this test's may deliver the next test's alert
+    await second.stop();
+  });
+
+  it('delivers an alert after the service is killed (SIGKILL) between commit and delivery', async () => {
+    // a port nobody listens on yet: the killed service's first attempt is refused
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        JWT_SECRET: TEST_JWT_SECRET,
+        PORT: String(await freePort()),
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    cleanups.push(async () => child.exitCode === null && child.kill('SIGKILL'));
+    const origin = await new Promise<string>((found, failed) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(out);
+        if (match) found(match[1]!.replace(/\/$/, ''));
+      });
+      child.once('exit', (code) => failed(new Error(`the service exited (${code}) before listening:\n${out}`)));
+    });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(origin + path, {
+        method,
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, `${method} ${path}: ${await res.clone().text()}`).toBeLessThan(300);
+      return res.json() as Promise<{ id: string; secret: string; accepted: number }>;
+    };
+    const hookUrl = `http://127.0.0.1:${port}/hook`;
+    const { secret } = await call('POST', '/v1/admin/webhooks', { url: hookUrl, events: ['quota.threshold_crossed'] });
+    const plan = await call('POST', '/v1/admin/plans', { name: 'alerts-cleo', monthlyTokenLimit: 1000 });
+    await call('PUT', '/v1/admin/users/cleo/plan', { planId: plan.id });
+    const records = [
+      { requestId: 'cleo-1', userId: 'cleo', provider: 'openai', model: 'gpt-4o', inputTokens: 850, outputTokens: 0 },
+    ];
+    expect((await call('POST', '/v1/usage/records', { records })).accepted).toBe(1);
+
+    // the alert is committed and its first attempt failed; kill the service before the retry
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    cleanups.push(() => db.end());
+    const attemptsToHook = async () =>
+      (
+        await db.query<{ attempts: number; status: string }>(
+          `SELECT d.attempts, d.status FROM webhook_deliveries d
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url = $1`,
+          [hookUrl],
+        )
+      ).rows;
+    await waitUntil(10_000, async () => (await attemptsToHook()).some((d) => d.attempts >= 1));
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    expect(await attemptsToHook()).toEqual([{ attempts: 1, status: 'pending' }]);
+
+    // the receiver comes up, another instance starts, and the retry is delivered
+    const hook = await startReceiver(() => ({ status: 204 }), port);
+    cleanups.push(hook.close);
+    const next = await startWebhookService(databaseUrl);
+    cleanups.push(next.stop);
+    await waitUntil(15_000, async () => hook.received.some((r) => r.body.includes('"cleo"')));
+    const got = hook.received.filter((r) => r.body.includes('"cleo"'));
+    expect(got).toHaveLength(1);
+    expect(new Webhook(secret).verify(got[0]!.body, got[0]!.headers as Record<string, string>)).toMatchObject({
+      type: 'quota.threshold_crossed',
+      data: { userId: 'cleo', threshold: 80, tokens: { limit: 1000, used: 850 } },
+    });
+    expect(await attemptsToHook()).toEqual([{ attempts: 2, status: 'delivered' }]);
   });
 });
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A loopback port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}

@@ -100,8 +100,8 @@ export interface Receiver {
 }
 
 /**
- * A webhook receiver on loopback (port 0): every request is kept, and `answer` says what to
- * reply to it (status and headers), given what came before it.
+ * A webhook receiver on loopback (on `port`, or any free one): every request is kept, and
+ * `answer` says what to reply to it (status and headers), given what came before it.
  */
 export async function startReceiver(
   answer: (
@@ -110,6 +110,7 @@ export async function startReceiver(
   ) => { status: number; headers?: Record<string, string> } = () => ({
     status: 204,
   }),
+  port = 0,
 ): Promise<Receiver> {
   const received: ReceivedWebhook[] = [];
   const server = createServer((req, res) => {
@@ -122,12 +123,12 @@ export async function startReceiver(
       res.writeHead(reply.status, reply.headers).end();
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
-    port,
+    url: `http://127.0.0.1:${bound}/hook`,
+    port: bound,
     received,
     close: () =>
       new Promise((done) => {
