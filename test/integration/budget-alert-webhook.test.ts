@@ -199,7 +199,7 @@ describe('budget alerts by webhook', () => {
       data: { userId: 'cleo', threshold: 80, tokens: { limit: 1000, used: 850 } },
     });
     expect(await attemptsToHook()).toEqual([{ attempts: 2, status: 'delivered' }]);
-  });
+  }, 90_000); // a service process starts from source here
 });
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
