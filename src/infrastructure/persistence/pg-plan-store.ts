@@ -81,6 +81,25 @@ FROM (SELECT * FROM hourly UNION ALL SELECT * FROM raw) u, bounds b
 GROUP BY u.user_id, b.period_start
 ON CONFLICT (workspace_id, user_id, period_start) DO UPDATE SET tokens = EXCLUDED.tokens, cost = EXCLUDED.cost`;
 
+/**
+ * When the zone changes within the same calendar month, the month's alerts already sent and
+ * its live reservations move to the period's new start: an alert is not sent twice for one
+ * month, and a held reservation keeps holding. ($3 the old zone, $4 the new one.)
+ */
+const SAME_MONTH = `
+  SELECT date_trunc('month', $2::timestamptz, $3) AS old_start, date_trunc('month', $2::timestamptz, $4) AS new_start
+  WHERE date_trunc('month', $2::timestamptz AT TIME ZONE $3) = date_trunc('month', $2::timestamptz AT TIME ZONE $4)
+    AND date_trunc('month', $2::timestamptz, $3) <> date_trunc('month', $2::timestamptz, $4)`;
+const CARRY_INTO_NEW_ZONE = [
+  `INSERT INTO quota_alerts (workspace_id, user_id, period_start, threshold, crossed_at)
+   SELECT a.workspace_id, a.user_id, m.new_start, a.threshold, a.crossed_at
+   FROM quota_alerts a, (${SAME_MONTH}) m WHERE a.workspace_id = $1 AND a.period_start = m.old_start
+   ON CONFLICT DO NOTHING`,
+  `DELETE FROM quota_alerts a USING (${SAME_MONTH}) m WHERE a.workspace_id = $1 AND a.period_start = m.old_start`,
+  `UPDATE quota_reservations r SET period_start = m.new_start FROM (${SAME_MONTH}) m
+   WHERE r.workspace_id = $1 AND r.period_start = m.old_start AND r.status = 'active'`,
+];
+
 @injectable()
 export class PgPlanStore implements PlanStore {
   /** Workspaces this process has made sure of: one statement per workspace and process. */
@@ -120,6 +139,9 @@ export class PgPlanStore implements PlanStore {
     await this.ensureWorkspace(workspaceId);
     const rawFrom = new Date(now.getTime() - this.settings.rawRetentionDays * 24 * 60 * 60 * 1000);
     await this.db.transaction(async (tx) => {
+      const [previous] = (await tx.query(`SELECT time_zone FROM workspaces WHERE workspace_id = $1 FOR UPDATE`, [
+        workspaceId,
+      ])) as Array<{ time_zone: string }>;
       await tx.query(`UPDATE workspaces SET time_zone = $2 WHERE workspace_id = $1`, [workspaceId, zone]);
       // ingest waits for this lock before it takes its snapshot, so it then counts in the new zone
       await tx.query(`LOCK TABLE quota_usage IN SHARE ROW EXCLUSIVE MODE`);
@@ -129,6 +151,7 @@ export class PgPlanStore implements PlanStore {
         [workspaceId, now, zone],
       );
       await tx.query(RECOUNT_PERIOD, [workspaceId, now, zone, rawFrom]);
+      for (const carry of CARRY_INTO_NEW_ZONE) await tx.query(carry, [workspaceId, now, previous!.time_zone, zone]);
     });
   }
 
