@@ -18,6 +18,7 @@ import { PgLiveUsage } from './infrastructure/persistence/pg-live-usage';
 import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
 import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
+import { PgUsageExport } from './infrastructure/persistence/pg-usage-export';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
@@ -46,6 +47,7 @@ export function createContainer(
   container.registerSingleton(TOKENS.UsageErasure, PgUsageErasure);
   container.registerSingleton(TOKENS.UsageQueries, PgUsageQueries);
   container.registerSingleton(TOKENS.LiveUsage, PgLiveUsage);
+  container.registerSingleton(TOKENS.UsageExport, PgUsageExport);
   container.registerSingleton(TOKENS.PriceCatalog, PgPriceCatalog);
   container.registerSingleton(TOKENS.ApiKeyStore, PgApiKeyStore);
   container.registerSingleton(TOKENS.PlanStore, PgPlanStore);

@@ -4,6 +4,7 @@ export const TOKENS = {
   UsageErasure: Symbol('UsageErasure'),
   UsageQueries: Symbol('UsageQueries'),
   LiveUsage: Symbol('LiveUsage'),
+  UsageExport: Symbol('UsageExport'),
   PriceCatalog: Symbol('PriceCatalog'),
   ApiKeyStore: Symbol('ApiKeyStore'),
   Clock: Symbol('Clock'),

@@ -67,7 +67,8 @@ export const TOTALS = `
   coalesce(sum(duration_ms_sum), 0)::bigint AS duration_ms_sum, coalesce(sum(duration_count), 0)::bigint AS duration_count,
   coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests`;
 
-function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds): string {
+/** The scope's provider, model and user filters (and `needs.where`), as ` AND …` conditions. */
+export function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
   const { provider, model, userId } = scope.filter;
   return [
     provider === undefined ? '' : ` AND provider = ${params.add(provider.toLowerCase())}`,

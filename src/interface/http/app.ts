@@ -26,6 +26,7 @@ import { usageRecordRoutes } from './routes/usage-records.route';
 import { webhookRoutes } from './routes/webhooks.route';
 import { WEBHOOK_SCHEMAS } from './routes/webhooks.schemas';
 import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
+import { usageExportRoutes } from './routes/usage-export.route';
 import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
 import { UsageRecordInput } from './routes/usage-records.schemas';
@@ -102,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(usageRecordRoutes, context);
   await app.register(userUsageErasureRoutes, context);
   await app.register(usageTabRoutes, context);
+  await app.register(usageExportRoutes, context);
   await app.register(planRoutes, context);
   await app.register(quotaRoutes, context);
   await app.register(webhookRoutes, context);

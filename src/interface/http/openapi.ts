@@ -21,6 +21,7 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
       tags: [
         { name: 'usage', description: 'Recording usage' },
         { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
+        { name: 'export', description: 'Usage exported as CSV or NDJSON, streamed' },
         { name: 'models', description: 'Model catalog and prices' },
         { name: 'api-keys', description: 'API keys for backends' },
         { name: 'plans', description: 'Plans, per-user limits and the quota period’s time zone' },
