@@ -42,6 +42,11 @@ export const RECORD_COLUMNS = [
   tokens('cacheWriteTokens', 'part of inputTokens written to cache'),
   tokens('reasoningTokens', 'part of outputTokens spent reasoning'),
   tokens('totalTokens', 'inputTokens + outputTokens'),
+  {
+    name: 'tokenSource',
+    kind: 'text',
+    description: 'reported (by the provider) or estimated (counted by a tokenizer)',
+  },
   { name: 'durationMs', kind: 'integer', nullable: true, description: 'duration of the call; empty when not sent' },
   { name: 'success', kind: 'boolean', description: 'true or false' },
   { name: 'error', kind: 'text', nullable: true, description: 'the error sent with a failed call' },

@@ -63,6 +63,7 @@ const RECORDS = [
     operation: '+sum',
     inputTokens: 10,
     outputTokens: 5,
+    tokenSource: 'estimated',
   }),
   usageRecord({
     requestId: 'exp-5',
@@ -91,6 +92,7 @@ const RECORD_HEADER = [
   'cacheWriteTokens',
   'reasoningTokens',
   'totalTokens',
+  'tokenSource',
   'durationMs',
   'success',
   'error',
@@ -113,6 +115,7 @@ const RECORD_ROWS = [
     '0',
     '0',
     '1200',
+    'reported',
     '850',
     'true',
     '',
@@ -132,6 +135,7 @@ const RECORD_ROWS = [
     '20',
     '0',
     '550',
+    'reported',
     '400',
     'true',
     '',
@@ -151,6 +155,7 @@ const RECORD_ROWS = [
     '0',
     '0',
     '330',
+    'reported',
     '',
     'false',
     'rate limited, "retry"\nlater',
@@ -170,6 +175,7 @@ const RECORD_ROWS = [
     '0',
     '0',
     '15',
+    'estimated',
     '',
     'true',
     '',
@@ -189,6 +195,7 @@ const RECORD_ROWS = [
     '0',
     '60',
     '140',
+    'reported',
     '1200',
     'true',
     '',
@@ -253,6 +260,7 @@ describe('usage export: records', () => {
       cacheWriteTokens: 0,
       reasoningTokens: 0,
       totalTokens: 1200,
+      tokenSource: 'reported',
       durationMs: 850,
       success: true,
       error: null,
@@ -458,7 +466,7 @@ describe('usage export: who sees what', () => {
         cloud.app.inject({ method: 'GET', url: `/v1/admin/usage/export?${query}`, headers: admin });
       const records = csv((await get(NOVEMBER)).body);
       expect(records[0]).toEqual(RECORD_HEADER.filter((c) => c !== 'cost' && c !== 'costStatus'));
-      expect(records[1]).toEqual(RECORD_ROWS[0]!.slice(0, 15));
+      expect(records[1]).toEqual(RECORD_ROWS[0]!.slice(0, 16));
       const days = ndjson((await get(`${NOVEMBER}&level=day&format=ndjson`)).body);
       expect(Object.keys(days[0]!)).toEqual(DAY_HEADER.filter((c) => c !== 'cost' && c !== 'unpricedRequests'));
       expect(JSON.stringify(days)).not.toMatch(/cost|unpriced/i);

@@ -29,6 +29,7 @@ const RECORD_SQL: Record<RecordColumnName, string> = {
   cacheWriteTokens: 'cache_write_tokens',
   reasoningTokens: 'reasoning_tokens',
   totalTokens: 'total_tokens',
+  tokenSource: 'token_source',
   durationMs: 'duration_ms',
   success: 'success',
   error: 'error',
@@ -65,7 +66,7 @@ const selectList = (sql: Record<string, string>, query: ExportQuery): string =>
   query.columns.map((column) => sql[column.name]!).join(', ');
 
 /** Every record of the range, oldest first; the primary key's order, so no sort is needed. */
-function recordStatement(query: ExportQuery): { text: string; values: unknown[] } {
+export function recordStatement(query: ExportQuery): { text: string; values: unknown[] } {
   const p = new SqlParams();
   const { scope } = query;
   const text = `SELECT ${selectList(RECORD_SQL, query)} FROM usage_records
