@@ -24,6 +24,9 @@ export interface BenchOptions {
   reservationsSeconds: number;
   reservationsMixedSeconds: number;
   reservationsIngestRate: number;
+  skipExport: boolean;
+  exportRecords: number;
+  exportPauseSeconds: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -52,7 +55,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-ingest       skip the ingest + COPY part
   --skip-queries      skip the query part
   --skip-reservations skip the quota reservations part
-  --only P            run only one part: ingest, queries or reservations
+  --skip-export       skip the export part
+  --only P            run only one part: ingest, queries, reservations or export
   --reservations-rate N
                       quota reservations per second, open loop (default 2000)
   --reservations-seconds N
@@ -62,6 +66,10 @@ export const USAGE = `usage: npm run bench -- [options]
                       length of the phase with settlements 0.5-1.5 x the estimate (default 15; 0 skips)
   --reservations-ingest-rate N
                       ordinary ingest of other users beside the reservations, records/s (default 1000)
+  --export-records N  records loaded for the export part (default 1000000): exported as CSV and NDJSON,
+                      with a paused reader, and as days, beside COPY (SELECT …) TO STDOUT of the same rows
+  --export-pause-seconds N
+                      how long the paused reader waits after its first chunk (default 5)
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
@@ -93,6 +101,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'skip-ingest': { type: 'boolean', default: false },
       'skip-queries': { type: 'boolean', default: false },
       'skip-reservations': { type: 'boolean', default: false },
+      'skip-export': { type: 'boolean', default: false },
+      'export-records': { type: 'string' },
+      'export-pause-seconds': { type: 'string' },
       only: { type: 'string' },
       'reservations-rate': { type: 'string' },
       'reservations-seconds': { type: 'string' },
@@ -120,7 +131,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!shape) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got "${name}"`);
     if (!shapes.includes(shape)) shapes.push(shape);
   }
-  const parts = ['ingest', 'queries', 'reservations'] as const;
+  const parts = ['ingest', 'queries', 'reservations', 'export'] as const;
   const only = values.only === undefined ? undefined : parts.find((p) => p === values.only);
   if (values.only !== undefined && !only) throw new Error(`--only must be one of ${parts.join(', ')}`);
   const batch = integer('batch', values.batch, 1000, 1);
@@ -143,6 +154,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     skipIngest: only ? only !== 'ingest' : (values['skip-ingest'] ?? false),
     skipQueries: only ? only !== 'queries' : (values['skip-queries'] ?? false),
     skipReservations: only ? only !== 'reservations' : (values['skip-reservations'] ?? false),
+    skipExport: only ? only !== 'export' : (values['skip-export'] ?? false),
+    exportRecords: integer('export-records', values['export-records'], 1_000_000, 1000),
+    exportPauseSeconds: integer('export-pause-seconds', values['export-pause-seconds'], 5, 0),
     reservationsRate: integer('reservations-rate', values['reservations-rate'], 2000, 1),
     reservationsSeconds: integer('reservations-seconds', values['reservations-seconds'], 60, 1),
     reservationsMixedSeconds: integer('reservations-mixed-seconds', values['reservations-mixed-seconds'], 15, 0),

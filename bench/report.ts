@@ -4,6 +4,7 @@ import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import type { CopyResult } from './copy-baseline';
 import type { Scenario, Shape } from './dataset';
+import { exportReport, type ExportResult } from './export';
 import type { IngestResult } from './ingest';
 import type { BenchOptions } from './options';
 import type { ProfileSummary } from './profile';
@@ -53,6 +54,7 @@ export interface Results {
     endpoints: EndpointResult[];
   }>;
   reservations?: ReservationsResult;
+  export?: ExportResult;
   targets: typeof TARGETS;
   warnings: string[];
   failure?: string;
@@ -225,6 +227,7 @@ export function printReport(r: Results): void {
     );
   }
   if (r.reservations) out.push(...reservationReport(r.reservations), '');
+  if (r.export) out.push(...exportReport(r.export), '');
   out.push('phases (seconds, 1-minute load average at the end):');
   const width = Math.max(...Object.keys(r.phasesSeconds).map((phase) => phase.length));
   for (const [phase, seconds] of Object.entries(r.phasesSeconds)) {

@@ -4,6 +4,7 @@
  *                  [--skip-queries] [--repeat N] [--raw-repeat N] [--seed N] [--profile DIR]
  *                  [--only ingest|queries|reservations] [--skip-reservations] [--reservations-rate N]
  *                  [--reservations-seconds N] [--reservations-mixed-seconds N] [--reservations-ingest-rate N]
+ *                  [--skip-export] [--export-records N] [--export-pause-seconds N]
  * See bench/options.ts for the details; results go to stdout and bench/results.json.
  */
 import 'reflect-metadata';
@@ -14,6 +15,7 @@ import { expectExactRollups, expectTotals, storedTotals } from './checks';
 import { checkpoint, copyBaseline } from './copy-baseline';
 import { connect, createDatabase, serverInfo, startServer } from './database';
 import { SCENARIOS, WORKSPACE, ingestDataset, writeBatchFile, type Scenario, type Shape } from './dataset';
+import { EXPORT_TARGETS, runExport } from './export';
 import { ConsistencyError, runIngest } from './ingest';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { profileOf, summariseProfile } from './profile';
@@ -288,6 +290,36 @@ async function reservationsPart(
   }
 }
 
+/** The export of a loaded dataset over HTTP beside a COPY of the same rows, on a fresh database. */
+async function exportPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_export_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the export database', run: drop });
+  const shape = options.shapes[0]!;
+  const dataset = await loadQueryDataset(db.url, options.exportRecords, options.seed, shape, options.rawRetentionDays);
+  recordPhase(results, `load export rows (SQL, ${shape})`, dataset.loadSeconds + dataset.rollupSeconds);
+  const service = await timed(results, 'start service (export)', () =>
+    startService(db.url, { maxBatchRecords: options.batch, rawRetentionDays: options.rawRetentionDays }),
+  );
+  const stopService = onceOnly(service.stop);
+  undo.push({ what: 'stop the service', run: stopService });
+  results.export = await timed(results, 'export', () =>
+    runExport(db.url, service, dataset, options.exportPauseSeconds * 1000),
+  );
+  await stopService();
+  await drop();
+  for (const run of results.export.runs.filter((r) => r.rssGrowthMB >= EXPORT_TARGETS.rssGrowthMB)) {
+    results.warnings.push(
+      `EXPORT FAIL (${run.name}): the service's RSS grew ${run.rssGrowthMB} MB (target < ${EXPORT_TARGETS.rssGrowthMB} MB)`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -330,6 +362,7 @@ async function main(): Promise<number> {
       for (const shape of options.shapes) await queryPart(options, results, server, tag, shape);
     }
     if (!options.skipReservations) await reservationsPart(options, results, server, tag);
+    if (!options.skipExport) await exportPart(options, results, server, tag);
   } catch (error) {
     if (interrupted) return 130;
     code = 1;
