@@ -32,6 +32,7 @@ const BODIES: Record<string, unknown> = {
   ingestUsageRecords: {
     records: [{ requestId: 'hostile-1', provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 }],
   },
+  exportTraces: { resourceSpans: [{ scopeSpans: [{ spans: [] }] }] },
   createModel: {
     provider: 'acme',
     model: 'hostile',

@@ -19,6 +19,8 @@ import { modelRoutes } from './routes/models.route';
 import { planRoutes } from './routes/plans.route';
 import { PLAN_SCHEMAS } from './routes/plans.schemas';
 import { quotaRoutes } from './routes/quota.route';
+import { traceRoutes } from './routes/traces.route';
+import { TRACE_SCHEMAS } from './routes/traces.schemas';
 import { QUOTA_SCHEMAS } from './routes/quota.schemas';
 import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
@@ -77,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...PLAN_SCHEMAS,
     ...QUOTA_SCHEMAS,
     ...WEBHOOK_SCHEMAS,
+    ...TRACE_SCHEMAS,
     ...LIVE_SCHEMAS,
   ]) {
     app.addSchema(schema);
@@ -101,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes, context);
   await app.register(modelRoutes, context);
   await app.register(usageRecordRoutes, context);
+  await app.register(traceRoutes, context);
   await app.register(userUsageErasureRoutes, context);
   await app.register(usageTabRoutes, context);
   await app.register(usageExportRoutes, context);
