@@ -95,7 +95,7 @@ describe('partial rejection: valid records are stored, each bad one is reported'
   });
 
   it('rejects an unknown field at its own path', async () => {
-    expect(paths(await rejectionOf(usageRecord({ promptTokens: 5 })))).toEqual(['/promptTokens']);
+    expect(paths(await rejectionOf(usageRecord({ inputTokenz: 5 })))).toEqual(['/inputTokenz']);
   });
 
   it('rejects cachedInputTokens greater than inputTokens (they are part of it)', async () => {

@@ -31,7 +31,7 @@ import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
 import { usageExportRoutes } from './routes/usage-export.route';
 import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
-import { UsageRecordInput } from './routes/usage-records.schemas';
+import { USAGE_RECORD_SCHEMAS } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
 import { textCoercingValidators } from './validators';
 
@@ -74,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     PriceInput,
     Price,
     Model,
-    UsageRecordInput,
+    ...USAGE_RECORD_SCHEMAS,
     ...USAGE_TAB_SCHEMAS,
     ...PLAN_SCHEMAS,
     ...QUOTA_SCHEMAS,

@@ -3,9 +3,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { BatchItem } from '../../../application/use-cases/ingest-usage';
 import { TOKEN_SOURCES, type TokenSource, type UsageRecordDraft } from '../../../domain/usage-record';
 import { Decimal } from '../../../domain/decimal';
-import { METADATA_MAX_BYTES, UsageRecordInput } from './usage-records.schemas';
-
-type RecordInput = Static<typeof UsageRecordInput>;
+import { missingIdentity, recordTokens, type RecordTokens } from './usage-record-tokens';
+import { METADATA_MAX_BYTES, TOKEN_ALIASES, UsageRecordInput } from './usage-records.schemas';
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -18,19 +17,48 @@ function parseDateTime(value: string): Date | null {
 
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => parseDateTime(value) !== null);
 
-/** The documented schema: its errors are what a client is told. */
-const checker = TypeCompiler.Compile(UsageRecordInput);
+/**
+ * Every field any documented form of a record has, each checked as documented, none
+ * required: which fields a record needs depends on how it gives its tokens, and
+ * usage-record-tokens.ts says which it lacks. Provider objects are checked by their mapping,
+ * which names the wrong field inside them. Its errors are what a client is told.
+ */
+const { requestId, provider, model, inputTokens, outputTokens } = UsageRecordInput.properties;
+const RecordShape = Type.Object(
+  {
+    ...UsageRecordInput.properties,
+    requestId: Type.Optional(requestId),
+    provider: Type.Optional(provider),
+    model: Type.Optional(model),
+    inputTokens: Type.Optional(inputTokens),
+    outputTokens: Type.Optional(outputTokens),
+    ...Object.fromEntries(
+      TOKEN_ALIASES.flatMap((alias) => [
+        [alias.input, Type.Optional(inputTokens)],
+        [alias.output, Type.Optional(outputTokens)],
+      ]),
+    ),
+    usage: Type.Optional(Type.Unknown()),
+    response: Type.Optional(Type.Unknown()),
+    // its values are checked with the record's tokens
+    usageFormat: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+type RecordInput = Static<typeof UsageRecordInput> & Static<typeof RecordShape>;
+
+const checker = TypeCompiler.Compile(RecordShape);
 
 /**
- * The documented schema without the three checks that cost the most per record: unknown
+ * The record's shape without the three checks that cost the most per record: unknown
  * fields (compiled as a list of names allocated per field), metadata's record type (an
  * entry pair per key) and the date-time format (parsed once more for the draft). `wellFormed`
  * makes those three itself. What it accepts, `checker` accepts; anything else is handed to
  * `checker`, so a client sees the same answer either way.
  */
-const { occurredAt: _occurredAt, metadata: _metadata, ...plainFields } = UsageRecordInput.properties;
+const { occurredAt: _occurredAt, metadata: _metadata, ...plainFields } = RecordShape.properties;
 const plainChecker = TypeCompiler.Compile(Type.Object(plainFields));
-const FIELDS = new Set(Object.keys(UsageRecordInput.properties));
+const FIELDS = new Set(Object.keys(RecordShape.properties));
 
 /** The record's occurredAt (undefined when it has none) if the record is well-formed, else false. */
 function wellFormed(value: unknown): Date | undefined | false {
@@ -62,55 +90,64 @@ export function checkRecord(value: unknown): BatchItem {
       : undefined;
   if (!checker.Check(value)) {
     const errors = [...checker.Errors(value)].map((error) => ({ path: error.path || '/', message: error.message }));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      errors.push(...missingIdentity(value as Record<string, unknown>));
+    }
     return { requestId, errors: firstPerPath(errors) };
   }
   const record = value as RecordInput;
   return checkContent(record, record.occurredAt === undefined ? undefined : new Date(record.occurredAt));
 }
 
-/** What the schema cannot say: metadata's size, a known tokenSource, and no NUL character anywhere. */
+/**
+ * What the schema cannot say: the tokens given one way (and, from a provider object, mapped),
+ * metadata's size, a known tokenSource, and no NUL character anywhere.
+ */
 function checkContent(record: RecordInput, occurredAt: Date | undefined): BatchItem {
+  const resolved = recordTokens(record);
+  if (!resolved.ok) return { requestId: record.requestId, errors: firstPerPath(resolved.errors) };
+  const tokens = resolved.value;
   if (record.tokenSource !== undefined && !(TOKEN_SOURCES as readonly string[]).includes(record.tokenSource)) {
     return {
-      requestId: record.requestId,
+      requestId: tokens.requestId,
       errors: [{ path: '/tokenSource', message: `must be one of ${TOKEN_SOURCES.join(', ')}` }],
     };
   }
   const metadataJson = record.metadata === undefined ? undefined : JSON.stringify(record.metadata);
   if (metadataJson !== undefined && Buffer.byteLength(metadataJson) > METADATA_MAX_BYTES) {
     return {
-      requestId: record.requestId,
+      requestId: tokens.requestId,
       errors: [{ path: '/metadata', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes of JSON` }],
     };
   }
-  if (mayHoldNul(record, metadataJson)) {
+  if (mayHoldNul(record, tokens, metadataJson)) {
     const withNul = fieldsWithNul(record);
     if (withNul.length > 0) {
       return {
-        requestId: record.requestId,
+        requestId: tokens.requestId,
         errors: withNul.map((key) => ({ path: `/${key}`, message: 'must not contain the NUL character (U+0000)' })),
       };
     }
   }
-  return toDraft(record, occurredAt);
+  return toDraft(record, tokens, occurredAt);
 }
 
 /** The checked record as a draft; built field by field, as object rest and spread are slow per record. */
-function toDraft(record: RecordInput, occurredAt: Date | undefined): UsageRecordDraft {
+function toDraft(record: RecordInput, tokens: RecordTokens, occurredAt: Date | undefined): UsageRecordDraft {
   const { cost } = record;
   return {
-    requestId: record.requestId,
+    requestId: tokens.requestId,
     occurredAt,
     userId: record.userId,
-    provider: record.provider,
-    model: record.model,
+    provider: tokens.provider,
+    model: tokens.model,
     operation: record.operation,
-    inputTokens: record.inputTokens,
-    outputTokens: record.outputTokens,
-    cachedInputTokens: record.cachedInputTokens,
-    cacheWriteTokens: record.cacheWriteTokens,
-    reasoningTokens: record.reasoningTokens,
-    totalTokens: record.totalTokens,
+    inputTokens: tokens.inputTokens,
+    outputTokens: tokens.outputTokens,
+    cachedInputTokens: tokens.cachedInputTokens,
+    cacheWriteTokens: tokens.cacheWriteTokens,
+    reasoningTokens: tokens.reasoningTokens,
+    totalTokens: tokens.totalTokens,
     durationMs: record.durationMs,
     success: record.success,
     error: record.error,
@@ -131,11 +168,11 @@ function firstPerPath(errors: Array<{ path: string; message: string }>): Array<{
  * metadata, whose JSON writes U+0000 as \\u0000 (an escaped backslash before "u0000" also
  * matches; fieldsWithNul then looks closer). occurredAt and cost match patterns without it.
  */
-function mayHoldNul(record: RecordInput, metadataJson: string | undefined): boolean {
+function mayHoldNul(record: RecordInput, tokens: RecordTokens, metadataJson: string | undefined): boolean {
   return (
-    record.requestId.includes('\u0000') ||
-    record.provider.includes('\u0000') ||
-    record.model.includes('\u0000') ||
+    tokens.requestId.includes('\u0000') ||
+    tokens.provider.includes('\u0000') ||
+    tokens.model.includes('\u0000') ||
     (record.userId?.includes('\u0000') ?? false) ||
     (record.operation?.includes('\u0000') ?? false) ||
     (record.error?.includes('\u0000') ?? false) ||
@@ -143,10 +180,16 @@ function mayHoldNul(record: RecordInput, metadataJson: string | undefined): bool
   );
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000: such a record must be rejected alone, not fail its batch. */
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000: such a record must be rejected alone, not
+ * fail its batch. Provider objects are not stored (an id or model read from a response was
+ * checked when it was read).
+ */
 function fieldsWithNul(record: Record<string, unknown>): string[] {
   const found: string[] = [];
-  for (const key of Object.keys(record)) if (containsNul(record[key])) found.push(key);
+  for (const key of Object.keys(record)) {
+    if (key !== 'usage' && key !== 'response' && containsNul(record[key])) found.push(key);
+  }
   return found;
 }
 

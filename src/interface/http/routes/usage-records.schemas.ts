@@ -1,5 +1,6 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { TOKEN_SOURCES } from '../../../domain/usage-record';
+import { PROVIDER_USAGE_SCHEMAS, ProviderResponse, ProviderUsage, ProviderUsageFormat } from './provider-usage.schemas';
 
 const Tokens = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description });
 
@@ -66,10 +67,111 @@ export const UsageRecordInput = Type.Object(
   { $id: 'UsageRecordInput', title: 'UsageRecordInput', additionalProperties: false },
 );
 
+/*
+ * The other ways a record may give its tokens, built from UsageRecordInput's fields: a
+ * provider's usage object, a whole provider response, or the seed-era names of inputTokens
+ * and outputTokens.
+ */
+const {
+  requestId,
+  provider,
+  model,
+  inputTokens,
+  outputTokens,
+  cachedInputTokens,
+  cacheWriteTokens,
+  reasoningTokens,
+  totalTokens,
+  ...callFields
+} = UsageRecordInput.properties;
+const tokenParts = { cachedInputTokens, cacheWriteTokens, reasoningTokens, totalTokens };
+const usageFormat = Type.Optional(Type.Ref(ProviderUsageFormat));
+
+export const UsageRecordWithProviderUsage = Type.Object(
+  { requestId, provider, model, ...callFields, usage: Type.Ref(ProviderUsage), usageFormat },
+  {
+    $id: 'UsageRecordWithProviderUsage',
+    title: 'UsageRecordWithProviderUsage',
+    description:
+      'a record whose tokens are the provider’s usage object as it came, instead of inputTokens, outputTokens, …',
+    additionalProperties: false,
+  },
+);
+
+export const UsageRecordWithProviderResponse = Type.Object(
+  {
+    requestId: Type.Optional(Type.String({ ...requestId, description: 'default: the response’s id' })),
+    provider: Type.Optional(
+      Type.String({ ...provider, description: 'default: the provider whose format the response is' }),
+    ),
+    model: Type.Optional(Type.String({ ...model, description: 'default: the response’s model' })),
+    ...callFields,
+    response: Type.Ref(ProviderResponse),
+    usageFormat,
+  },
+  {
+    $id: 'UsageRecordWithProviderResponse',
+    title: 'UsageRecordWithProviderResponse',
+    description:
+      'a record whose tokens, request id, model and provider are read from a provider response body (fields given here win)',
+    additionalProperties: false,
+  },
+);
+
+/** The names of inputTokens and outputTokens that clients of the seed era send; nothing else differs. */
+export const TOKEN_ALIASES = [
+  { input: 'promptTokens', output: 'completionTokens' },
+  { input: 'prompt_tokens', output: 'completion_tokens' },
+] as const;
+
+/** OpenAPI 3.0 has no `examples` in a schema; the document generator turns them into `example` only outside unions. */
+const withoutExamples = (properties: Record<string, TSchema>): Record<string, TSchema> =>
+  Object.fromEntries(Object.entries(properties).map(([name, { examples: _examples, ...schema }]) => [name, schema]));
+
+export const UsageRecordWithPromptTokens = Type.Union(
+  TOKEN_ALIASES.map((alias) =>
+    Type.Object(
+      withoutExamples({
+        requestId,
+        provider,
+        model,
+        ...callFields,
+        [alias.input]: Type.Integer({ ...inputTokens, description: `another name of inputTokens` }),
+        [alias.output]: Type.Integer({ ...outputTokens, description: `another name of outputTokens` }),
+        ...tokenParts,
+      }),
+      { additionalProperties: false },
+    ),
+  ),
+  {
+    $id: 'UsageRecordWithPromptTokens',
+    title: 'UsageRecordWithPromptTokens',
+    description: 'older names of inputTokens and outputTokens, still accepted',
+    deprecated: true,
+  },
+);
+
+/** One record: tokens in our fields, as a provider's usage object, or as a whole provider response. */
+export const UsageRecordItem = Type.Union([
+  Type.Ref(UsageRecordInput),
+  Type.Ref(UsageRecordWithProviderUsage),
+  Type.Ref(UsageRecordWithProviderResponse),
+  Type.Ref(UsageRecordWithPromptTokens),
+]);
+
+/** Every named schema a record refers to, for the document's components. */
+export const USAGE_RECORD_SCHEMAS = [
+  UsageRecordInput,
+  ...PROVIDER_USAGE_SCHEMAS,
+  UsageRecordWithProviderUsage,
+  UsageRecordWithProviderResponse,
+  UsageRecordWithPromptTokens,
+];
+
 /** The envelope as documented; records are checked one by one so that one bad record rejects only itself. */
 export const IngestBody = (maxRecords: number) =>
   Type.Object(
-    { records: Type.Array(Type.Ref(UsageRecordInput), { minItems: 1, maxItems: maxRecords }) },
+    { records: Type.Array(UsageRecordItem, { minItems: 1, maxItems: maxRecords }) },
     { additionalProperties: false },
   );
 
