@@ -72,7 +72,7 @@ describe('a client generated from the OpenAPI document', () => {
     expect(diagnostics).toEqual([]);
     // the forbidden calls are still there to be refused
     const expectations = readFileSync(scenarioFile, 'utf8').match(/@ts-expect-error/g) ?? [];
-    expect(expectations.length).toBeGreaterThanOrEqual(7);
+    expect(expectations.length).toBeGreaterThanOrEqual(9);
   });
 
   it('runs the scenario against the service', async () => {
@@ -101,6 +101,18 @@ describe('a client generated from the OpenAPI document', () => {
     });
     expect(result.seriesBuckets).toBeGreaterThanOrEqual(2 * 24);
     expect(['computed', 'provided']).toContain(result.aliceLastStatus);
+  });
+
+  it('sends a provider usage object and a whole provider response with the generated client', async () => {
+    const baseUrl = await listening();
+    const { providerUsageScenario } = await import('../fixtures/openapi-client/admin-scenario');
+    // Anthropic's disjoint buckets summed (12 + 900 read + 88 written), then the chat response's 500
+    expect(await providerUsageScenario(baseUrl, t.token('root', { role: 'admin' }))).toEqual({
+      accepted: 2,
+      inputTokens: 1_500,
+      cachedInputTokens: 900,
+      outputTokens: 100,
+    });
   });
 
   it('reserves, settles through ingest and reads the quota with the generated client', async () => {
