@@ -7,7 +7,7 @@ import type { Settings } from './application/ports/settings.port';
 import { TOKENS } from './application/ports/tokens';
 import type { UsageQueries } from './application/ports/usage-queries.port';
 import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
-import type { DatabaseTimeouts } from './infrastructure/config';
+import type { DatabaseTimeouts, ProxyConfig } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
 import { PgPlanStore } from './infrastructure/persistence/pg-plan-store';
@@ -80,6 +80,8 @@ export interface ServiceOptions {
   webhooks?: Omit<WebhookWorkerOptions, 'deploymentMode'>;
   /** requests per API key, user or anonymous address; absent: not limited */
   rateLimit?: RateLimitSettings;
+  /** where the proxy forwards calls; absent: the providers' own APIs */
+  proxy?: ProxyConfig;
 }
 
 export interface RunningService {
@@ -152,6 +154,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       maxBatchRecords: options.settings.maxBatchRecords,
       logLevel: options.logLevel,
       rateLimit: options.rateLimit,
+      proxy: options.proxy,
     });
   } catch (error) {
     await destroyPools();

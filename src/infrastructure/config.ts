@@ -72,6 +72,45 @@ export function loadRateLimit(env: Env): RateLimitConfig {
   return rateLimit;
 }
 
+/** Where the proxy forwards calls (OPENAI_UPSTREAM_URL, ANTHROPIC_UPSTREAM_URL); the path after the proxy's prefix is appended. */
+export interface ProxyConfig {
+  openaiUpstreamUrl: string;
+  anthropicUpstreamUrl: string;
+}
+
+export const DEFAULT_PROXY: ProxyConfig = {
+  openaiUpstreamUrl: 'https://api.openai.com/v1',
+  anthropicUpstreamUrl: 'https://api.anthropic.com',
+};
+
+/** Reads and validates the proxy's upstreams: http(s) URLs without credentials, query or fragment. */
+export function loadProxyConfig(env: Env): ProxyConfig {
+  const { value, problems } = reader(env);
+  const upstream = (name: string, fallback: string): string => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+      problems.push(
+        `${name} must be an http(s) URL without credentials, query or fragment, got ${JSON.stringify(raw)}`,
+      );
+      return fallback;
+    }
+    return raw.replace(/\/+$/, '');
+  };
+  const proxy: ProxyConfig = {
+    openaiUpstreamUrl: upstream('OPENAI_UPSTREAM_URL', DEFAULT_PROXY.openaiUpstreamUrl),
+    anthropicUpstreamUrl: upstream('ANTHROPIC_UPSTREAM_URL', DEFAULT_PROXY.anthropicUpstreamUrl),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return proxy;
+}
+
 function reader(env: Env) {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {

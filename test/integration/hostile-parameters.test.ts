@@ -121,17 +121,21 @@ beforeAll(async () => {
   const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
     paths: Record<string, Record<string, { operationId: string; parameters?: Parameter[]; requestBody?: unknown }>>;
   };
-  operations = Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item)
-      .filter(([method]) => METHODS.includes(method))
-      .map(([method, op]) => ({
-        method,
-        path,
-        operationId: op.operationId,
-        parameters: op.parameters ?? [],
-        hasBody: op.requestBody !== undefined,
-      })),
-  );
+  // the proxy answers in the provider's error shape and forwards bodies it never reads as
+  // ours: test/integration/proxy.test.ts covers it
+  operations = Object.entries(doc.paths)
+    .filter(([path]) => !path.startsWith('/proxy/'))
+    .flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => METHODS.includes(method))
+        .map(([method, op]) => ({
+          method,
+          path,
+          operationId: op.operationId,
+          parameters: op.parameters ?? [],
+          hasBody: op.requestBody !== undefined,
+        })),
+    );
 });
 afterAll(async () => t.close());
 

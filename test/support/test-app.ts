@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import type { Clock } from '../../src/application/ports/clock.port';
 import { createContainer, systemClock } from '../../src/composition-root';
 import type { DeploymentMode } from '../../src/domain/deployment-mode';
+import type { ProxyConfig } from '../../src/infrastructure/config';
 import { createDataSource } from '../../src/infrastructure/persistence/data-source';
 import { buildApp } from '../../src/interface/http/app';
 import type { RateLimitSettings } from '../../src/interface/http/rate-limit';
@@ -51,6 +52,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** requests per API key, user or address; absent: not limited */
   rateLimit?: RateLimitSettings;
+  /** where the proxy forwards calls (a fake upstream on loopback) */
+  proxy?: ProxyConfig;
 }
 
 export interface TestApp {
@@ -80,6 +83,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     requestTimeoutMs: options.requestTimeoutMs,
     rateLimit: options.rateLimit,
+    proxy: options.proxy,
   });
   await app.ready();
   return {

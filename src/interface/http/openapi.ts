@@ -27,6 +27,11 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
         { name: 'plans', description: 'Plans, per-user limits and the quota period’s time zone' },
         { name: 'quota', description: 'Quotas and pre-flight reservations' },
         { name: 'webhooks', description: 'Signed webhooks (Standard Webhooks) for budget alerts' },
+        {
+          name: 'proxy',
+          description:
+            'OpenAI- and Anthropic-compatible proxy: point an SDK at it, every call is recorded (bodies are the provider’s own)',
+        },
         { name: 'status', description: 'The service’s own state for operators' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
@@ -34,6 +39,7 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          tokentallyKey: { type: 'apiKey', in: 'header', name: 'X-Tokentally-Key' },
         },
       },
     },
