@@ -37,6 +37,12 @@ export interface PriceCatalog {
    * Models found nowhere are absent.
    */
   schedulesFor(workspaceId: string, refs: ReadonlyArray<ModelRef>): Promise<Map<string, PriceVersion[][]>>;
+  /**
+   * One model's schedules as `schedulesFor` finds them, for estimates before a call: reused for a
+   * short while, so a price or model added on another instance may be seen a little later (one
+   * added through this instance is seen at once). Never for recorded usage, which is exact.
+   */
+  recentSchedulesFor(workspaceId: string, ref: ModelRef): Promise<PriceVersion[][] | undefined>;
   list(workspaceId: string, filter: ModelFilter): Promise<{ items: CatalogModel[]; total: number }>;
   create(workspaceId: string, model: NewModel): Promise<CatalogModel>;
   addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel>;

@@ -38,8 +38,8 @@ export interface ReservationView {
 
 export type ReservationOutcome =
   | { kind: 'granted' | 'existing'; reservation: Reservation; view: ReservationView }
-  | { kind: 'quota_exceeded'; periodStart: Date; view: ReservationView }
-  | { kind: 'rate_limited'; retryAfterSeconds: number; view: ReservationView }
+  | { kind: 'quota_exceeded'; periodStart: Date; resetsAt: Date; view: ReservationView }
+  | { kind: 'rate_limited'; retryAfterSeconds: number; resetsAt: Date; view: ReservationView }
   /** the request id holds a reservation of another user */
   | { kind: 'conflict' };
 
@@ -47,7 +47,11 @@ export type ReleaseOutcome = 'released' | 'not_found' | 'settled' | 'forbidden';
 
 export interface QuotaStore {
   usage(workspaceId: string, userId: string, periodStart: Date, now: Date): Promise<QuotaUsage>;
-  /** Atomic: any number of concurrent calls, on any number of instances, never take more than a limit. */
+  /**
+   * Atomic: any number of concurrent calls, on any number of instances, never take more than a
+   * limit. Calls that arrive together may be decided in one database call, with the latest `now`
+   * among them.
+   */
   reserve(request: ReservationRequest): Promise<ReservationOutcome>;
   /** Releases an active reservation; `userId` set: only if it is that user's. */
   release(workspaceId: string, reservationId: string, userId?: string): Promise<ReleaseOutcome>;

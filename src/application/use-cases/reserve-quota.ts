@@ -2,11 +2,10 @@ import { inject, injectable } from 'tsyringe';
 import { Decimal } from '../../domain/decimal';
 import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError } from '../../domain/errors';
 import { priceInForce } from '../../domain/model-price';
-import { quotaPeriod } from '../../domain/plan';
 import type { Principal } from '../../domain/principal';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
-import { modelRefKey, type PriceCatalog } from '../ports/price-catalog.port';
+import type { PriceCatalog } from '../ports/price-catalog.port';
 import type { Reservation, ReservationView, QuotaStore } from '../ports/quota-store.port';
 import { TOKENS } from '../ports/tokens';
 
@@ -64,7 +63,7 @@ export class ReserveQuota {
       case 'conflict':
         throw new ConflictError(`requestId ${JSON.stringify(input.requestId)} holds another user's reservation`);
       case 'quota_exceeded': {
-        const resetsAt = quotaPeriod(now, await this.plans.timeZone(workspaceId)).resetsAt;
+        const { resetsAt } = outcome;
         throw new LimitReachedError(
           'quota_exceeded',
           `the reservation would exceed ${input.userId}'s monthly limit; the period resets at ${resetsAt.toISOString()}`,
@@ -72,15 +71,13 @@ export class ReserveQuota {
           resetsAt,
         );
       }
-      case 'rate_limited': {
-        const resetsAt = quotaPeriod(now, await this.plans.timeZone(workspaceId)).resetsAt;
+      case 'rate_limited':
         throw new LimitReachedError(
           'rate_limited',
           `${input.userId} made the plan's reservations per minute already; retry in ${outcome.retryAfterSeconds} s`,
           outcome.retryAfterSeconds,
-          resetsAt,
+          outcome.resetsAt,
         );
-      }
     }
   }
 
@@ -102,7 +99,7 @@ export class ReserveQuota {
   private async estimateCost(workspaceId: string, input: ReservationInput, now: Date): Promise<Decimal | null> {
     if (!input.provider || !input.model) return null;
     const ref = { provider: input.provider, model: input.model };
-    const schedules = (await this.catalog.schedulesFor(workspaceId, [ref])).get(modelRefKey(ref));
+    const schedules = await this.catalog.recentSchedulesFor(workspaceId, ref);
     const price = schedules ? priceInForce(schedules, now) : null;
     if (!price) return null;
     const rates = [

@@ -4,6 +4,7 @@ import { Baseline1764806400000 } from '../../../migrations/1764806400000-baselin
 import { PlansAndQuotas1764979200000 } from '../../../migrations/1764979200000-plans-and-quotas';
 import { Webhooks1765000000000 } from '../../../migrations/1765000000000-webhooks';
 import { TokenSource1796447186253 } from '../../../migrations/1796447186253-token-source';
+import { QuotaReserveBatch1796447302551 } from '../../../migrations/1796447302551-quota-reserve-batch';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -11,6 +12,7 @@ export const MIGRATIONS = [
   PlansAndQuotas1764979200000,
   Webhooks1765000000000,
   TokenSource1796447186253,
+  QuotaReserveBatch1796447302551,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

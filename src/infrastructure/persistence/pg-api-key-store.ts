@@ -18,6 +18,15 @@ function toInfo(row: ApiKeyEntity): ApiKeyInfo {
 }
 
 /**
+ * How long a verified key is accepted from memory. A key revoked through this instance is
+ * refused at once; other instances of the service may accept it for up to this long.
+ */
+export const VERIFIED_KEY_MS = 5_000;
+const MAX_VERIFIED_KEYS = 10_000;
+/** at most one write of last_used_at a minute per key, not one per request */
+const LAST_USED_EVERY_MS = 60_000;
+
+/**
  * Keys look like `tt_<workspace, base64url>.<secret>`: the workspace part lets a key be
  * found by (workspace, hash of secret), a lookup on the table's workspace-led unique key.
  * The secret has 256 random bits, so a plain SHA-256 is a sound hash for it.
@@ -25,6 +34,10 @@ function toInfo(row: ApiKeyEntity): ApiKeyInfo {
 @injectable()
 export class PgApiKeyStore implements ApiKeyStore {
   private readonly keys: Repository<ApiKeyEntity>;
+  /** verified keys by workspace and hash of secret; unknown and revoked keys are never kept */
+  private readonly verified = new Map<string, { info: ApiKeyInfo; until: number }>();
+  /** bumped by every revocation on this instance: a lookup that overlapped one is not kept */
+  private revocations = 0;
 
   constructor(@inject(DataSource) db: DataSource) {
     this.keys = db.getRepository(ApiKeyEntity);
@@ -54,21 +67,49 @@ export class PgApiKeyStore implements ApiKeyStore {
   }
 
   async revoke(workspaceId: string, id: string): Promise<boolean> {
-    const result = await this.keys.update({ workspaceId, id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
-    return (result.affected ?? 0) > 0;
+    this.revocations += 1;
+    try {
+      const result = await this.keys.update({ workspaceId, id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+      return (result.affected ?? 0) > 0;
+    } finally {
+      // again after the commit: a lookup that read the key before it is not kept either
+      this.revocations += 1;
+      for (const [key, kept] of this.verified) {
+        if (kept.info.workspaceId === workspaceId && kept.info.id === id) this.verified.delete(key);
+      }
+    }
   }
 
   async verify(presented: string): Promise<ApiKeyInfo | null> {
     const match = /^tt_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(presented);
     if (!match) return null;
     const workspaceId = Buffer.from(match[1]!, 'base64url').toString('utf8');
-    const row = await this.keys.findOneBy({ workspaceId, secretHash: hash(match[2]!), revokedAt: IsNull() });
-    if (!row) return null;
-    // at most one write a minute per key, not one per request
-    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
-      await this.keys.update({ workspaceId: row.workspaceId, id: row.id }, { lastUsedAt: () => 'now()' });
+    const secretHash = hash(match[2]!);
+    const cacheKey = `${workspaceId}\u0000${secretHash.toString('base64')}`;
+    const now = Date.now();
+    const kept = this.verified.get(cacheKey);
+    if (kept && kept.until > now) {
+      if (!kept.info.lastUsedAt || now - kept.info.lastUsedAt.getTime() > LAST_USED_EVERY_MS) {
+        await this.markUsed(kept.info);
+      }
+      return kept.info;
     }
-    return toInfo(row);
+    const revocations = this.revocations;
+    const row = await this.keys.findOneBy({ workspaceId, secretHash, revokedAt: IsNull() });
+    if (!row) return null;
+    const info = toInfo(row);
+    if (!info.lastUsedAt || Date.now() - info.lastUsedAt.getTime() > LAST_USED_EVERY_MS) await this.markUsed(info);
+    if (revocations === this.revocations) {
+      this.verified.delete(cacheKey);
+      if (this.verified.size >= MAX_VERIFIED_KEYS) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(cacheKey, { info, until: Date.now() + VERIFIED_KEY_MS });
+    }
+    return info;
+  }
+
+  private async markUsed(info: ApiKeyInfo): Promise<void> {
+    info.lastUsedAt = new Date();
+    await this.keys.update({ workspaceId: info.workspaceId, id: info.id }, { lastUsedAt: () => 'now()' });
   }
 }
 

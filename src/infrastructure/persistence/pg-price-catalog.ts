@@ -75,9 +75,38 @@ const MODEL_WITH_PRICES = `
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
+/** How long `recentSchedulesFor` reuses a lookup: a price added on another instance is seen after at most this. */
+export const RECENT_PRICES_MS = 30_000;
+const MAX_RECENT_PRICES = 10_000;
+
 @injectable()
 export class PgPriceCatalog implements PriceCatalog {
+  private readonly recent = new Map<string, { until: number; schedules: PriceVersion[][] | undefined }>();
+  /** bumped by every change on this instance: a lookup that overlapped one is not kept */
+  private changes = 0;
+
   constructor(@inject(DataSource) private readonly db: DataSource) {}
+
+  async recentSchedulesFor(workspaceId: string, ref: ModelRef): Promise<PriceVersion[][] | undefined> {
+    const key = `${workspaceId}\u0000${modelRefKey(ref)}`;
+    const kept = this.recent.get(key);
+    if (kept && kept.until > Date.now()) return kept.schedules;
+    const changes = this.changes;
+    const schedules = (await this.schedulesFor(workspaceId, [ref])).get(modelRefKey(ref));
+    if (changes === this.changes) {
+      this.recent.delete(key);
+      if (this.recent.size >= MAX_RECENT_PRICES) this.recent.delete(this.recent.keys().next().value!);
+      this.recent.set(key, { until: Date.now() + RECENT_PRICES_MS, schedules });
+    }
+    return schedules;
+  }
+
+  /** A workspace's models or prices changed: its estimates look them up again. */
+  private forgetRecent(workspaceId: string): void {
+    this.changes += 1;
+    const prefix = `${workspaceId}\u0000`;
+    for (const key of this.recent.keys()) if (key.startsWith(prefix)) this.recent.delete(key);
+  }
 
   async schedulesFor(workspaceId: string, refs: ReadonlyArray<ModelRef>): Promise<Map<string, PriceVersion[][]>> {
     const unique = new Map<string, { providers: string[]; keys: string[] }>();
@@ -157,6 +186,22 @@ export class PgPriceCatalog implements PriceCatalog {
   }
 
   async create(workspaceId: string, model: NewModel): Promise<CatalogModel> {
+    try {
+      return await this.createModel(workspaceId, model);
+    } finally {
+      this.forgetRecent(workspaceId);
+    }
+  }
+
+  async addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel> {
+    try {
+      return await this.addPriceVersion(workspaceId, modelId, price);
+    } finally {
+      this.forgetRecent(workspaceId);
+    }
+  }
+
+  private async createModel(workspaceId: string, model: NewModel): Promise<CatalogModel> {
     return this.db.transaction(async (tx) => {
       const id = randomUUID();
       try {
@@ -179,7 +224,7 @@ export class PgPriceCatalog implements PriceCatalog {
     });
   }
 
-  async addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel> {
+  private async addPriceVersion(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel> {
     return this.db.transaction(async (tx) => {
       const models = tx.getRepository(ModelEntity);
       const candidates = await models.findBy([

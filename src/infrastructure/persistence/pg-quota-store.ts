@@ -12,10 +12,12 @@ import type {
 import { Decimal } from '../../domain/decimal';
 
 interface ReserveRow {
+  item: number;
   outcome: 'granted' | 'existing' | 'quota_exceeded' | 'rate_limited' | 'conflict';
   reservation_id: string | null;
   reserved_for: string;
   period_start: Date;
+  resets_at: Date;
   expires_at: Date | null;
   over_limit: boolean;
   token_limit: string | null;
@@ -40,8 +42,53 @@ function viewOf(row: ReserveRow): ReservationView {
   };
 }
 
+function outcomeOf(request: ReservationRequest, row: ReserveRow): ReservationOutcome {
+  const view = viewOf(row);
+  switch (row.outcome) {
+    case 'granted':
+    case 'existing':
+      return {
+        kind: row.outcome,
+        reservation: {
+          id: row.reservation_id!,
+          userId: row.reserved_for,
+          requestId: request.requestId,
+          periodStart: row.period_start,
+          expiresAt: row.expires_at!,
+          overLimit: row.over_limit,
+        },
+        view,
+      };
+    case 'quota_exceeded':
+      return { kind: 'quota_exceeded', periodStart: row.period_start, resetsAt: row.resets_at, view };
+    case 'rate_limited':
+      return { kind: 'rate_limited', retryAfterSeconds: row.retry_after_seconds ?? 60, resetsAt: row.resets_at, view };
+    case 'conflict':
+      return { kind: 'conflict' };
+  }
+}
+
+/** One database call (and one commit) decides at most this many reservations. */
+export const MAX_RESERVATION_BATCH = 500;
+/**
+ * Batch calls of one instance in flight at once. Reservations that arrive meanwhile wait and go
+ * together in the next call, so under load each call carries many, and they take at most this
+ * many of the pool's connections: ingest, which settles them, always finds one.
+ */
+export const RESERVATION_CALLS_IN_FLIGHT = 2;
+
+interface Waiting {
+  request: ReservationRequest;
+  resolve: (outcome: ReservationOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
 @injectable()
 export class PgQuotaStore implements QuotaStore {
+  /** reservations not yet sent, by workspace (one batch call is about one workspace) */
+  private readonly waiting = new Map<string, Waiting[]>();
+  private inFlight = 0;
+
   constructor(@inject(DataSource) private readonly db: DataSource) {}
 
   async usage(workspaceId: string, userId: string, periodStart: Date, now: Date): Promise<QuotaUsage> {
@@ -61,42 +108,57 @@ export class PgQuotaStore implements QuotaStore {
     };
   }
 
-  async reserve(request: ReservationRequest): Promise<ReservationOutcome> {
-    const [row] = (await this.db.query(`SELECT * FROM quota_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
-      request.workspaceId,
-      request.userId,
-      request.requestId,
-      request.estimatedTokens,
-      request.estimatedCost?.toString() ?? null,
-      request.provider,
-      request.model,
-      request.ttlSeconds,
-      request.now,
-      randomUUID(),
-    ])) as ReserveRow[];
-    const result = row!;
-    const view = viewOf(result);
-    switch (result.outcome) {
-      case 'granted':
-      case 'existing':
-        return {
-          kind: result.outcome,
-          reservation: {
-            id: result.reservation_id!,
-            userId: result.reserved_for,
-            requestId: request.requestId,
-            periodStart: result.period_start,
-            expiresAt: result.expires_at!,
-            overLimit: result.over_limit,
-          },
-          view,
-        };
-      case 'quota_exceeded':
-        return { kind: 'quota_exceeded', periodStart: result.period_start, view };
-      case 'rate_limited':
-        return { kind: 'rate_limited', retryAfterSeconds: result.retry_after_seconds ?? 60, view };
-      case 'conflict':
-        return { kind: 'conflict' };
+  reserve(request: ReservationRequest): Promise<ReservationOutcome> {
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(request.workspaceId);
+      if (queue) queue.push({ request, resolve, reject });
+      else this.waiting.set(request.workspaceId, [{ request, resolve, reject }]);
+      this.sendWaiting();
+    });
+  }
+
+  /** Starts batch calls while fewer than RESERVATION_CALLS_IN_FLIGHT run, oldest workspace first. */
+  private sendWaiting(): void {
+    while (this.inFlight < RESERVATION_CALLS_IN_FLIGHT && this.waiting.size > 0) {
+      const [workspaceId, queue] = this.waiting.entries().next().value as [string, Waiting[]];
+      const batch = queue.splice(0, MAX_RESERVATION_BATCH);
+      // a workspace with more waiting goes to the back, so others get their turn
+      this.waiting.delete(workspaceId);
+      if (queue.length > 0) this.waiting.set(workspaceId, queue);
+      this.inFlight += 1;
+      void this.reserveBatch(workspaceId, batch).finally(() => {
+        this.inFlight -= 1;
+        this.sendWaiting();
+      });
+    }
+  }
+
+  private async reserveBatch(workspaceId: string, batch: Waiting[]): Promise<void> {
+    try {
+      const requests = batch.map((w) => w.request);
+      const now = new Date(Math.max(...requests.map((r) => r.now.getTime())));
+      const rows = (await this.db.query(`SELECT * FROM quota_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+        workspaceId,
+        now,
+        requests.map((r) => r.userId),
+        requests.map((r) => r.requestId),
+        requests.map((r) => r.estimatedTokens),
+        requests.map((r) => r.estimatedCost?.toString() ?? null),
+        requests.map((r) => r.provider),
+        requests.map((r) => r.model),
+        requests.map((r) => r.ttlSeconds),
+        requests.map(() => randomUUID()),
+      ])) as ReserveRow[];
+      const answered = new Set<number>();
+      for (const row of rows) {
+        const waiting = batch[row.item - 1]!;
+        answered.add(row.item);
+        waiting.resolve(outcomeOf(waiting.request, row));
+      }
+      const missing = new Error('the batch reservation returned no row for a request');
+      batch.forEach((w, k) => answered.has(k + 1) || w.reject(missing));
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
     }
   }
 
