@@ -1,7 +1,12 @@
+import AjvCompiler from '@fastify/ajv-compiler';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { describe, expect, it } from 'vitest';
 import { checkRecord } from '../../src/interface/http/routes/usage-record-check';
-import { UsageRecordInput } from '../../src/interface/http/routes/usage-records.schemas';
+import {
+  USAGE_RECORD_SCHEMAS,
+  UsageRecordInput,
+  UsageRecordItem,
+} from '../../src/interface/http/routes/usage-records.schemas';
 
 /** The documented schema, compiled as it is: checkRecord must accept exactly what it accepts. */
 const documented = TypeCompiler.Compile(UsageRecordInput);
@@ -83,6 +88,67 @@ describe('checkRecord', () => {
     });
     expect(checkRecord({ ...valid, metadata: { note: 'ü'.repeat(4095) } })).toMatchObject({
       errors: [{ path: '/metadata' }],
+    });
+  });
+});
+
+/**
+ * Every documented form of a record (our fields, a provider usage object, a provider
+ * response, the seed-era names), as fastify's own validator (ajv) reads the document's union.
+ */
+const documentedForms = AjvCompiler()(Object.fromEntries(USAGE_RECORD_SCHEMAS.map((schema) => [schema.$id!, schema])), {
+  // as documented: nothing removed or coerced to make a record fit
+  customOptions: { removeAdditional: false, coerceTypes: false },
+} as never)({ schema: UsageRecordItem, method: 'POST', url: '/', httpPart: 'body' } as never) as (
+  value: unknown,
+) => boolean;
+
+const call = { requestId: 'req-2', provider: 'openai', model: 'gpt-4o' };
+const chatUsage = { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 };
+const chatResponse = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o', choices: [], usage: chatUsage };
+
+const forms: Array<[name: string, record: unknown]> = [
+  ['a usage object', { ...call, usage: chatUsage }],
+  ['a usage object with its format', { ...call, usage: chatUsage, usageFormat: 'openai.chat' }],
+  ['a usage object with nulls', { ...call, usage: { ...chatUsage, prompt_tokens_details: null } }],
+  ['an unknown usageFormat', { ...call, usage: chatUsage, usageFormat: 'openai' }],
+  ['a usage object without a model', { requestId: 'r', provider: 'openai', usage: chatUsage }],
+  ['a usage object and our fields', { ...call, usage: chatUsage, inputTokens: 10, outputTokens: 2 }],
+  ['a usage object and a response', { ...call, usage: chatUsage, response: chatResponse }],
+  ['a usage object that is text', { ...call, usage: 'ten' }],
+  ['a response alone', { response: chatResponse }],
+  ['a response with fields of the record', { ...call, userId: 'alice', response: chatResponse }],
+  ['a whole stream', { response: [chatResponse] }],
+  ['a response that is text', { response: 'ok' }],
+  ['an empty stream', { response: [] }],
+  ['a response and a seed-era name', { response: chatResponse, promptTokens: 1 }],
+  ['promptTokens and completionTokens', { ...call, promptTokens: 10, completionTokens: 2 }],
+  [
+    'prompt_tokens and completion_tokens with parts',
+    { ...call, prompt_tokens: 10, completion_tokens: 2, cachedInputTokens: 4 },
+  ],
+  ['a seed-era name beside ours', { ...call, inputTokens: 10, outputTokens: 2, promptTokens: 10 }],
+  ['two seed-era pairs mixed', { ...call, promptTokens: 10, completion_tokens: 2 }],
+  ['half a seed-era pair', { ...call, promptTokens: 10 }],
+  ['a usageFormat without usage', { ...call, inputTokens: 1, outputTokens: 1, usageFormat: 'openai.chat' }],
+];
+
+describe('checkRecord on the other forms of a record', () => {
+  it.each(forms)('accepts exactly what the documented union accepts: %s', (_name, record) => {
+    expect('errors' in checkRecord(record)).toBe(!documentedForms(record));
+  });
+
+  it('takes the tokens, request id and model from a response, and our names from their seed-era ones', () => {
+    expect(checkRecord({ response: chatResponse })).toMatchObject({
+      requestId: 'chatcmpl-1',
+      provider: 'openai',
+      model: 'gpt-4o',
+      inputTokens: 10,
+      outputTokens: 2,
+    });
+    expect(checkRecord({ ...call, prompt_tokens: 10, completion_tokens: 2 })).toMatchObject({
+      inputTokens: 10,
+      outputTokens: 2,
     });
   });
 });
