@@ -64,7 +64,8 @@ describe('the OTLP/HTTP JSON exporter', () => {
   it('configured by the environment variables the README shows, gzip on, through a batch span processor', async () => {
     const variables = {
       OTEL_EXPORTER_OTLP_ENDPOINT: base,
-      OTEL_EXPORTER_OTLP_HEADERS: `x-api-key=${key}`,
+      // the bearer form, its space percent-encoded as the variable's format wants
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${key}`,
       OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
     };
     // the exporter reads its configuration from the environment when it is made

@@ -188,6 +188,20 @@ describe('OTLP JSON', () => {
     ]);
   });
 
+  it('takes the API key as a bearer token too, as exporters that only set Authorization send it', async () => {
+    const span = jsonSpan([...openai('chatcmpl-bearer', 8, 9), str('user.id', 'frank')]);
+    const asBearer = (authorization: string) =>
+      t.app.inject({ method: 'POST', url: '/v1/traces', headers: { authorization }, payload: request([span]) });
+    const res = await asBearer(`Bearer ${key}`);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await storedRecords(t, `request_id = 'chatcmpl-bearer'`)).toEqual([
+      expect.objectContaining({ workspace_id: 'default', user_id: 'frank', input_tokens: '8' }),
+    ]);
+    const unknown = await asBearer('Bearer tt_bm9wZQ.x');
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.json()).toMatchObject({ message: 'invalid or revoked API key' });
+  });
+
   it('ignores spans without GenAI usage, and an empty request: 200 without partial success', async () => {
     const before = await storedRecords(t);
     for (const body of [

@@ -67,17 +67,24 @@ async function userFrom(request: FastifyRequest): Promise<Principal> {
 }
 
 export interface AccessRule {
-  /** accept `X-API-Key` as well as a JWT */
+  /** accept an API key (`X-API-Key`, or `Authorization: Bearer tt_…`) as well as a JWT */
   apiKey?: boolean;
   role?: Role;
 }
 
+/**
+ * An API key sent as a bearer token, as exporters and gateways that only set `Authorization`
+ * send it. API keys start with `tt_`; a JWT never does (its header is base64url JSON, `eyJ…`).
+ */
+const API_KEY_AS_BEARER = /^Bearer\s+(tt_\S+)\s*$/i;
+
 /** An onRequest hook that authenticates the caller and enforces the rule before the route runs. */
 export function authorize(rule: AccessRule, apiKeys: ManageApiKeys): onRequestAsyncHookHandler {
   return async (request) => {
-    const presentedKey = request.headers['x-api-key'];
+    const bearerKey = rule.apiKey ? API_KEY_AS_BEARER.exec(request.headers.authorization ?? '')?.[1] : undefined;
+    const presentedKey = request.headers['x-api-key'] ?? bearerKey;
     let principal: Principal;
-    if (presentedKey !== undefined && !request.headers.authorization) {
+    if (presentedKey !== undefined && (!request.headers.authorization || bearerKey !== undefined)) {
       if (!rule.apiKey) throw new UnauthorizedError('this endpoint needs a user token (Authorization: Bearer <JWT>)');
       const found = typeof presentedKey === 'string' ? await apiKeys.authenticate(presentedKey) : null;
       if (!found) throw new UnauthorizedError('invalid or revoked API key');

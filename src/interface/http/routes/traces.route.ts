@@ -6,7 +6,7 @@ import { principalOf } from '../auth';
 import { spansFromJson } from '../otlp/otlp-json';
 import { encodeExportResponse, encodeRpcStatus, spansFromProtobuf } from '../otlp/otlp-protobuf';
 import { refusalMessage, refusalsAfterIngest, spanBatch } from '../otlp/span-batch';
-import { BEARER_OR_API_KEY, ErrorResponse, errorResponses } from '../schemas/common';
+import { BEARER_OR_API_KEY, ErrorResponse } from '../schemas/common';
 import { access, type RouteContext } from './route-context';
 import { OTLP_JSON, OTLP_PROTOBUF, ProtobufMessage, TraceExportRequest, TraceExportResponse } from './traces.schemas';
 
@@ -53,7 +53,7 @@ export const traceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         tags: ['usage'],
         summary: 'OTLP/HTTP trace intake (JSON or protobuf, gzip or not): spans with GenAI usage become usage records',
         description:
-          'Point an OpenTelemetry exporter here (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, the API key in `OTEL_EXPORTER_OTLP_HEADERS=x-api-key=…`). Each span with `gen_ai.usage.*` tokens is recorded: request id from `gen_ai.response.id` (else trace and span id, so a re-exported span is a duplicate), provider from `gen_ai.provider.name` or `gen_ai.system`, model from the response model (else the request model), user from `user.id` / `enduser.id` on the span or its resource. Other spans are ignored. The answer has the request’s content type.',
+          'Point an OpenTelemetry exporter here (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, the API key in `OTEL_EXPORTER_OTLP_HEADERS=x-api-key=…`, or as `Authorization: Bearer tt_…`). Each span with `gen_ai.usage.*` tokens is recorded: request id from `gen_ai.response.id` (else trace and span id, so a re-exported span is a duplicate), provider from `gen_ai.provider.name` or `gen_ai.system`, model from the response model (else the request model), user from `user.id` / `enduser.id` on the span or its resource. Other spans are ignored. The answer has the request’s content type.',
         security: BEARER_OR_API_KEY,
         body: {
           content: {
@@ -69,7 +69,7 @@ export const traceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
               [OTLP_PROTOBUF]: { schema: ProtobufMessage('an ExportTraceServiceResponse') },
             },
           },
-          ...errorResponses(401),
+          401: errorAs('Missing, invalid or revoked API key (or token)'),
           400: errorAs('The body is not an OTLP ExportTraceServiceRequest (not retried by exporters)'),
           413: errorAs(`The body is over ${OTLP_MAX_BODY_BYTES} bytes, decompressed`),
           415: errorAs('Neither application/json nor application/x-protobuf, or an unknown Content-Encoding'),
