@@ -105,7 +105,7 @@ export interface PhaseResult {
     tokensAboveEstimates: number;
   };
   ordinaryIngest: { records: number; batches: number; batchLatencyMs: Latency };
-  /** PostgreSQL backends sampled every 100 ms: seconds active in quota_reserve, of it waiting for a lock; ingest */
+  /** PostgreSQL backends sampled every 100 ms: seconds active in quota_reserve_batch, of it waiting for a lock; ingest */
   backendSeconds: { reserve: number; reserveLockWait: number; ingest: number; ingestLockWait: number };
   cpuSeconds: { service: number; postgres: number | null; bench: number };
   loadAverage1m: number;
@@ -437,8 +437,8 @@ async function runLoad(ctx: Context, spec: LoadSpec) {
     while (sampling) {
       const row = (
         await ctx.db.query(`
-          SELECT count(*) FILTER (WHERE query LIKE '%quota_reserve(%')::int AS reserve,
-                 count(*) FILTER (WHERE query LIKE '%quota_reserve(%' AND wait_event_type = 'Lock')::int AS reserve_wait,
+          SELECT count(*) FILTER (WHERE query LIKE '%quota_reserve_batch(%')::int AS reserve,
+                 count(*) FILTER (WHERE query LIKE '%quota_reserve_batch(%' AND wait_event_type = 'Lock')::int AS reserve_wait,
                  count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%')::int AS ingest,
                  count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%' AND wait_event_type = 'Lock')::int AS ingest_wait
           FROM pg_stat_activity
@@ -763,7 +763,7 @@ export function reservationReport(r: ReservationsResult): string[] {
       `    refused share by 10 s: ${p.refusedShareBy10s.map((x) => `${Math.round(x * 100)}%`).join(' ')}; users past the limit ${p.usersOverLimit}, within one estimate of it ${p.usersAtLimit}`,
       `    overspend ${num(p.overspendTokens)} tokens ${pass(p.overspendTokens === 0)}${p.phase === 'mixed' ? ` (used past the limit ${num(p.tokensPastLimit)}, settled above estimates ${num(p.settlement.tokensAboveEstimates)})` : ''}`,
       `    settlement: ${num(p.settlement.records)} records (${num(p.settlement.aboveEstimate)} above the estimate, ${num(p.settlement.belowEstimate)} below) in ${num(p.settlement.batches)} batches, batch p50/p99 ${num(p.settlement.batchLatencyMs.p50, 1)}/${num(p.settlement.batchLatencyMs.p99, 1)} ms; ordinary ingest ${num(p.ordinaryIngest.records)} records, batch p50/p99 ${num(p.ordinaryIngest.batchLatencyMs.p50, 1)}/${num(p.ordinaryIngest.batchLatencyMs.p99, 1)} ms`,
-      `    PostgreSQL backends (s): quota_reserve ${num(p.backendSeconds.reserve, 1)} (waiting for a lock ${num(p.backendSeconds.reserveLockWait, 1)}), ingest ${num(p.backendSeconds.ingest, 1)} (lock ${num(p.backendSeconds.ingestLockWait, 1)}); CPU s service ${num(p.cpuSeconds.service, 1)}, PostgreSQL ${p.cpuSeconds.postgres === null ? '-' : num(p.cpuSeconds.postgres, 1)}, bench ${num(p.cpuSeconds.bench, 1)}; load ${num(p.loadAverage1m, 2)}`,
+      `    PostgreSQL backends (s): quota_reserve_batch ${num(p.backendSeconds.reserve, 1)} (waiting for a lock ${num(p.backendSeconds.reserveLockWait, 1)}), ingest ${num(p.backendSeconds.ingest, 1)} (lock ${num(p.backendSeconds.ingestLockWait, 1)}); CPU s service ${num(p.cpuSeconds.service, 1)}, PostgreSQL ${p.cpuSeconds.postgres === null ? '-' : num(p.cpuSeconds.postgres, 1)}, bench ${num(p.cpuSeconds.bench, 1)}; load ${num(p.loadAverage1m, 2)}`,
       ...p.problems.map((x) => `    CHECK FAILED: ${x}`),
     );
   }
