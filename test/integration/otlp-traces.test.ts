@@ -240,6 +240,28 @@ describe('OTLP JSON', () => {
   });
 });
 
+describe('quota counting', () => {
+  it('counts a span’s tokens in its user’s quota period once, however often it is exported', async () => {
+    const now = Date.now() - 60_000;
+    const span = jsonSpan([...openai('chatcmpl-quota', 1200, 300), str('user.id', 'quinn')], {
+      startTimeUnixNano: nanos(now),
+      endTimeUnixNano: nanos(now + 10),
+    });
+    const quota = async () => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/v1/admin/users/quinn/quota',
+        headers: bearer(t.token('root', { role: 'admin' })),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return (res.json() as { tokens: { used: number } }).tokens.used;
+    };
+    const before = await quota();
+    for (let i = 0; i < 2; i += 1) expect((await post(request([span]))).json()).toEqual({});
+    expect((await quota()) - before).toBe(1500);
+  });
+});
+
 describe('OTLP protobuf', () => {
   const spec = (id: string, attributes: Record<string, string | number>) => ({
     start: new Date(T0 + 5000),
