@@ -1,5 +1,5 @@
 import type { BatchItem, IngestResult } from '../../../application/use-cases/ingest-usage';
-import { spanToUsage, type OtelSpan } from '../../../domain/genai-span';
+import { GENAI_ATTRIBUTES, spanToUsage, type OtelSpan } from '../../../domain/genai-span';
 import type { FieldError } from '../../../domain/token-usage';
 import type { UsageRecordDraft } from '../../../domain/usage-record';
 import { checkRecord } from '../routes/usage-record-check';
@@ -13,13 +13,21 @@ export interface SpanBatch {
   refusals: string[];
 }
 
-/** When nothing says where a field came from, the attribute that would carry it. */
+/** When nothing says where a field came from, the attribute (or span field) that would carry it. */
 const DEFAULT_SOURCES: Readonly<Record<string, string>> = {
-  userId: 'user.id',
-  requestId: 'gen_ai.response.id',
-  inputTokens: 'gen_ai.usage.input_tokens',
-  outputTokens: 'gen_ai.usage.output_tokens',
+  requestId: GENAI_ATTRIBUTES.responseId[0],
+  provider: GENAI_ATTRIBUTES.provider[0],
+  model: GENAI_ATTRIBUTES.responseModel[0],
+  operation: GENAI_ATTRIBUTES.operation[0],
+  userId: GENAI_ATTRIBUTES.user[0],
+  inputTokens: GENAI_ATTRIBUTES.inputTokens[0],
+  outputTokens: GENAI_ATTRIBUTES.outputTokens[0],
+  cachedInputTokens: GENAI_ATTRIBUTES.cachedInputTokens[0],
+  cacheWriteTokens: GENAI_ATTRIBUTES.cacheWriteTokens[0],
+  reasoningTokens: GENAI_ATTRIBUTES.reasoningTokens[0],
   occurredAt: 'startTimeUnixNano',
+  durationMs: 'endTimeUnixNano',
+  error: 'status.message',
 };
 
 /**
