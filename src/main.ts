@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { startService, type RunningService } from './composition-root';
-import { ConfigError, loadConfig, loadDatabaseTimeouts, loadProxyConfig, loadRateLimit } from './infrastructure/config';
+import { ConfigError, loadConfig, loadDatabaseTimeouts, loadRateLimit } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
 
@@ -10,7 +10,6 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   config: ReturnType<typeof loadConfig>;
   timeouts: ReturnType<typeof loadDatabaseTimeouts>;
   rateLimit: ReturnType<typeof loadRateLimit>;
-  proxy: ReturnType<typeof loadProxyConfig>;
 } {
   const problems: string[] = [];
   const attempt = <T>(load: () => T): T | undefined => {
@@ -25,13 +24,12 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   const config = attempt(() => loadConfig(env));
   const timeouts = attempt(() => loadDatabaseTimeouts(env));
   const rateLimit = attempt(() => loadRateLimit(env));
-  const proxy = attempt(() => loadProxyConfig(env));
-  if (!config || !timeouts || !rateLimit || !proxy) throw new ConfigError(problems);
-  return { config, timeouts, rateLimit, proxy };
+  if (!config || !timeouts || !rateLimit) throw new ConfigError(problems);
+  return { config, timeouts, rateLimit };
 }
 
 async function main(): Promise<void> {
-  const { config, timeouts, rateLimit, proxy } = loadEverything(process.env);
+  const { config, timeouts, rateLimit } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
   let embedded: RunningPostgres | undefined;
@@ -69,7 +67,6 @@ async function main(): Promise<void> {
       logLevel: config.logLevel,
       timeouts,
       rateLimit,
-      proxy,
     });
   } catch (error) {
     await embedded?.stop();
@@ -104,8 +101,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const base = `http://${config.host}:${config.port}`;
-  say(`listening on ${base} (${config.deploymentMode}); API docs at ${base}/docs`);
-  if (jwt.secret && !config.jwtSecret) say('get a token with: npm run token -- --sub alice --role admin');
+  say(`listening on ${base} (${config.deploymentMode}); Usage page at ${base}/, API docs at ${base}/docs`);
+  if (jwt.secret && !config.jwtSecret) {
+    say('get a token with: npm run token -- --sub alice --role admin (paste it into the Usage page to sign in)');
+  }
 }
 
 main().catch((error: unknown) => {

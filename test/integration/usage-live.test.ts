@@ -178,7 +178,7 @@ describe('GET /v1/admin/status', () => {
   });
 });
 
-describe('stats: operations of the range', () => {
+describe('stats: operations of the range; a member’s own records', () => {
   it('breaks the range down by operation, summing to the totals', async () => {
     const d = await createDatasetApp();
     try {
@@ -193,6 +193,15 @@ describe('stats: operations of the range', () => {
       ]);
       expect(body.operations.reduce((n, o) => n + o.requests, 0)).toBe(body.totals.requests);
       expect(body.operations.reduce((n, o) => n + o.totalTokens, 0)).toBe(body.totals.totalTokens);
+
+      // a member's own latest records, for the My usage page: theirs only, newest first
+      const mine = await getOk<{ items: Array<{ requestId: string; userId: string }> }>(
+        d,
+        '/v1/me/activity',
+        memberOf(d, 'alice'),
+        { limit: 10 },
+      );
+      expect(mine.items.map((r) => r.requestId)).toEqual(['a4', 'a3', 'a2']);
     } finally {
       await d.close();
     }

@@ -4,7 +4,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DependencyContainer } from 'tsyringe';
 import type { DeploymentMode } from '../../domain/deployment-mode';
-import { DEFAULT_PROXY, type ProxyConfig } from '../../infrastructure/config';
 import { registerJwt, type JwtKeys } from './auth';
 import { decodeContentEncoding } from './content-encoding';
 import { registerErrorHandling } from './error-handler';
@@ -15,23 +14,25 @@ import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
 import { liveRoutes } from './routes/live.route';
+import { usagePageRoutes } from './routes/usage-page.route';
 import { LIVE_SCHEMAS } from './routes/live.schemas';
 import { modelRoutes } from './routes/models.route';
 import { planRoutes } from './routes/plans.route';
 import { PLAN_SCHEMAS } from './routes/plans.schemas';
 import { quotaRoutes } from './routes/quota.route';
+import { traceRoutes } from './routes/traces.route';
+import { TRACE_SCHEMAS } from './routes/traces.schemas';
 import { QUOTA_SCHEMAS } from './routes/quota.schemas';
 import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
 import { usageRecordRoutes } from './routes/usage-records.route';
 import { webhookRoutes } from './routes/webhooks.route';
-import { proxyRoutes } from './routes/proxy.route';
 import { WEBHOOK_SCHEMAS } from './routes/webhooks.schemas';
 import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
 import { usageExportRoutes } from './routes/usage-export.route';
 import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
-import { UsageRecordInput } from './routes/usage-records.schemas';
+import { USAGE_RECORD_SCHEMAS } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
 import { textCoercingValidators } from './validators';
 
@@ -45,8 +46,6 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** requests per API key, user or anonymous address; absent: not limited */
   rateLimit?: RateLimitSettings;
-  /** where the proxy forwards calls; absent: the providers' own APIs */
-  proxy?: ProxyConfig;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -57,18 +56,7 @@ export const API_VERSION = '0.1.0';
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
-    logger: {
-      level: options.logLevel ?? 'info',
-      // credentials never reach a log line, whatever logs a request's headers: provider keys
-      // passed through the proxy, Tokentally API keys, tokens
-      redact: {
-        paths: ['authorization', 'x-api-key', 'x-tokentally-key', 'cookie'].flatMap((h) => [
-          `req.headers["${h}"]`,
-          `headers["${h}"]`,
-        ]),
-        censor: '[redacted]',
-      },
-    },
+    logger: { level: options.logLevel ?? 'info' },
     requestTimeout,
     // Node checks for expired requests on this interval; its default (30 s) would double the timeout
     http: {
@@ -87,11 +75,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     PriceInput,
     Price,
     Model,
-    UsageRecordInput,
+    ...USAGE_RECORD_SCHEMAS,
     ...USAGE_TAB_SCHEMAS,
     ...PLAN_SCHEMAS,
     ...QUOTA_SCHEMAS,
     ...WEBHOOK_SCHEMAS,
+    ...TRACE_SCHEMAS,
     ...LIVE_SCHEMAS,
   ]) {
     app.addSchema(schema);
@@ -116,13 +105,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes, context);
   await app.register(modelRoutes, context);
   await app.register(usageRecordRoutes, context);
+  await app.register(traceRoutes, context);
   await app.register(userUsageErasureRoutes, context);
   await app.register(usageTabRoutes, context);
   await app.register(usageExportRoutes, context);
   await app.register(planRoutes, context);
   await app.register(quotaRoutes, context);
   await app.register(webhookRoutes, context);
-  await app.register(proxyRoutes, { ...context, upstreams: options.proxy ?? DEFAULT_PROXY });
   await app.register(liveRoutes, context);
+  await app.register(usagePageRoutes);
   return app;
 }

@@ -16,6 +16,7 @@ import {
   ActivityResponse,
   ModelDistributionQuery,
   ModelDistributionResponse,
+  MyActivityQuery,
   MyUsageQuery,
   MyUsageResponse,
   ProviderUsageResponse,
@@ -302,6 +303,27 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
           percentage: m.percentage,
         })),
       };
+    },
+  );
+
+  app.get(
+    '/v1/me/activity',
+    {
+      onRequest: anyUser,
+      schema: {
+        operationId: 'getMyActivity',
+        tags: TAGS,
+        summary: 'The caller’s own most recent records, newest first',
+        security: BEARER,
+        querystring: MyActivityQuery,
+        response: { 200: ActivityResponse, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const user = userOf(request);
+      const { limit, ...query } = request.query;
+      const result = await activity.execute(user.workspaceId, { ...query, userId: user.userId }, limit);
+      return { range: json.range(result.scope), items: result.items.map((r) => json.record(r)) };
     },
   );
 

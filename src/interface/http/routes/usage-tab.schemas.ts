@@ -294,6 +294,11 @@ export const ActivityQuery = Type.Composite([
   Type.Object({ limit: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) }),
 ]);
 
+export const MyActivityQuery = Type.Object({
+  ...withoutUserOrGranularity,
+  limit: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+});
+
 export const ActivityResponse = Type.Object({
   range: Type.Ref(UsageRange),
   items: Type.Array(Type.Ref(UsageRecordView), { description: 'newest first' }),
