@@ -259,7 +259,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
     ],
     [
       'a response.completed event',
-      openaiResponsesStream[2],
+      openaiResponsesStream[10],
       { format: 'openai.responses', requestId: openaiResponse.id, usagePath: '/response/usage' },
     ],
     [
@@ -268,7 +268,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
       {
         format: 'openai.responses',
         requestId: openaiResponse.id,
-        usagePath: '/2/response/usage',
+        usagePath: '/10/response/usage',
         tokens: tokens(9_800, 2_250, 6_144, 2_560, 1_920),
       },
     ],
@@ -372,7 +372,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
     });
     expect(
       readProviderResponse({
-        ...openaiResponsesStream[2],
+        ...openaiResponsesStream[10],
         response: { ...openaiResponse, usage: { input_tokens: 'x' } },
       }),
     ).toMatchObject({
