@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { startService, type RunningService } from './composition-root';
-import { ConfigError, loadConfig, loadDatabaseTimeouts, loadRateLimit } from './infrastructure/config';
+import { ConfigError, loadConfig, loadDatabaseTimeouts, loadProxyConfig, loadRateLimit } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
 
@@ -10,6 +10,7 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   config: ReturnType<typeof loadConfig>;
   timeouts: ReturnType<typeof loadDatabaseTimeouts>;
   rateLimit: ReturnType<typeof loadRateLimit>;
+  proxy: ReturnType<typeof loadProxyConfig>;
 } {
   const problems: string[] = [];
   const attempt = <T>(load: () => T): T | undefined => {
@@ -24,12 +25,13 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   const config = attempt(() => loadConfig(env));
   const timeouts = attempt(() => loadDatabaseTimeouts(env));
   const rateLimit = attempt(() => loadRateLimit(env));
-  if (!config || !timeouts || !rateLimit) throw new ConfigError(problems);
-  return { config, timeouts, rateLimit };
+  const proxy = attempt(() => loadProxyConfig(env));
+  if (!config || !timeouts || !rateLimit || !proxy) throw new ConfigError(problems);
+  return { config, timeouts, rateLimit, proxy };
 }
 
 async function main(): Promise<void> {
-  const { config, timeouts, rateLimit } = loadEverything(process.env);
+  const { config, timeouts, rateLimit, proxy } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
   let embedded: RunningPostgres | undefined;
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
       logLevel: config.logLevel,
       timeouts,
       rateLimit,
+      proxy,
     });
   } catch (error) {
     await embedded?.stop();

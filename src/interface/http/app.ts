@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DependencyContainer } from 'tsyringe';
 import type { DeploymentMode } from '../../domain/deployment-mode';
+import { DEFAULT_PROXY, type ProxyConfig } from '../../infrastructure/config';
 import { registerJwt, type JwtKeys } from './auth';
 import { decodeContentEncoding } from './content-encoding';
 import { registerErrorHandling } from './error-handler';
@@ -27,6 +28,7 @@ import { Model, Price, PriceInput } from './routes/models.schemas';
 import type { RouteContext } from './routes/route-context';
 import { usageRecordRoutes } from './routes/usage-records.route';
 import { webhookRoutes } from './routes/webhooks.route';
+import { proxyRoutes } from './routes/proxy.route';
 import { WEBHOOK_SCHEMAS } from './routes/webhooks.schemas';
 import { userUsageErasureRoutes } from './routes/user-usage-erasure.route';
 import { usageExportRoutes } from './routes/usage-export.route';
@@ -46,6 +48,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** requests per API key, user or anonymous address; absent: not limited */
   rateLimit?: RateLimitSettings;
+  /** where the proxy forwards calls; absent: the providers' own APIs */
+  proxy?: ProxyConfig;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -56,7 +60,18 @@ export const API_VERSION = '0.1.0';
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'info' },
+    logger: {
+      level: options.logLevel ?? 'info',
+      // credentials never reach a log line, whatever logs a request's headers: provider keys
+      // passed through the proxy, Tokentally API keys, tokens
+      redact: {
+        paths: ['authorization', 'x-api-key', 'x-tokentally-key', 'cookie'].flatMap((h) => [
+          `req.headers["${h}"]`,
+          `headers["${h}"]`,
+        ]),
+        censor: '[redacted]',
+      },
+    },
     requestTimeout,
     // Node checks for expired requests on this interval; its default (30 s) would double the timeout
     http: {
@@ -112,6 +127,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(planRoutes, context);
   await app.register(quotaRoutes, context);
   await app.register(webhookRoutes, context);
+  await app.register(proxyRoutes, { ...context, upstreams: options.proxy ?? DEFAULT_PROXY });
   await app.register(liveRoutes, context);
   await app.register(usagePageRoutes);
   return app;
