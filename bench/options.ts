@@ -27,6 +27,9 @@ export interface BenchOptions {
   skipExport: boolean;
   exportRecords: number;
   exportPauseSeconds: number;
+  skipProxy: boolean;
+  proxyConcurrency: number;
+  proxyRounds: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -56,7 +59,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-queries      skip the query part
   --skip-reservations skip the quota reservations part
   --skip-export       skip the export part
-  --only P            run only one part: ingest, queries, reservations or export
+  --skip-proxy        skip the proxy part
+  --only P            run only one part: ingest, queries, reservations, export or proxy
   --reservations-rate N
                       quota reservations per second, open loop (default 2000)
   --reservations-seconds N
@@ -70,6 +74,10 @@ export const USAGE = `usage: npm run bench -- [options]
                       with a paused reader, and as days, beside COPY (SELECT …) TO STDOUT of the same rows
   --export-pause-seconds N
                       how long the paused reader waits after its first chunk (default 5)
+  --proxy-concurrency N
+                      streamed chat completions started at once through the proxy, and as many
+                      straight to the fake upstream (default 100)
+  --proxy-rounds N    rounds of those (default 20)
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
@@ -102,6 +110,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'skip-queries': { type: 'boolean', default: false },
       'skip-reservations': { type: 'boolean', default: false },
       'skip-export': { type: 'boolean', default: false },
+      'skip-proxy': { type: 'boolean', default: false },
+      'proxy-concurrency': { type: 'string' },
+      'proxy-rounds': { type: 'string' },
       'export-records': { type: 'string' },
       'export-pause-seconds': { type: 'string' },
       only: { type: 'string' },
@@ -131,7 +142,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!shape) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got "${name}"`);
     if (!shapes.includes(shape)) shapes.push(shape);
   }
-  const parts = ['ingest', 'queries', 'reservations', 'export'] as const;
+  const parts = ['ingest', 'queries', 'reservations', 'export', 'proxy'] as const;
   const only = values.only === undefined ? undefined : parts.find((p) => p === values.only);
   if (values.only !== undefined && !only) throw new Error(`--only must be one of ${parts.join(', ')}`);
   const batch = integer('batch', values.batch, 1000, 1);
@@ -155,6 +166,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     skipQueries: only ? only !== 'queries' : (values['skip-queries'] ?? false),
     skipReservations: only ? only !== 'reservations' : (values['skip-reservations'] ?? false),
     skipExport: only ? only !== 'export' : (values['skip-export'] ?? false),
+    skipProxy: only ? only !== 'proxy' : (values['skip-proxy'] ?? false),
+    proxyConcurrency: integer('proxy-concurrency', values['proxy-concurrency'], 100, 1),
+    proxyRounds: integer('proxy-rounds', values['proxy-rounds'], 20, 1),
     exportRecords: integer('export-records', values['export-records'], 1_000_000, 1000),
     exportPauseSeconds: integer('export-pause-seconds', values['export-pause-seconds'], 5, 0),
     reservationsRate: integer('reservations-rate', values['reservations-rate'], 2000, 1),

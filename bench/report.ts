@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CopyResult } from './copy-baseline';
 import type { Scenario, Shape } from './dataset';
 import { exportReport, type ExportResult } from './export';
+import { PROXY_TARGETS, proxyReport, type ProxyResult } from './proxy';
 import type { IngestResult } from './ingest';
 import type { BenchOptions } from './options';
 import type { ProfileSummary } from './profile';
@@ -20,6 +21,8 @@ export const TARGETS = {
   speedup: { target: 1, goal: 20 },
   /** quota reservations: client-side p99, and tokens granted past a hard limit */
   reservations: RESERVATION_TARGETS,
+  /** the proxy: added time to first byte, p95, against the fake upstream called directly */
+  proxy: PROXY_TARGETS,
 };
 
 /** One HTTP ingest and the binary COPY of the same rows. */
@@ -55,6 +58,7 @@ export interface Results {
   }>;
   reservations?: ReservationsResult;
   export?: ExportResult;
+  proxy?: ProxyResult;
   targets: typeof TARGETS;
   warnings: string[];
   failure?: string;
@@ -228,6 +232,7 @@ export function printReport(r: Results): void {
   }
   if (r.reservations) out.push(...reservationReport(r.reservations), '');
   if (r.export) out.push(...exportReport(r.export), '');
+  if (r.proxy) out.push(...proxyReport(r.proxy), '');
   out.push('phases (seconds, 1-minute load average at the end):');
   const width = Math.max(...Object.keys(r.phasesSeconds).map((phase) => phase.length));
   for (const [phase, seconds] of Object.entries(r.phasesSeconds)) {

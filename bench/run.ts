@@ -2,9 +2,10 @@
  * npm run bench -- [--records N] [--shape favourites|any] [--raw-retention-days N] [--query-records N]
  *                  [--clients N] [--batch N] [--duplicates F] [--database-url URL] [--skip-ingest]
  *                  [--skip-queries] [--repeat N] [--raw-repeat N] [--seed N] [--profile DIR]
- *                  [--only ingest|queries|reservations] [--skip-reservations] [--reservations-rate N]
+ *                  [--only ingest|queries|reservations|export|proxy] [--skip-reservations] [--reservations-rate N]
  *                  [--reservations-seconds N] [--reservations-mixed-seconds N] [--reservations-ingest-rate N]
  *                  [--skip-export] [--export-records N] [--export-pause-seconds N]
+ *                  [--skip-proxy] [--proxy-concurrency N] [--proxy-rounds N]
  * See bench/options.ts for the details; results go to stdout and bench/results.json.
  */
 import 'reflect-metadata';
@@ -23,6 +24,7 @@ import { note } from './progress';
 import { explainEndpoint } from './plans';
 import { runQueries } from './queries';
 import { addPartitionsFor, loadQueryDataset } from './query-dataset';
+import { PROXY_TARGETS, runProxy, startBenchUpstream, WARM_UP_CALLS } from './proxy';
 import { RESERVATION_TARGETS, runReservations } from './reservations';
 import { machineInfo, printReport, TARGETS, writeResults, type Results } from './report';
 import { clusterCpuSeconds, cpuSecondsOf, startService } from './service';
@@ -320,6 +322,57 @@ async function exportPart(
   }
 }
 
+/** Concurrent streamed calls through the proxy beside calls straight to the fake upstream, on a fresh database. */
+async function proxyPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_proxy_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the proxy database', run: drop });
+  const fake = await startBenchUpstream();
+  undo.push({ what: 'stop the fake upstream', run: onceOnly(fake.close) });
+  const service = await timed(results, 'start service (proxy)', () =>
+    startService(db.url, {
+      maxBatchRecords: options.batch,
+      rawRetentionDays: options.rawRetentionDays,
+      env: { OPENAI_UPSTREAM_URL: `${fake.url}/v1` },
+    }),
+  );
+  const stopService = onceOnly(service.stop);
+  undo.push({ what: 'stop the service', run: stopService });
+  const client = await connect(db.url);
+  const disconnect = onceOnly(() => client.end());
+  undo.push({ what: 'close a connection', run: disconnect });
+  results.proxy = await timed(results, 'proxy', () =>
+    runProxy(service, fake, {
+      concurrency: options.proxyConcurrency,
+      rounds: options.proxyRounds,
+      countRecords: async () =>
+        ((await client.query('SELECT count(*)::int AS n FROM usage_records')) as { rows: Array<{ n: number }> })
+          .rows[0]!.n,
+    }),
+  );
+  await stopService();
+  await disconnect();
+  await fake.close();
+  await drop();
+  const proxy = results.proxy;
+  if (proxy.addedTtfbP95Ms > PROXY_TARGETS.addedTtfbP95Ms) {
+    results.warnings.push(
+      `PROXY FAIL: the proxy adds ${proxy.addedTtfbP95Ms} ms to the p95 time to first byte (target ≤ ${PROXY_TARGETS.addedTtfbP95Ms} ms)`,
+    );
+  }
+  const calls = WARM_UP_CALLS(options.proxyConcurrency) + options.proxyRounds * options.proxyConcurrency;
+  if (proxy.failures > 0 || proxy.recordsStored !== calls) {
+    throw new ConsistencyError(
+      `proxy: ${proxy.failures} calls failed; ${proxy.recordsStored} of ${calls} calls recorded`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -363,6 +416,7 @@ async function main(): Promise<number> {
     }
     if (!options.skipReservations) await reservationsPart(options, results, server, tag);
     if (!options.skipExport) await exportPart(options, results, server, tag);
+    if (!options.skipProxy) await proxyPart(options, results, server, tag);
   } catch (error) {
     if (interrupted) return 130;
     code = 1;

@@ -39,6 +39,8 @@ export interface ServiceOptions {
   rawRetentionDays: number;
   /** write a V8 CPU profile of the service into this folder when it stops */
   cpuProfileDir?: string;
+  /** more environment for the service (e.g. the proxy's upstream URLs) */
+  env?: Record<string, string>;
 }
 
 export async function startService(databaseUrl: string, options: ServiceOptions): Promise<RunningService> {
@@ -67,6 +69,7 @@ export async function startService(databaseUrl: string, options: ServiceOptions)
       MAX_BATCH_RECORDS: String(Math.max(1000, options.maxBatchRecords)),
       DEPLOYMENT_MODE: 'self-hosted',
       NODE_ENV: 'production',
+      ...options.env,
     },
   });
   child.stdout?.on('data', keep);

@@ -69,31 +69,113 @@ export class MeterProxiedCall {
     return { plan, reservationId: granted.reservation.id, startedAt: this.clock.now() };
   }
 
-  /** Stores the call's record, then lets go of its reservation; true when the record is new. */
-  async record(principal: Principal, call: AdmittedCall, outcome: ProxiedCallOutcome): Promise<boolean> {
-    const requestId = outcome.responseId ?? call.plan.proxyRequestId;
-    const result = await this.ingest.execute(principal, [
-      {
-        requestId,
-        occurredAt: call.startedAt,
-        userId: call.plan.userId,
-        provider: call.plan.provider,
-        model: outcome.model ?? call.plan.model,
-        operation: outcome.operation,
-        inputTokens: outcome.inputTokens,
-        outputTokens: outcome.outputTokens,
-        cachedInputTokens: outcome.cachedInputTokens,
-        cacheWriteTokens: outcome.cacheWriteTokens,
-        reasoningTokens: outcome.reasoningTokens,
-        durationMs: outcome.durationMs,
-        success: outcome.success,
-        error: outcome.error,
-        tokenSource: outcome.tokenSource,
-      },
-    ]);
-    if (call.reservationId !== null && requestId !== call.plan.proxyRequestId) {
-      await this.quota.release(principal, call.reservationId).catch(() => undefined);
-    }
-    return result.accepted === 1;
+  /**
+   * Stores the call's record, then lets go of its reservation; true when the record is new.
+   * Records of calls that end while an ingest is in flight wait and go together in the next
+   * one (a statement per batch, not per call), and releases run two at a time: under many
+   * concurrent calls the pool stays free for the reservations of calls that are starting.
+   */
+  record(principal: Principal, call: AdmittedCall, outcome: ProxiedCallOutcome): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const key = principalKey(principal);
+      let group = this.pending.get(key);
+      if (!group) this.pending.set(key, (group = { principal, items: [] }));
+      group.items.push({ call, outcome, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
+
+  private readonly pending = new Map<string, PendingGroup>();
+  private flushing = false;
+  private readonly releases: Array<() => Promise<void>> = [];
+  private releasing = 0;
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.size > 0) {
+        const groups = [...this.pending.values()];
+        this.pending.clear();
+        for (const group of groups) await this.store(group);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async store({ principal, items }: PendingGroup): Promise<void> {
+    const drafts = items.map(({ call, outcome }) => ({
+      requestId: outcome.responseId ?? call.plan.proxyRequestId,
+      occurredAt: call.startedAt,
+      userId: call.plan.userId,
+      provider: call.plan.provider,
+      model: outcome.model ?? call.plan.model,
+      operation: outcome.operation,
+      inputTokens: outcome.inputTokens,
+      outputTokens: outcome.outputTokens,
+      cachedInputTokens: outcome.cachedInputTokens,
+      cacheWriteTokens: outcome.cacheWriteTokens,
+      reasoningTokens: outcome.reasoningTokens,
+      durationMs: outcome.durationMs,
+      success: outcome.success,
+      error: outcome.error,
+      tokenSource: outcome.tokenSource,
+    }));
+    let rejected: Set<number>;
+    try {
+      const result = await this.ingest.execute(principal, drafts);
+      rejected = new Set(result.rejected.map((r) => r.index));
+    } catch (error) {
+      // nothing was stored: the reservations stay and expire by themselves
+      for (const item of items) item.reject(error);
+      return;
+    }
+    items.forEach((item, index) => {
+      const { call } = item;
+      // recorded under the proxy's own id, the ingest settled the reservation already
+      if (call.reservationId !== null && drafts[index]!.requestId !== call.plan.proxyRequestId) {
+        const reservationId = call.reservationId;
+        this.releaseLater(() =>
+          // a reservation that is gone or settled needs no release; any other failure: it expires
+          this.quota.release(principal, reservationId).catch(() => undefined),
+        );
+      }
+      // false: ingest's checks refused the record
+      item.resolve(!rejected.has(index));
+    });
+  }
+
+  private releaseLater(release: () => Promise<void>): void {
+    this.releases.push(release);
+    this.pumpReleases();
+  }
+
+  private pumpReleases(): void {
+    while (this.releasing < MAX_RELEASES_IN_FLIGHT && this.releases.length > 0) {
+      const next = this.releases.shift()!;
+      this.releasing += 1;
+      void next().finally(() => {
+        this.releasing -= 1;
+        this.pumpReleases();
+      });
+    }
+  }
+}
+
+const MAX_RELEASES_IN_FLIGHT = 2;
+
+interface PendingGroup {
+  principal: Principal;
+  items: Array<{
+    call: AdmittedCall;
+    outcome: ProxiedCallOutcome;
+    resolve(isNew: boolean): void;
+    reject(error: unknown): void;
+  }>;
+}
+
+function principalKey(principal: Principal): string {
+  return principal.kind === 'api-key'
+    ? `key\u0000${principal.workspaceId}\u0000${principal.keyId}`
+    : `user\u0000${principal.workspaceId}\u0000${principal.userId}\u0000${principal.role}`;
 }
