@@ -135,6 +135,20 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
         ]),
     },
     {
+      // the breakdown by operation is read from the raw records (the rollups keep no operation)
+      name: 'stats?include=operations',
+      range: range.label,
+      path: `/v1/admin/usage/stats?${q}&include=operations`,
+      speedupApplies: false,
+      totals: [RANGE, p],
+      raw: (c) =>
+        c.query(
+          `SELECT operation, count(*), sum(total_tokens), count(*) FILTER (WHERE NOT success) FROM usage_records
+           WHERE ${RANGE} GROUP BY 1`,
+          p,
+        ),
+    },
+    {
       name: 'providers',
       range: range.label,
       path: `/v1/admin/usage/providers?${q}`,
@@ -235,6 +249,26 @@ const activity: Scenario = {
     ),
 };
 
+// always fresh by design: read from the raw records by the primary key, so its naive query is
+// its own (the last hour by minute, the hour's operations and users)
+const realtime: Scenario = {
+  name: 'realtime',
+  range: 'last hour',
+  path: '/v1/admin/usage/realtime',
+  speedupApplies: false,
+  raw: (c) =>
+    c.query(
+      `WITH recent AS MATERIALIZED (
+         SELECT occurred_at, user_id, operation, total_tokens, success, duration_ms FROM usage_records
+         WHERE workspace_id = $1 AND occurred_at >= date_trunc('minute', now()) - interval '59 minutes')
+       SELECT (SELECT json_agg(m) FROM (SELECT date_bin('1 minute', occurred_at, now()) AS minute, count(*), sum(total_tokens),
+                 count(*) FILTER (WHERE NOT success), avg(duration_ms) FROM recent GROUP BY 1) m),
+              (SELECT json_agg(o) FROM (SELECT operation, count(*) FROM recent GROUP BY 1) o),
+              (SELECT count(DISTINCT user_id) FROM recent)`,
+      [WORKSPACE],
+    ),
+};
+
 /** Does the answer's `totals` agree with the raw rows? Fast but wrong would be no result. */
 async function compareTotals(client: pg.Client, body: string, [where, params]: [string, unknown[]]): Promise<string> {
   let totals: { requests?: unknown; totalTokens?: unknown } | undefined;
@@ -288,6 +322,7 @@ export async function runQueries(
   const all = [
     ...scenarios(await localRange(client, 30), windows),
     activity,
+    realtime,
     ...scenarios(await localRange(client, 90), windows),
   ];
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });

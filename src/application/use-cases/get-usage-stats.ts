@@ -18,8 +18,8 @@ export interface UsageStats {
   topModels: Array<ModelUsage & { percentage: number }>;
   windows: { today: UsageTotals; week: UsageTotals; month: UsageTotals };
   windowStarts: { today: Date; week: Date; month: Date };
-  /** from the raw records of the range */
-  operations: OperationUsage[];
+  /** from the raw records of the range; only when asked for (a raw read grows with the range) */
+  operations?: OperationUsage[];
 }
 
 @injectable()
@@ -30,7 +30,7 @@ export class GetUsageStats {
     @inject(TOKENS.LiveUsage) private readonly live: LiveUsage,
   ) {}
 
-  async execute(workspaceId: string, request: UsageRequest): Promise<UsageStats> {
+  async execute(workspaceId: string, request: UsageRequest, withOperations = false): Promise<UsageStats> {
     const now = this.clock.now();
     const scope = scopeOf(workspaceId, request, now);
     const windowStarts = {
@@ -46,7 +46,7 @@ export class GetUsageStats {
       this.queries.totals(since(windowStarts.today)),
       this.queries.totals(since(windowStarts.week)),
       this.queries.totals(since(windowStarts.month)),
-      this.live.operations(scope),
+      withOperations ? this.live.operations(scope) : undefined,
     ]);
     const shares = percentages(shareBasis(models));
     const topModels = models.slice(0, TOP_MODELS).map((m, i) => ({ ...m, percentage: shares[i]! }));

@@ -24,7 +24,8 @@ export function adminUsage(ctx: Context): HTMLElement {
   );
   void section(
     operationsBox,
-    () => stats,
+    // a second call: the breakdown is read from the raw records, the cards need not wait for it
+    () => ok(ctx.api.GET('/v1/admin/usage/stats', { params: { query: { ...query, include: 'operations' } } })),
     (s) => operations(s),
   );
   void section(
@@ -105,10 +106,11 @@ function modelBars(ctx: Context, m: Models): Node {
 }
 
 function operations(s: Stats): Node {
-  if (s.operations.length === 0) return empty('No requests in this range.');
-  const total = s.operations.reduce((n, o) => n + o.requests, 0);
+  const ops = s.operations ?? [];
+  if (ops.length === 0) return empty('No requests in this range.');
+  const total = ops.reduce((n, o) => n + o.requests, 0);
   return barList(
-    s.operations.map((o) => ({
+    ops.map((o) => ({
       label: o.operation ?? 'unspecified',
       value: o.requests,
       percentage: total === 0 ? 0 : (o.requests / total) * 100,

@@ -22,6 +22,7 @@ import {
   ProviderUsageResponse,
   UsageConfigResponse,
   UsageQuery,
+  UsageStatsQuery,
   UsageStatsResponse,
   UserDetailParams,
   UserDetailQuery,
@@ -56,12 +57,13 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: TAGS,
         summary: 'Overall stats: totals, active users, top 5 models, and today / this week / this month in tz',
         security: BEARER,
-        querystring: UsageQuery,
+        querystring: UsageStatsQuery,
         response: { 200: UsageStatsResponse, ...adminErrors },
       },
     },
     async (request) => {
-      const result = await stats.execute(userOf(request).workspaceId, request.query);
+      const { include, ...query } = request.query;
+      const result = await stats.execute(userOf(request).workspaceId, query, include === 'operations');
       const window = (name: 'today' | 'week' | 'month', from: Date) => {
         const t = result.windows[name];
         return {
@@ -89,7 +91,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
           week: window('week', result.windowStarts.week),
           month: window('month', result.windowStarts.month),
         },
-        operations: result.operations,
+        ...(result.operations && { operations: result.operations }),
       };
     },
   );
