@@ -297,6 +297,35 @@ describe('one bad record is rejected alone, at its field', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('names each form of a record and each provider format', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: unknown }> } }>>;
+      components: { schemas: Record<string, Record<string, unknown>> };
+    };
+    const body = doc.paths['/v1/usage/records']!.post!.requestBody.content['application/json']!.schema as {
+      properties: { records: { items: { anyOf: Array<{ $ref: string }> } } };
+    };
+    expect(body.properties.records.items.anyOf.map((s) => s.$ref)).toEqual([
+      '#/components/schemas/UsageRecordInput',
+      '#/components/schemas/UsageRecordWithProviderUsage',
+      '#/components/schemas/UsageRecordWithProviderResponse',
+      '#/components/schemas/UsageRecordWithPromptTokens',
+    ]);
+    const { schemas } = doc.components;
+    expect(schemas.ProviderUsageFormat).toMatchObject({ type: 'string', enum: [...PROVIDER_USAGE_FORMATS] });
+    expect((schemas.ProviderUsage!.anyOf as Array<{ $ref: string }>).map((s) => s.$ref.split('/').pop())).toEqual([
+      'OpenAIChatUsage',
+      'OpenAIResponsesUsage',
+      'AnthropicMessagesUsage',
+      'GeminiUsageMetadata',
+      'BedrockConverseUsage',
+    ]);
+    expect(schemas.UsageRecordWithProviderResponse!.required).toEqual(['response']);
+    expect(schemas.UsageRecordWithPromptTokens!.deprecated).toBe(true);
+  });
+});
+
 describe('hostile provider objects', () => {
   const count = fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string(), fc.constant(null), fc.constant(1e300));
   const usageLike = fc.dictionary(

@@ -516,3 +516,14 @@ describe('hostile objects', () => {
     );
   });
 });
+
+describe('a stream event with a "__proto__" key (as JSON.parse keeps it)', () => {
+  it('merges only the fields, never the prototype', () => {
+    const delta = JSON.parse(
+      '{"type":"message_delta","usage":{"output_tokens":7,"__proto__":{"input_tokens":1e9}}}',
+    ) as object;
+    const read = readProviderResponse([anthropicStream[0], delta]);
+    expect(read).toMatchObject({ ok: true, tokens: { inputTokens: 14_512, outputTokens: 7 } });
+    expect(Object.getPrototypeOf(read.ok && read.usage)).toBe(Object.prototype);
+  });
+});

@@ -154,7 +154,8 @@ function readMessageStream(events: unknown[]): ProviderResponseReading | Provide
   events.forEach((event, index) => {
     if (!isObject(event) || event.type !== 'message_delta' || !isObject(event.usage)) return;
     for (const [key, value] of Object.entries(event.usage)) {
-      if (value === null || value === undefined) continue;
+      // a JSON key "__proto__" would set the merged object's prototype, not a field
+      if (value === null || value === undefined || key === '__proto__') continue;
       usage[key] = value;
       origin.set(key, `/${index}/usage`);
     }
