@@ -50,7 +50,16 @@ export function lineChart(options: LineChartOptions): HTMLElement {
       {
         width,
         height: 240,
-        scales: { x: { time: false } },
+        scales: {
+          x: {
+            time: false,
+            // bars are centred on their bucket: half a bucket of room at both ends
+            range: (_u, min, max) => {
+              const pad = options.bars ? (max - min) / Math.max(1, xs.length - 1) / 2 || 0.5 : 0;
+              return [min - pad, max + pad];
+            },
+          },
+        },
         legend: { live: true },
         cursor: { points: { size: 7 } },
         axes: [

@@ -8,7 +8,7 @@ import { countCard, panel, recordsTable, totalsCards } from '../widgets';
 
 /** One user: totals, daily and monthly, models and the latest records. */
 export function userDetail(ctx: Context, userId: string): HTMLElement {
-  const body = h('div', {});
+  const body = h('div', { class: 'stack' });
   void section(
     body,
     () =>
