@@ -29,7 +29,7 @@ export interface BenchOptions {
   exportPauseSeconds: number;
   skipProxy: boolean;
   proxyConcurrency: number;
-  proxyRounds: number;
+  proxySeconds: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -75,9 +75,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --export-pause-seconds N
                       how long the paused reader waits after its first chunk (default 5)
   --proxy-concurrency N
-                      streamed chat completions started at once through the proxy, and as many
-                      straight to the fake upstream (default 100)
-  --proxy-rounds N    rounds of those (default 20)
+                      streamed chat completions in flight through the proxy at any moment, and as
+                      many straight to the fake upstream (default 100)
+  --proxy-seconds N   length of each of the two phases (no-limit plan, hard plan; default 15)
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
@@ -112,7 +112,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'skip-export': { type: 'boolean', default: false },
       'skip-proxy': { type: 'boolean', default: false },
       'proxy-concurrency': { type: 'string' },
-      'proxy-rounds': { type: 'string' },
+      'proxy-seconds': { type: 'string' },
       'export-records': { type: 'string' },
       'export-pause-seconds': { type: 'string' },
       only: { type: 'string' },
@@ -168,7 +168,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     skipExport: only ? only !== 'export' : (values['skip-export'] ?? false),
     skipProxy: only ? only !== 'proxy' : (values['skip-proxy'] ?? false),
     proxyConcurrency: integer('proxy-concurrency', values['proxy-concurrency'], 100, 1),
-    proxyRounds: integer('proxy-rounds', values['proxy-rounds'], 20, 1),
+    proxySeconds: integer('proxy-seconds', values['proxy-seconds'], 15, 1),
     exportRecords: integer('export-records', values['export-records'], 1_000_000, 1000),
     exportPauseSeconds: integer('export-pause-seconds', values['export-pause-seconds'], 5, 0),
     reservationsRate: integer('reservations-rate', values['reservations-rate'], 2000, 1),

@@ -1,23 +1,27 @@
 /**
- * The proxy under concurrent streaming calls: rounds of N chat completions started at once,
- * each streamed through the proxy to the fake upstream (test/support/fake-upstream.ts, in
- * this process), and — in the same round, interleaved — N straight to the fake upstream. The
- * time to the first byte of the answer's body is measured on both; the proxy's added time is
- * the difference of their p95. The service's RSS is read after the warm-up and after the last
- * round: streams pass through, so it should stay flat.
+ * The proxy under concurrent streaming calls, as they come in real use: N client slots keep a
+ * streamed chat completion in flight through the proxy at every moment (each stream, from the
+ * fake upstream in this process, takes ~0.5 s: 20 events 25 ms apart), and N more slots do
+ * the same straight to the fake upstream, in the same seconds. Slots start staggered over the
+ * first stream's length. The time to the first byte of the answer's body is measured on
+ * both; the proxy's added time is the difference of their p95. Two phases: users whose plan
+ * has no limits (no reservation is made) and users on a hard plan (every call reserves
+ * before it is forwarded). The service's RSS is read after the warm-up and after the last
+ * phase: streams pass through, so it should stay flat.
  */
 import { loadavg } from 'node:os';
 import { Agent, request } from 'undici';
 import { startFakeUpstream, type FakeUpstream } from '../test/support/fake-upstream';
 import { note } from './progress';
-import { memoryOf, type RunningService } from './service';
-import { percentiles, round } from './stats';
+import { cpuSecondsOf, memoryOf, type RunningService } from './service';
+import { percentiles, round as round1 } from './stats';
 
 export const PROXY_TARGETS = { addedTtfbP95Ms: 5 } as const;
 
-export interface ProxyResult {
-  concurrency: number;
-  rounds: number;
+/** One phase: rounds of concurrent calls through the proxy beside as many straight to the fake upstream. */
+export interface ProxyPhase {
+  /** unlimited: the users' plan can refuse nothing, so no reservation is made; limited: every call reserves */
+  plan: 'unlimited' | 'limited';
   directTtfbMs: { p50: number; p95: number; max: number };
   proxiedTtfbMs: { p50: number; p95: number; max: number };
   /** proxied p95 − direct p95 */
@@ -25,15 +29,25 @@ export interface ProxyResult {
   /** whole streams, start to end, through the proxy */
   proxiedStreamMs: { p50: number; p95: number };
   failures: number;
-  recordsStored: number;
-  rssMB: { afterWarmUp: number; afterRounds: number; peak: number };
+  calls: number;
   loadAverage1m: number;
+  /** the service's RSS at the end of the phase */
+  rssMBAfter: number;
 }
 
-/** Calls the warm-up makes through the proxy (all recorded too). */
-export const WARM_UP_CALLS = (concurrency: number): number => 11 + 3 * concurrency;
+export interface ProxyResult {
+  concurrency: number;
+  secondsPerPhase: number;
+  phases: ProxyPhase[];
+  recordsStored: number;
+  callsMade: number;
+  rssMB: { afterWarmUp: number; afterRounds: number; peak: number };
+  /** CPU seconds of the service over the measured rounds, per proxied call in ms */
+  serviceCpuMsPerCall: number;
+}
 
-const agent = new Agent({ connections: 512, keepAliveTimeout: 30_000 });
+const agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000 });
+const STREAM_MS = 500;
 const BODY = JSON.stringify({
   model: 'gpt-4o',
   messages: [{ role: 'user', content: 'Say hello in five words.' }],
@@ -57,73 +71,104 @@ export const startBenchUpstream = (): Promise<FakeUpstream> => startFakeUpstream
 export async function runProxy(
   service: RunningService,
   fake: FakeUpstream,
-  options: { concurrency: number; rounds: number; countRecords: () => Promise<number> },
+  options: { concurrency: number; seconds: number; countRecords: () => Promise<number> },
 ): Promise<ProxyResult> {
   const key = await createApiKey(service);
-  await roomyDefaultPlan(service);
+  const users = await setUpPlans(service, options.concurrency);
   const direct = `${fake.url}/v1/chat/completions`;
   const proxied = `${service.baseUrl}/proxy/openai/v1/chat/completions`;
-  const directHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
-  const proxiedHeaders = (i: number) => ({
-    ...directHeaders,
-    'x-tokentally-key': key,
-    'x-tokentally-user': `bench-user-${i % 50}`,
-  });
+  const directHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench', 'x-fake': 'paced' };
+  const proxiedHeaders = (user: string) => ({ ...directHeaders, 'x-tokentally-key': key, 'x-tokentally-user': user });
+  let callsMade = 0;
 
-  // warm-up: the tokenizer's ranks (loaded at the first call), connections, the JIT; growing
-  // to the full concurrency so that a cold service is not measured
-  for (const width of [1, 10, options.concurrency, options.concurrency, options.concurrency]) {
+  /** Both kinds of slots for `seconds`; samples only when `into` is given. */
+  const phase = async (seconds: number, userOf: (j: number) => string, into?: Samples): Promise<void> => {
+    const end = performance.now() + seconds * 1000;
+    const slot = async (call: () => Promise<{ ttfb: number; total: number }>, ttfb: number[], total?: number[]) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * STREAM_MS));
+      while (performance.now() < end) {
+        try {
+          const timing = await call();
+          ttfb.push(timing.ttfb);
+          total?.push(timing.total);
+        } catch (error) {
+          if (!into) throw error;
+          into.failures += 1;
+        }
+      }
+    };
+    const sink: Samples = into ?? { directTtfb: [], proxiedTtfb: [], proxiedTotal: [], failures: 0 };
     await Promise.all(
-      Array.from({ length: width }, (_, j) =>
-        Promise.all([streamOnce(proxied, proxiedHeaders(j)), streamOnce(direct, directHeaders)]),
-      ),
+      Array.from({ length: options.concurrency }, (_, j) => [
+        slot(
+          () => {
+            callsMade += 1;
+            return streamOnce(proxied, proxiedHeaders(userOf(j)));
+          },
+          sink.proxiedTtfb,
+          sink.proxiedTotal,
+        ),
+        slot(() => streamOnce(direct, directHeaders), sink.directTtfb),
+      ]).flat(),
     );
-  }
+  };
+
+  // warm-up: the tokenizer's ranks (loaded at the first call), connections, the JIT, the
+  // users' limits
+  await streamOnce(proxied, proxiedHeaders(users.unlimited(0)));
+  callsMade += 1;
+  await phase(3, users.unlimited);
+  await phase(3, users.limited);
   const afterWarmUp = memoryOf(service.pid).rssMB;
 
-  const directTtfb: number[] = [];
-  const proxiedTtfb: number[] = [];
-  const proxiedTotal: number[] = [];
-  let failures = 0;
-  for (let round_ = 0; round_ < options.rounds; round_ += 1) {
-    await Promise.all(
-      Array.from({ length: options.concurrency }, async (_, j) => {
-        const [viaProxy, straight] = await Promise.allSettled([
-          streamOnce(proxied, proxiedHeaders(j)),
-          streamOnce(direct, directHeaders),
-        ]);
-        if (viaProxy.status === 'fulfilled') {
-          proxiedTtfb.push(viaProxy.value.ttfb);
-          proxiedTotal.push(viaProxy.value.total);
-        } else failures += 1;
-        if (straight.status === 'fulfilled') directTtfb.push(straight.value.ttfb);
-        else failures += 1;
-      }),
-    );
-    if ((round_ + 1) % 5 === 0) note(`proxy: ${round_ + 1}/${options.rounds} rounds of ${options.concurrency}`);
+  const cpuBefore = cpuSecondsOf(service.pid);
+  const callsBefore = callsMade;
+  const phases: ProxyPhase[] = [];
+  for (const plan of ['unlimited', 'limited'] as const) {
+    const samples: Samples = { directTtfb: [], proxiedTtfb: [], proxiedTotal: [], failures: 0 };
+    note(`proxy: ${options.concurrency} streams in flight through the proxy for ${options.seconds} s (${plan} plan)`);
+    await phase(options.seconds, users[plan], samples);
+    phases.push({ ...phaseOf(plan, samples), rssMBAfter: round1(memoryOf(service.pid).rssMB) });
   }
   const memory = memoryOf(service.pid);
-  const expected = WARM_UP_CALLS(options.concurrency) + options.rounds * options.concurrency;
+  const serviceCpuMsPerCall = ((cpuSecondsOf(service.pid) - cpuBefore) * 1000) / (callsMade - callsBefore);
   let recordsStored = 0;
-  for (let wait = 0; wait < 100 && recordsStored < expected; wait += 1) {
+  for (let wait = 0; wait < 100 && recordsStored < callsMade; wait += 1) {
     recordsStored = await options.countRecords();
-    if (recordsStored < expected) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (recordsStored < callsMade) await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const d = percentiles(directTtfb);
-  const p = percentiles(proxiedTtfb);
-  const total = percentiles(proxiedTotal);
-  const ms = (v: number) => round(v, 2);
   return {
     concurrency: options.concurrency,
-    rounds: options.rounds,
+    secondsPerPhase: options.seconds,
+    phases,
+    recordsStored,
+    callsMade,
+    rssMB: { afterWarmUp: round1(afterWarmUp), afterRounds: round1(memory.rssMB), peak: round1(memory.hwmMB) },
+    serviceCpuMsPerCall: round1(serviceCpuMsPerCall, 2),
+  };
+}
+
+interface Samples {
+  directTtfb: number[];
+  proxiedTtfb: number[];
+  proxiedTotal: number[];
+  failures: number;
+}
+
+function phaseOf(plan: ProxyPhase['plan'], samples: Samples): Omit<ProxyPhase, 'rssMBAfter'> {
+  const d = percentiles(samples.directTtfb);
+  const p = percentiles(samples.proxiedTtfb);
+  const total = percentiles(samples.proxiedTotal);
+  const ms = (v: number) => round1(v, 2);
+  return {
+    plan,
     directTtfbMs: { p50: ms(d.p50), p95: ms(d.p95), max: ms(d.max) },
     proxiedTtfbMs: { p50: ms(p.p50), p95: ms(p.p95), max: ms(p.max) },
     addedTtfbP95Ms: ms(p.p95 - d.p95),
     proxiedStreamMs: { p50: ms(total.p50), p95: ms(total.p95) },
-    failures,
-    recordsStored,
-    rssMB: { afterWarmUp: round(afterWarmUp), afterRounds: round(memory.rssMB), peak: round(memory.hwmMB) },
-    loadAverage1m: round(loadavg()[0]!, 2),
+    failures: samples.failures,
+    calls: samples.proxiedTtfb.length,
+    loadAverage1m: round1(loadavg()[0]!, 2),
   };
 }
 
@@ -137,22 +182,43 @@ async function createApiKey(service: RunningService): Promise<string> {
   return ((await response.json()) as { key: string }).key;
 }
 
-/** Every bench user on a plan that never refuses: the part measures forwarding, not refusals. */
-async function roomyDefaultPlan(service: RunningService): Promise<void> {
-  const response = await fetch(`${service.baseUrl}/v1/admin/plans`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${service.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench-proxy', monthlyTokenLimit: 1_000_000_000_000, isDefault: true }),
+/**
+ * Two sets of users: on the default plan, which has no limits (the proxy makes no reservation
+ * for them), and on a hard plan whose limit is never reached (every call reserves its estimate
+ * and releases it after its record is stored).
+ */
+async function setUpPlans(
+  service: RunningService,
+  count: number,
+): Promise<{ unlimited: (j: number) => string; limited: (j: number) => string }> {
+  const admin = { authorization: `Bearer ${service.token}`, 'content-type': 'application/json' };
+  const post = async (url: string, method: string, body: object): Promise<{ id: string }> => {
+    const response = await fetch(`${service.baseUrl}${url}`, { method, headers: admin, body: JSON.stringify(body) });
+    if (response.status >= 300) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { id: string };
+  };
+  await post('/v1/admin/plans', 'POST', { name: 'bench-unlimited', isDefault: true });
+  const limited = await post('/v1/admin/plans', 'POST', {
+    name: 'bench-limited',
+    monthlyTokenLimit: 1_000_000_000_000,
   });
-  if (response.status !== 201) throw new Error(`creating a plan: ${response.status} ${await response.text()}`);
+  const users = Math.max(1, Math.min(50, count));
+  for (let i = 0; i < users; i += 1) {
+    await post(`/v1/admin/users/bench-limited-${i}/plan`, 'PUT', { planId: limited.id });
+  }
+  return { unlimited: (j) => `bench-user-${j % users}`, limited: (j) => `bench-limited-${j % users}` };
 }
 
 export function proxyReport(r: ProxyResult): string[] {
   return [
-    `Proxy: ${r.rounds} rounds of ${r.concurrency} concurrent streamed chat completions (load ${r.loadAverage1m})`,
-    `  time to first byte, direct to the fake upstream: p50 ${r.directTtfbMs.p50} ms, p95 ${r.directTtfbMs.p95} ms, max ${r.directTtfbMs.max} ms`,
-    `  time to first byte, through the proxy:           p50 ${r.proxiedTtfbMs.p50} ms, p95 ${r.proxiedTtfbMs.p95} ms, max ${r.proxiedTtfbMs.max} ms`,
-    `  added p95 ${r.addedTtfbP95Ms} ms (target ≤ ${PROXY_TARGETS.addedTtfbP95Ms} ms); whole stream through the proxy p50 ${r.proxiedStreamMs.p50} ms, p95 ${r.proxiedStreamMs.p95} ms`,
-    `  failures ${r.failures}; records stored ${r.recordsStored}; service RSS ${r.rssMB.afterWarmUp} MB after warm-up → ${r.rssMB.afterRounds} MB after the rounds (peak ${r.rssMB.peak} MB)`,
+    `Proxy: ${r.concurrency} streamed chat completions in flight through the proxy (and as many direct), ${r.secondsPerPhase} s per plan`,
+    ...r.phases.flatMap((p) => [
+      `  ${p.plan} plan (load ${p.loadAverage1m}; ${p.calls} calls through the proxy; service RSS after it ${p.rssMBAfter} MB):`,
+      `    time to first byte, direct to the fake upstream: p50 ${p.directTtfbMs.p50} ms, p95 ${p.directTtfbMs.p95} ms, max ${p.directTtfbMs.max} ms`,
+      `    time to first byte, through the proxy:           p50 ${p.proxiedTtfbMs.p50} ms, p95 ${p.proxiedTtfbMs.p95} ms, max ${p.proxiedTtfbMs.max} ms`,
+      `    added p95 ${p.addedTtfbP95Ms} ms (target ≤ ${PROXY_TARGETS.addedTtfbP95Ms} ms); whole stream through the proxy p50 ${p.proxiedStreamMs.p50} ms, p95 ${p.proxiedStreamMs.p95} ms; failures ${p.failures}`,
+    ]),
+    `  service CPU ${r.serviceCpuMsPerCall} ms per proxied call (forwarding, streaming, recording)`,
+    `  records stored ${r.recordsStored} of ${r.callsMade} calls; service RSS ${r.rssMB.afterWarmUp} MB after warm-up → ${r.rssMB.afterRounds} MB after both phases (peak ${r.rssMB.peak} MB)`,
   ];
 }

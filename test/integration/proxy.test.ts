@@ -377,6 +377,32 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     expect(quota).toEqual([{ tokens: 19 }]);
   });
 
+  it('makes no reservation for a user whose plan can refuse nothing', async () => {
+    const plan = await t.app.inject({
+      method: 'POST',
+      url: '/v1/admin/plans',
+      headers: admin,
+      payload: { name: 'no-limits' },
+    });
+    const planId = (plan.json() as { id: string }).id;
+    await t.app.inject({ method: 'PUT', url: '/v1/admin/users/uma/plan', headers: admin, payload: { planId } });
+    const completion = await openai('uma').chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
+    expect(tokens(await recordOf('request_id', completion.id))).toMatchObject({ input: 12, output: 7 });
+    const held = (await t.db.query(
+      `SELECT count(*)::int AS n FROM quota_reservations WHERE user_id = 'uma'`,
+    )) as Array<{
+      n: number;
+    }>;
+    expect(held).toEqual([{ n: 0 }]);
+    const quota = (await t.db.query(`SELECT tokens::int FROM quota_usage WHERE user_id = 'uma'`)) as Array<{
+      tokens: number;
+    }>;
+    expect(quota).toEqual([{ tokens: 19 }]);
+  });
+
   it('refuses a call without a valid Tokentally key, or without a user, in the provider shape', async () => {
     const noKey = await new OpenAI({
       apiKey: PROVIDER_KEY,

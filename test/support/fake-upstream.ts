@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
  * - (none): a normal answer, streamed when the body says `stream: true`;
  * - `error`: 429 in the provider's error shape;
  * - `slow`: a stream of 200 text events, one every 10 ms (for clients that leave early);
+ * - `paced`: a stream of 20 text events, one every 25 ms (a model generating; for the bench);
  * - `gate`: a stream whose first event comes at once, the rest only after `openGate()`;
  * - `break`: a stream the upstream breaks off after two events.
  */
@@ -158,6 +159,7 @@ async function answer(
     res.write(events.stream[i]);
     if (scenario === 'gate' && i === 0) await gate();
     if (scenario === 'slow') await sleep(10);
+    if (scenario === 'paced') await sleep(25);
     if (scenario === 'break' && i === 1) {
       res.destroy();
       return;
@@ -170,6 +172,7 @@ const sse = (data: unknown, event?: string): string =>
   `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 
 function texts(base: readonly string[], scenario: string): string[] {
+  if (scenario === 'paced') return Array.from({ length: 20 }, (_, i) => ` word${i}`);
   return scenario === 'slow' ? Array.from({ length: 200 }, (_, i) => ` word${i}`) : [...base];
 }
 

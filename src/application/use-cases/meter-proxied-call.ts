@@ -3,6 +3,7 @@ import type { Principal } from '../../domain/principal';
 import type { TokenUsage } from '../../domain/token-usage';
 import type { TokenSource } from '../../domain/usage-record';
 import type { Clock } from '../ports/clock.port';
+import type { PlanStore } from '../ports/plan-store.port';
 import { TOKENS } from '../ports/tokens';
 import { IngestUsage } from './ingest-usage';
 import { ReserveQuota } from './reserve-quota';
@@ -41,7 +42,7 @@ export interface ProxiedCallOutcome extends TokenUsage {
 
 /**
  * Quota and recording around one proxied call. Before forwarding, the estimate is reserved
- * under the proxy's own request id (the provider's response id exists only afterwards). After
+ * (when the user's plan can refuse the call at all) under the proxy's own request id (the provider's response id exists only afterwards). After
  * the call, the record is stored through the one ingest path under the provider's response id;
  * only then is the reservation released. In between, the call counts twice against the user's
  * quota for a moment, never zero times: releasing first would let a concurrent call slip
@@ -55,10 +56,20 @@ export class MeterProxiedCall {
     @inject(IngestUsage) private readonly ingest: IngestUsage,
     @inject(ReserveQuota) private readonly quota: ReserveQuota,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
   ) {}
 
-  /** Reserves the estimate on the user's plan; a refusal throws LimitReachedError. */
+  /**
+   * Reserves the estimate on the user's plan; a refusal throws LimitReachedError. A user whose
+   * limits cannot refuse anything (no token or cost limit, no requests per minute) gets no
+   * reservation: it would only cost a database round trip before the call's first byte. Those
+   * limits are known from a lookup at most LIMITS_TTL_MS old, so a user moved onto a limited
+   * plan is held to it within that time.
+   */
   async admit(principal: Principal, plan: ProxiedCallPlan): Promise<AdmittedCall> {
+    if (await this.unlimited(principal.workspaceId, plan.userId)) {
+      return { plan, reservationId: null, startedAt: this.clock.now() };
+    }
     const granted = await this.quota.reserve(principal, {
       userId: plan.userId,
       requestId: plan.proxyRequestId,
@@ -67,6 +78,25 @@ export class MeterProxiedCall {
       model: plan.model,
     });
     return { plan, reservationId: granted.reservation.id, startedAt: this.clock.now() };
+  }
+
+  private readonly limits = new Map<string, { unlimited: Promise<boolean>; until: number }>();
+
+  private unlimited(workspaceId: string, userId: string): Promise<boolean> {
+    const key = `${workspaceId}\u0000${userId}`;
+    const now = this.clock.now().getTime();
+    const kept = this.limits.get(key);
+    if (kept && kept.until > now) return kept.unlimited;
+    if (this.limits.size >= MAX_KEPT_LIMITS) this.limits.clear();
+    // one lookup per user at a time, however many of their calls arrive together
+    const unlimited = (async () => {
+      await this.plans.ensureWorkspace(workspaceId);
+      const { tokenLimit, costLimit, plan } = await this.plans.limitsOf(workspaceId, userId);
+      return tokenLimit === null && costLimit === null && plan.requestsPerMinute === null;
+    })();
+    this.limits.set(key, { unlimited, until: now + LIMITS_TTL_MS });
+    unlimited.catch(() => this.limits.delete(key));
+    return unlimited;
   }
 
   /**
@@ -163,6 +193,9 @@ export class MeterProxiedCall {
 }
 
 const MAX_RELEASES_IN_FLIGHT = 2;
+/** How long a user's limits are taken as looked up (as API keys are, for 5 s). */
+export const LIMITS_TTL_MS = 5_000;
+const MAX_KEPT_LIMITS = 10_000;
 
 interface PendingGroup {
   principal: Principal;
