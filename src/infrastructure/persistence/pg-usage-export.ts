@@ -9,8 +9,13 @@ import type { DayColumnName, ExportValue, RecordColumnName } from '../../domain/
 import { METRICS } from './rollup-registry';
 import { factsSource, filters, SqlParams } from './usage-facts';
 
-/** Rows per round trip: big enough to stream fast, small enough to keep memory flat. */
-const BATCH_ROWS = 1000;
+/**
+ * Rows per round trip. A batch's rows are parsed as they arrive and live until the whole
+ * batch is read, long enough to be promoted to V8's old generation, which grows a long way
+ * before a full collection: at 1,000 rows an export of 1M records took the service's RSS up
+ * by 110-130 MB, at 200 by 2 MB (and about as fast). Measured in `npm run bench`.
+ */
+const BATCH_ROWS = 200;
 
 const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const isoUtc = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', ${ISO_UTC})`;
