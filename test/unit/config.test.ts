@@ -1,6 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_RATE_LIMIT, loadConfig, loadRateLimit } from '../../src/infrastructure/config';
+import {
+  ConfigError,
+  DEFAULT_PROXY,
+  DEFAULT_RATE_LIMIT,
+  loadConfig,
+  loadProxyConfig,
+  loadRateLimit,
+} from '../../src/infrastructure/config';
 
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes!!';
 
@@ -161,5 +168,41 @@ describe('loadRateLimit', () => {
       expect.stringContaining('RATE_LIMIT_MAX'),
       expect.stringContaining('RATE_LIMIT_WINDOW_MS'),
     ]);
+  });
+});
+
+describe('loadProxyConfig', () => {
+  it("forwards to the providers' own APIs by default", () => {
+    expect(loadProxyConfig({})).toEqual({
+      openaiUpstreamUrl: 'https://api.openai.com/v1',
+      anthropicUpstreamUrl: 'https://api.anthropic.com',
+    });
+    expect(loadProxyConfig({})).toEqual(DEFAULT_PROXY);
+  });
+
+  it('reads other upstreams, without a trailing slash', () => {
+    expect(
+      loadProxyConfig({
+        OPENAI_UPSTREAM_URL: 'http://127.0.0.1:9000/v1/',
+        ANTHROPIC_UPSTREAM_URL: 'https://gw.example',
+      }),
+    ).toEqual({ openaiUpstreamUrl: 'http://127.0.0.1:9000/v1', anthropicUpstreamUrl: 'https://gw.example' });
+  });
+
+  it('refuses what is not an http(s) URL, or carries credentials, a query or a fragment, naming each', () => {
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadProxyConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ OPENAI_UPSTREAM_URL: 'ftp://x', ANTHROPIC_UPSTREAM_URL: 'https://u:p@x' })).toEqual([
+      expect.stringContaining('OPENAI_UPSTREAM_URL'),
+      expect.stringContaining('ANTHROPIC_UPSTREAM_URL'),
+    ]);
+    expect(problems({ OPENAI_UPSTREAM_URL: 'not a url' })).toHaveLength(1);
+    expect(problems({ OPENAI_UPSTREAM_URL: 'https://x/v1?key=1' })).toHaveLength(1);
   });
 });

@@ -175,7 +175,13 @@ async function pass(call: ForwardRequest, signal: AbortSignal, clientGone: () =>
   }
   if (clientGone()) cutShort = true;
   if (!cutShort) {
-    if (strip && splitter && splitter.rest().length > 0) raw.write(splitter.rest());
+    if (splitter && watcher) {
+      for (const event of splitter.finish()) {
+        if (watcher.see(event) && strip) raw.write(event.raw);
+      }
+      // an unfinished event at the end: clients drop it, but it is theirs to drop
+      if (strip && splitter.rest().length > 0) raw.write(splitter.rest());
+    }
     raw.end();
   }
 

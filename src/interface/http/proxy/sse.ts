@@ -29,6 +29,14 @@ export class SseSplitter {
     return events;
   }
 
+  /** At the end of the stream: the last event, if a lone CR held it back. */
+  finish(): SseEvent[] {
+    if (!/(?:\r\n|\r|\n)(?:\r\n|\r|\n)$/.test(this.pending)) return [];
+    const last = parseEvent(this.pending);
+    this.pending = '';
+    return [last];
+  }
+
   /** What arrived after the last whole event. */
   rest(): string {
     return this.pending;
