@@ -1,4 +1,5 @@
 import { Type, type TProperties } from '@sinclair/typebox';
+import { TOKEN_SOURCES } from '../../../domain/usage-record';
 import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
@@ -264,6 +265,9 @@ export const UsageRecordView = Type.Object(
     durationMs: Nullable(Type.Integer({ examples: [912] })),
     success: Type.Boolean(),
     error: Nullable(Type.String()),
+    tokenSource: StringEnum(TOKEN_SOURCES, {
+      description: 'reported: counted by the provider; estimated: by a tokenizer (a proxied stream cut short)',
+    }),
     cost: Type.Optional(Nullable(DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'))),
     costStatus: Type.Optional(StringEnum(['computed', 'provided', 'unpriced'], { description: COST_NOTE })),
   },
