@@ -243,6 +243,8 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).message).toContain('fake upstream: slow down');
     const failed = await recordOf('user_id', 'erin');
     expect(failed).toMatchObject({ success: false, token_source: 'reported', model: 'gpt-4o' });
+    // under the provider's request id (x-request-id), as an error has no response id
+    expect(failed.request_id).toMatch(/^req_fake_\d+$/);
     expect(failed.error).toContain('upstream 429: fake upstream: slow down');
     expect(tokens(failed)).toMatchObject({ input: 0, output: 0 });
 
@@ -250,7 +252,9 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
       .messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e);
     expect(anthropicError).toBeInstanceOf(Anthropic.RateLimitError);
-    expect(await recordOf('user_id', 'fred')).toMatchObject({ success: false, provider: 'anthropic' });
+    const failedAtClaude = await recordOf('user_id', 'fred');
+    expect(failedAtClaude).toMatchObject({ success: false, provider: 'anthropic' });
+    expect(failedAtClaude.request_id).toMatch(/^req_fake_\d+$/);
   });
 
   it('passes a stream on event by event, never waiting for its end', async () => {

@@ -29,7 +29,7 @@ export interface AdmittedCall {
 
 /** How a proxied call ended. */
 export interface ProxiedCallOutcome extends TokenUsage {
-  /** the provider's response id; absent (an error, a stream cut before its first event): the proxy's own id */
+  /** the provider's response id (of an error: its request id); absent: the proxy's own id is used */
   responseId?: string;
   /** the model the provider answered with; absent: the requested one */
   model?: string;
@@ -47,8 +47,9 @@ export interface ProxiedCallOutcome extends TokenUsage {
  * only then is the reservation released. In between, the call counts twice against the user's
  * quota for a moment, never zero times: releasing first would let a concurrent call slip
  * through, and a process that dies in between leaves a reservation that expires by itself. A
- * call without a response id (an upstream error, a stream cut before its first event) is
- * recorded under the proxy's id, and that ingest settles the reservation itself.
+ * call without a response id (an embedding, an error without a request id, a stream cut before
+ * its first event) is recorded under the proxy's id, and that ingest settles the reservation
+ * itself.
  */
 @injectable()
 export class MeterProxiedCall {

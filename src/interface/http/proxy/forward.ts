@@ -204,7 +204,15 @@ async function pass(call: ForwardRequest, signal: AbortSignal, clientGone: () =>
     parsed = undefined;
   }
   if (status >= 300) {
-    return { status, reading: {}, cutShort, failure: upstreamErrorMessage(status, parsed, body), generatedText: '' };
+    // an error has no response id; the provider's request id names the call in its logs
+    const requestId = upstream.headers['x-request-id'] ?? upstream.headers['request-id'];
+    return {
+      status,
+      reading: { responseId: typeof requestId === 'string' && requestId !== '' ? requestId : undefined },
+      cutShort,
+      failure: upstreamErrorMessage(status, parsed, body),
+      generatedText: '',
+    };
   }
   if (cutShort) return { status, reading: {}, cutShort, failure: broke ?? 'client disconnected', generatedText: '' };
   return { status, reading: dialect.fromJson(parsed), cutShort, generatedText: '' };
