@@ -17,13 +17,22 @@ export interface CostRates {
   reasoning: bigint;
 }
 
-/** The rates of a price version, with the fallbacks its null rates stand for. */
-export function costRates(price: PriceVersion): CostRates {
+/** A price version's five per-million rates, with the fallbacks its null rates stand for. */
+export function effectiveRates(price: PriceVersion): Record<Exclude<keyof CostRates, 'scale'>, Decimal> {
   const input = price.inputPerMillion;
   const output = price.outputPerMillion;
-  const cachedInput = price.cachedInputPerMillion ?? input;
-  const cacheWrite = price.cacheWritePerMillion ?? input;
-  const reasoning = price.reasoningPerMillion ?? output;
+  return {
+    input,
+    cachedInput: price.cachedInputPerMillion ?? input,
+    cacheWrite: price.cacheWritePerMillion ?? input,
+    output,
+    reasoning: price.reasoningPerMillion ?? output,
+  };
+}
+
+/** The rates of a price version, prepared for `costAt`. */
+export function costRates(price: PriceVersion): CostRates {
+  const { input, cachedInput, cacheWrite, output, reasoning } = effectiveRates(price);
   const scale = Math.max(input.scale, cachedInput.scale, cacheWrite.scale, output.scale, reasoning.scale);
   return {
     scale,

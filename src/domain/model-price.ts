@@ -32,3 +32,28 @@ export function priceInForce(schedules: ReadonlyArray<ReadonlyArray<PriceVersion
   }
   return null;
 }
+
+/** A stretch of time [from, to) in which one price version (or none) is in force; null ends are open. */
+export interface PriceSegment {
+  from: Date | null;
+  to: Date | null;
+  price: PriceVersion | null;
+}
+
+/**
+ * `priceInForce` over all time, as consecutive segments: the version in force can only change
+ * where some version starts, so it is looked up once at each such instant.
+ */
+export function priceSegments(schedules: ReadonlyArray<ReadonlyArray<PriceVersion>>): PriceSegment[] {
+  const starts = [...new Set(schedules.flat().map((v) => v.effectiveFrom.getTime()))].sort((a, b) => a - b);
+  const segments: PriceSegment[] = [{ from: null, to: starts.length > 0 ? new Date(starts[0]!) : null, price: null }];
+  starts.forEach((start, i) => {
+    const next = starts[i + 1];
+    segments.push({
+      from: new Date(start),
+      to: next === undefined ? null : new Date(next),
+      price: priceInForce(schedules, new Date(start)),
+    });
+  });
+  return segments;
+}

@@ -47,6 +47,7 @@ const BODIES: Record<string, unknown> = {
   assignUserPlan: { planId: '00000000-0000-4000-8000-000000000000' },
   updateWorkspaceSettings: { timeZone: 'UTC' },
   createReservation: { userId: 'alice', requestId: 'hostile-reservation', estimatedTokens: 1 },
+  repriceUsage: { from: '2026-11-01T00:00:00Z', to: '2026-12-01T00:00:00Z', dryRun: true },
 };
 
 /** Values a careless client or an attacker sends, as raw (already percent-encoded) query text. */

@@ -55,6 +55,14 @@ describe('POST /v1/admin/models', () => {
           reasoningPerMillion: null,
         },
       ],
+      // no usage of it yet: re-pricing the raw window would change nothing
+      history: {
+        from: expect.any(String),
+        to: expect.any(String),
+        wouldPrice: 0,
+        wouldChange: 0,
+        repricing: 'POST /v1/admin/repricing',
+      },
     });
     const [stored] = (await t.db.query(
       `SELECT input_per_million = 2.00 AS input_ok, output_per_million = 8 AS output_ok,

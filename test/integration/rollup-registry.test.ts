@@ -63,14 +63,18 @@ afterAll(async () => t.close());
 describe('the rollup registry', () => {
   it('matches the live schema: every rollup table, its columns, types and primary key, and no other', async () => {
     const live = await liveTables(t.db);
+    // a column added later comes last in its table; every statement names its columns, so
+    // their order is no part of the schema
+    const byName = (table: LiveTable | undefined) =>
+      table && { ...table, columns: [...table.columns].sort((a, b) => a.name.localeCompare(b.name)) };
     for (const rollup of ROLLUPS) {
-      expect(live.find((l) => l.table === rollup.table)).toEqual(expectedTable(rollup));
+      expect(byName(live.find((l) => l.table === rollup.table))).toEqual(byName(expectedTable(rollup)));
     }
     // every table that keeps request sums is a rollup of the registry, the pending queue or raw
     const summing = live.filter((l) => l.columns.some((c) => c.name === 'requests')).map((l) => l.table);
     expect(summing.sort()).toEqual([...ROLLUPS.map((r) => r.table), PENDING.table].sort());
     const pending = live.find((l) => l.table === PENDING.table)!;
-    expect(pending.columns.map((c) => c.name)).toEqual(PENDING_COLUMNS);
+    expect(pending.columns.map((c) => c.name).sort()).toEqual([...PENDING_COLUMNS].sort());
     expect(pending.columns.every((c) => !c.nullable)).toBe(true);
   });
 

@@ -30,11 +30,25 @@ export interface UsageTotals {
   cost: Decimal;
   /** records without a known cost, not counted in `cost` */
   unpricedRequests: number;
+  /** the tokens of those records */
+  unpricedTokens: number;
 }
 
 export interface ModelUsage extends UsageTotals {
   provider: string;
   model: string;
+}
+
+/** A model whose records in a range have no known cost. */
+export interface UnpricedModel {
+  provider: string;
+  model: string;
+  /** unpriced records and their tokens */
+  requests: number;
+  tokens: number;
+  /** the UTC hours (their starts) of the first and the last unpriced record */
+  firstSeenHour: Date;
+  lastSeenHour: Date;
 }
 
 export interface ProviderUsage extends UsageTotals {
@@ -116,4 +130,6 @@ export interface UsageQueries {
   /** the user's latest record at any time, null if the workspace has none of theirs */
   lastActiveAt(workspaceId: string, userId: string): Promise<Date | null>;
   recent(scope: UsageScope, limit: number): Promise<UsageRecordView[]>;
+  /** the models with unpriced records in the range, the most recently seen first */
+  unpricedModels(scope: UsageScope): Promise<UnpricedModel[]>;
 }

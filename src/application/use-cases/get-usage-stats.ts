@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { percentages } from '../../domain/percentages';
+import { coverageOf, type PricingCoverage } from '../../domain/pricing-coverage';
 import { localPeriodStart } from '../../domain/usage-window';
 import type { Clock } from '../ports/clock.port';
 import type { LiveUsage, OperationUsage } from '../ports/live-usage.port';
@@ -13,6 +14,8 @@ export const TOP_MODELS = 5;
 export interface UsageStats {
   scope: UsageScope;
   totals: UsageTotals;
+  /** the share of the range's requests and tokens priced, as GET /v1/admin/models/unpriced answers it */
+  coverage: PricingCoverage;
   activeUsers: number;
   /** with each model's share of all tokens in the range */
   topModels: Array<ModelUsage & { percentage: number }>;
@@ -50,6 +53,15 @@ export class GetUsageStats {
     ]);
     const shares = percentages(shareBasis(models));
     const topModels = models.slice(0, TOP_MODELS).map((m, i) => ({ ...m, percentage: shares[i]! }));
-    return { scope, totals, activeUsers, topModels, windows: { today, week, month }, windowStarts, operations };
+    return {
+      scope,
+      totals,
+      coverage: coverageOf(totals),
+      activeUsers,
+      topModels,
+      windows: { today, week, month },
+      windowStarts,
+      operations,
+    };
   }
 }

@@ -5,6 +5,7 @@ import { PlansAndQuotas1764979200000 } from '../../../migrations/1764979200000-p
 import { Webhooks1765000000000 } from '../../../migrations/1765000000000-webhooks';
 import { TokenSource1796447186253 } from '../../../migrations/1796447186253-token-source';
 import { QuotaReserveBatch1796447302551 } from '../../../migrations/1796447302551-quota-reserve-batch';
+import { PricingTruth1796450757401 } from '../../../migrations/1796450757401-pricing-truth';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   Webhooks1765000000000,
   TokenSource1796447186253,
   QuotaReserveBatch1796447302551,
+  PricingTruth1796450757401,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

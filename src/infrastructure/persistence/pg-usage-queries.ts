@@ -8,6 +8,7 @@ import type {
   ModelUsage,
   ProviderBucketUsage,
   ProviderUsage,
+  UnpricedModel,
   UsageQueries,
   UsageRecordView,
   UsageScope,
@@ -17,7 +18,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
-import { GRAINS, PENDING, ROLLUPS } from './rollup-registry';
+import { GRAINS, PENDING, ROLLUPS, smallestRollup } from './rollup-registry';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 
 type TotalsRow = Record<
@@ -31,7 +32,8 @@ type TotalsRow = Record<
   | 'total_tokens'
   | 'duration_ms_sum'
   | 'duration_count'
-  | 'unpriced_requests',
+  | 'unpriced_requests'
+  | 'unpriced_tokens',
   string
 > & { cost: string };
 
@@ -51,6 +53,7 @@ function toTotals(row: TotalsRow): UsageTotals {
     durationCount: Number(row.duration_count),
     cost: Decimal.parse(row.cost),
     unpricedRequests: Number(row.unpriced_requests),
+    unpricedTokens: Number(row.unpriced_tokens),
   };
 }
 
@@ -127,6 +130,9 @@ function lastActivity(ws: string, user: string): string {
      ORDER BY d.${time} DESC LIMIT 1),
     (SELECT max(q.last_occurred_at) FROM ${PENDING.table} q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
 }
+
+/** Where the hours a model was seen unpriced in are read from: its hours by provider and model. */
+const MODEL_HOURS = smallestRollup('hour', ['provider', 'model']);
 
 @injectable()
 export class PgUsageQueries implements UsageQueries {
@@ -318,6 +324,46 @@ export class PgUsageQueries implements UsageQueries {
       userId,
     ])) as Array<{ last_occurred_at: Date }>;
     return rows[0]?.last_occurred_at ?? null;
+  }
+
+  async unpricedModels(scope: UsageScope): Promise<UnpricedModel[]> {
+    const p = new SqlParams();
+    const facts = this.facts(scope, p, { model: true, metrics: ['requests', 'unpriced_requests', 'unpriced_tokens'] });
+    const ws = p.add(scope.workspaceId);
+    const from = p.add(scope.window.from.toISOString());
+    const to = p.add(scope.window.to.toISOString());
+    // the counts are exact for any range (as every Usage tab figure); first and last seen
+    // are hours, read from the hourly rollup and what is pending for it
+    const hours = (table: string) => `SELECT provider, model, bucket_start FROM ${table}
+      WHERE workspace_id = ${ws} AND unpriced_requests > 0
+        AND bucket_start >= date_trunc('hour', ${from}::timestamptz, 'UTC') AND bucket_start < ${to}::timestamptz`;
+    const rows = await this.rows<{
+      provider: string;
+      model: string;
+      requests: string;
+      tokens: string;
+      first_seen: Date;
+      last_seen: Date;
+    }>(
+      `WITH counts AS (
+         SELECT provider, model, sum(unpriced_requests)::bigint AS requests, sum(unpriced_tokens)::bigint AS tokens
+         FROM (${facts}) f GROUP BY provider, model HAVING sum(unpriced_requests) <> 0),
+       seen AS (
+         SELECT provider, model, min(bucket_start) AS first_seen, max(bucket_start) AS last_seen
+         FROM (${hours(MODEL_HOURS.table)} UNION ALL ${hours(PENDING.table)}) h GROUP BY provider, model)
+       SELECT c.provider, c.model, c.requests, c.tokens, s.first_seen, s.last_seen
+       FROM counts c JOIN seen s USING (provider, model)
+       ORDER BY s.last_seen DESC, c.requests DESC, c.provider, c.model`,
+      p,
+    );
+    return rows.map((row) => ({
+      provider: row.provider,
+      model: row.model,
+      requests: Number(row.requests),
+      tokens: Number(row.tokens),
+      firstSeenHour: row.first_seen,
+      lastSeenHour: row.last_seen,
+    }));
   }
 
   async recent(scope: UsageScope, limit: number): Promise<UsageRecordView[]> {

@@ -67,6 +67,14 @@ export const METRICS = [
     ofRecord: 'CASE WHEN cost IS NULL THEN 1 ELSE 0 END',
     combine: 'sum',
   },
+  {
+    // with unpriced_requests: the coverage (share of requests and tokens priced), past raw retention too
+    name: 'unpriced_tokens',
+    type: 'bigint',
+    fromRecords: 'coalesce(sum(total_tokens) FILTER (WHERE cost IS NULL), 0)',
+    ofRecord: 'CASE WHEN cost IS NULL THEN total_tokens ELSE 0 END',
+    combine: 'sum',
+  },
 ] as const satisfies readonly Metric[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -65,7 +65,8 @@ export const TOTALS = `
   coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
   coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens, coalesce(sum(total_tokens), 0)::bigint AS total_tokens,
   coalesce(sum(duration_ms_sum), 0)::bigint AS duration_ms_sum, coalesce(sum(duration_count), 0)::bigint AS duration_count,
-  coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests`;
+  coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests,
+  coalesce(sum(unpriced_tokens), 0)::bigint AS unpriced_tokens`;
 
 /** The scope's provider, model and user filters (and `needs.where`), as ` AND …` conditions. */
 export function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {

@@ -18,6 +18,8 @@ import { liveRoutes } from './routes/live.route';
 import { usagePageRoutes } from './routes/usage-page.route';
 import { LIVE_SCHEMAS } from './routes/live.schemas';
 import { modelRoutes } from './routes/models.route';
+import { pricingRoutes } from './routes/pricing.route';
+import { PRICING_SCHEMAS } from './routes/pricing.schemas';
 import { planRoutes } from './routes/plans.route';
 import { PLAN_SCHEMAS } from './routes/plans.schemas';
 import { quotaRoutes } from './routes/quota.route';
@@ -92,6 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     Model,
     ...USAGE_RECORD_SCHEMAS,
     ...USAGE_TAB_SCHEMAS,
+    ...PRICING_SCHEMAS,
     ...PLAN_SCHEMAS,
     ...QUOTA_SCHEMAS,
     ...WEBHOOK_SCHEMAS,
@@ -119,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, context);
   await app.register(apiKeyRoutes, context);
   await app.register(modelRoutes, context);
+  await app.register(pricingRoutes, context);
   await app.register(usageRecordRoutes, context);
   await app.register(traceRoutes, context);
   await app.register(userUsageErasureRoutes, context);

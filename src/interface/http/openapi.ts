@@ -23,6 +23,7 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
         { name: 'usage-tab', description: 'The admin Usage tab and a user’s own usage' },
         { name: 'export', description: 'Usage exported as CSV or NDJSON, streamed' },
         { name: 'models', description: 'Model catalog and prices' },
+        { name: 'pricing', description: 'Pricing truth: what is unpriced, and re-pricing history (self-hosted only)' },
         { name: 'api-keys', description: 'API keys for backends' },
         { name: 'plans', description: 'Plans, per-user limits and the quota period’s time zone' },
         { name: 'quota', description: 'Quotas and pre-flight reservations' },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from '@sinclair/typebox';
 import type { CatalogModel } from '../../../application/ports/price-catalog.port';
-import { ManageModels } from '../../../application/use-cases/manage-models';
+import { ManageModels, type ModelChange } from '../../../application/use-cases/manage-models';
 import { Decimal } from '../../../domain/decimal';
 import { ValidationError } from '../../../domain/errors';
 import type { PriceVersion } from '../../../domain/model-price';
@@ -59,6 +59,23 @@ function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model>
   };
 }
 
+/** The answer to adding a model or price: the model, and in self-hosted mode what re-pricing would change. */
+function toChange(change: ModelChange, withPrices: boolean): Static<typeof Model> {
+  const { history } = change;
+  return {
+    ...toModel(change.model, withPrices),
+    ...(history && {
+      history: {
+        from: history.from.toISOString(),
+        to: history.to.toISOString(),
+        wouldPrice: history.wouldPrice,
+        wouldChange: history.wouldChange,
+        repricing: 'POST /v1/admin/repricing',
+      },
+    }),
+  };
+}
+
 export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
   const models = context.container.resolve(ManageModels);
   const adminOnly = access(context, { role: 'admin' });
@@ -111,7 +128,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         kind,
         price: toPriceVersion(price, '/price'),
       });
-      return reply.status(201).send(toModel(created, withPrices));
+      return reply.status(201).send(toChange(created, withPrices));
     },
   );
 
@@ -135,7 +152,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         request.params.id,
         toPriceVersion(request.body.price, '/price'),
       );
-      return reply.status(201).send(toModel(updated, withPrices));
+      return reply.status(201).send(toChange(updated, withPrices));
     },
   );
 };

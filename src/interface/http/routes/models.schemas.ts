@@ -61,6 +61,24 @@ export const Model = Type.Object(
     prices: Type.Optional(
       Type.Array(Type.Ref(Price), { description: 'price versions, oldest first; absent in cloud mode' }),
     ),
+    history: Type.Optional(
+      Type.Object(
+        {
+          from: Type.String({ format: 'date-time', description: 'the raw window: RAW_RETENTION_DAYS before now' }),
+          to: Type.String({ format: 'date-time' }),
+          wouldPrice: Type.Integer({
+            minimum: 0,
+            description: 'unpriced records of the window this entry would price',
+          }),
+          wouldChange: Type.Integer({ minimum: 0, description: 'records whose cost would change, those included' }),
+          repricing: Type.String({ description: 'how to apply it: recorded history never changes by itself' }),
+        },
+        {
+          description:
+            'in the answer to adding a model or price, self-hosted only: what re-pricing the raw window would change',
+        },
+      ),
+    ),
   },
   { $id: 'Model', title: 'Model' },
 );

@@ -77,6 +77,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       return {
         range: json.range(result.scope),
         totals: json.totals(result.totals),
+        ...(costVisible(context) && { coverage: result.coverage }),
         activeUsers: result.activeUsers,
         topModels: result.topModels.map((m) => ({
           provider: m.provider,

@@ -1,6 +1,7 @@
 import { Type, type TProperties } from '@sinclair/typebox';
 import { TOKEN_SOURCES } from '../../../domain/usage-record';
 import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
+import { PricingCoverage } from './pricing.schemas';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
 const Cost = () =>
@@ -128,6 +129,9 @@ export const UsageStatsQuery = Type.Composite([
 export const UsageStatsResponse = Type.Object({
   range: Type.Ref(UsageRange),
   totals: Type.Ref(UsageTotals),
+  coverage: Type.Optional(
+    Type.Ref(PricingCoverage, { description: 'as GET /v1/admin/models/unpriced answers it; absent in cloud mode' }),
+  ),
   activeUsers: Count('users with usage in the range', 37),
   topModels: Type.Array(Type.Ref(ModelUsage), { description: 'the 5 models with the most tokens' }),
   windows: Type.Object(
