@@ -19,6 +19,7 @@ import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
 import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
 import { PgUsageExport } from './infrastructure/persistence/pg-usage-export';
+import { PgRepricing } from './infrastructure/persistence/pg-repricing';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
@@ -55,6 +56,7 @@ export function createContainer(
   container.registerSingleton(TOKENS.DatabaseHealth, PgDatabaseHealth);
   container.registerSingleton(TOKENS.WebhookEndpointStore, PgWebhookEndpointStore);
   container.registerSingleton(TOKENS.WebhookOutbox, PgWebhookOutbox);
+  container.registerSingleton(TOKENS.RepricingStore, PgRepricing);
   container.registerInstance(
     TOKENS.WebhookDestinationGuard,
     new PublicDestinationGuard(webhooks.resolveHost ?? systemHostResolver),

@@ -15,4 +15,5 @@ export const TOKENS = {
   WebhookEndpointStore: Symbol('WebhookEndpointStore'),
   WebhookOutbox: Symbol('WebhookOutbox'),
   WebhookDestinationGuard: Symbol('WebhookDestinationGuard'),
+  RepricingStore: Symbol('RepricingStore'),
 } as const;
