@@ -30,6 +30,8 @@ export interface BenchOptions {
   skipProxy: boolean;
   proxyConcurrency: number;
   proxySeconds: number;
+  skipRepricing: boolean;
+  repricingRecords: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -60,7 +62,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-reservations skip the quota reservations part
   --skip-export       skip the export part
   --skip-proxy        skip the proxy part
-  --only P            run only one part: ingest, queries, reservations, export or proxy
+  --only P            run only one part: ingest, queries, reservations, export, proxy or repricing
+  --skip-repricing    skip the re-pricing part
+  --repricing-records N
+                      records loaded for the re-pricing part (default 1000000): every model gets a
+                      new price and all of them are re-priced (dry run, applied, applied again),
+                      beside a plain UPDATE of the same rows' cost at the same prices
   --reservations-rate N
                       quota reservations per second, open loop (default 2000)
   --reservations-seconds N
@@ -111,6 +118,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'skip-reservations': { type: 'boolean', default: false },
       'skip-export': { type: 'boolean', default: false },
       'skip-proxy': { type: 'boolean', default: false },
+      'skip-repricing': { type: 'boolean', default: false },
+      'repricing-records': { type: 'string' },
       'proxy-concurrency': { type: 'string' },
       'proxy-seconds': { type: 'string' },
       'export-records': { type: 'string' },
@@ -142,7 +151,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!shape) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got "${name}"`);
     if (!shapes.includes(shape)) shapes.push(shape);
   }
-  const parts = ['ingest', 'queries', 'reservations', 'export', 'proxy'] as const;
+  const parts = ['ingest', 'queries', 'reservations', 'export', 'proxy', 'repricing'] as const;
   const only = values.only === undefined ? undefined : parts.find((p) => p === values.only);
   if (values.only !== undefined && !only) throw new Error(`--only must be one of ${parts.join(', ')}`);
   const batch = integer('batch', values.batch, 1000, 1);
@@ -167,6 +176,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     skipReservations: only ? only !== 'reservations' : (values['skip-reservations'] ?? false),
     skipExport: only ? only !== 'export' : (values['skip-export'] ?? false),
     skipProxy: only ? only !== 'proxy' : (values['skip-proxy'] ?? false),
+    skipRepricing: only ? only !== 'repricing' : (values['skip-repricing'] ?? false),
+    repricingRecords: integer('repricing-records', values['repricing-records'], 1_000_000, 1000),
     proxyConcurrency: integer('proxy-concurrency', values['proxy-concurrency'], 100, 1),
     proxySeconds: integer('proxy-seconds', values['proxy-seconds'], 15, 1),
     exportRecords: integer('export-records', values['export-records'], 1_000_000, 1000),

@@ -1,4 +1,5 @@
 /** The table on stdout and bench/results.json. */
+import type { RepricingResult } from './repricing';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,7 @@ export interface Results {
   reservations?: ReservationsResult;
   export?: ExportResult;
   proxy?: ProxyResult;
+  repricing?: RepricingResult;
   targets: typeof TARGETS;
   warnings: string[];
   failure?: string;

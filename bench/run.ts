@@ -6,6 +6,7 @@
  *                  [--reservations-seconds N] [--reservations-mixed-seconds N] [--reservations-ingest-rate N]
  *                  [--skip-export] [--export-records N] [--export-pause-seconds N]
  *                  [--skip-proxy] [--proxy-concurrency N] [--proxy-seconds N]
+ *                  [--only repricing] [--skip-repricing] [--repricing-records N]
  * See bench/options.ts for the details; results go to stdout and bench/results.json.
  */
 import 'reflect-metadata';
@@ -25,6 +26,7 @@ import { explainEndpoint } from './plans';
 import { runQueries } from './queries';
 import { addPartitionsFor, loadQueryDataset } from './query-dataset';
 import { PROXY_TARGETS, runProxy, startBenchUpstream } from './proxy';
+import { runRepricing } from './repricing';
 import { RESERVATION_TARGETS, runReservations } from './reservations';
 import { machineInfo, printReport, TARGETS, writeResults, type Results } from './report';
 import { clusterCpuSeconds, cpuSecondsOf, startService } from './service';
@@ -321,6 +323,37 @@ async function exportPart(
   }
 }
 
+/** Re-pricing every record of a loaded dataset beside a plain UPDATE of the same rows, on a fresh database. */
+async function repricingPart(
+  options: BenchOptions,
+  results: Results,
+  server: Awaited<ReturnType<typeof startServer>>,
+  tag: string,
+): Promise<void> {
+  const db = await createDatabase(server.url, `tokentally_bench_repricing_${tag}`);
+  const drop = onceOnly(db.drop);
+  undo.push({ what: 'drop the re-pricing database', run: drop });
+  const shape = options.shapes[0]!;
+  const dataset = await loadQueryDataset(
+    db.url,
+    options.repricingRecords,
+    options.seed,
+    shape,
+    options.rawRetentionDays,
+  );
+  recordPhase(results, `load re-pricing rows (SQL, ${shape})`, dataset.loadSeconds + dataset.rollupSeconds);
+  const result = await timed(results, 'repricing', () => runRepricing(db.url, dataset));
+  results.repricing = result;
+  note(
+    `repricing ${result.records} records (${result.models} models): dry run ${result.dryRunSeconds} s, applied ${result.applySeconds} s ` +
+      `(${result.repriced} changed, rollups exact), plain UPDATE of the same rows ${result.plainUpdateSeconds} s, ` +
+      `second run ${result.secondApplySeconds} s (${result.secondRepriced} changed)`,
+  );
+  if (result.secondRepriced !== 0)
+    results.warnings.push(`REPRICING FAIL: a second identical run changed ${result.secondRepriced} records`);
+  await drop();
+}
+
 /** Concurrent streamed calls through the proxy beside calls straight to the fake upstream, on a fresh database. */
 async function proxyPart(
   options: BenchOptions,
@@ -416,6 +449,7 @@ async function main(): Promise<number> {
     if (!options.skipReservations) await reservationsPart(options, results, server, tag);
     if (!options.skipExport) await exportPart(options, results, server, tag);
     if (!options.skipProxy) await proxyPart(options, results, server, tag);
+    if (!options.skipRepricing) await repricingPart(options, results, server, tag);
   } catch (error) {
     if (interrupted) return 130;
     code = 1;
