@@ -6,7 +6,7 @@ import type { Clock } from './application/ports/clock.port';
 import type { Settings } from './application/ports/settings.port';
 import { TOKENS } from './application/ports/tokens';
 import type { UsageQueries } from './application/ports/usage-queries.port';
-import { seedBuiltInCatalog } from './infrastructure/catalog/seed-catalog';
+import { seedBuiltInCatalog, type CatalogPriceChange } from './infrastructure/catalog/seed-catalog';
 import type { DatabaseTimeouts, ProxyConfig } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
@@ -133,12 +133,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
 
   let seededModels = 0;
+  let catalogPriceChanges: CatalogPriceChange[] = [];
   try {
     await background.initialize();
     await migrate(background);
     await maintainStorage(background, new Date(), options.settings.rawRetentionDays);
-    const seeded = await seedBuiltInCatalog(background);
+    const seeded = await seedBuiltInCatalog(background, options.settings.rawRetentionDays);
     if (seeded.loaded) seededModels = seeded.models;
+    catalogPriceChanges = seeded.priceChanges;
     await dataSource.initialize();
   } catch (error) {
     await destroyPools();
@@ -163,6 +165,21 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw error;
   }
   const log = app.log;
+  if (catalogPriceChanges.length > 0) {
+    const differing = catalogPriceChanges.filter((c) => c.rawWindowRequests > 0);
+    log.warn(
+      {
+        changedModels: catalogPriceChanges.map(
+          (c) => `${c.provider}/${c.model} (${c.rawWindowRequests} requests in the raw window)`,
+        ),
+      },
+      `the built-in catalog changed the prices of ${catalogPriceChanges.length} models; history in the raw window ` +
+        (differing.length > 0
+          ? `differs for ${differing.length} of them (${differing.map((c) => `${c.provider}/${c.model}`).join(', ')})`
+          : 'does not differ') +
+        '; recorded costs are kept as they are until an admin re-prices them (POST /v1/admin/repricing)',
+    );
+  }
 
   try {
     await warmUpConnections(container.resolve<UsageQueries>(TOKENS.UsageQueries), poolSize, new Date());

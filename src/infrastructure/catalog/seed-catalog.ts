@@ -1,9 +1,62 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
 import { CatalogSourceEntity } from '../persistence/entities';
 import { BUILT_IN_WORKSPACE } from '../persistence/pg-price-catalog';
 import { CATALOG_SOURCE, loadBundledCatalog } from './genai-prices-catalog';
 
 const SEED_LOCK_KEY = 727_412_003;
+
+/** A built-in model whose price versions the new catalog version changed (added, removed or altered). */
+export interface CatalogPriceChange {
+  provider: string;
+  model: string;
+  /** requests of the raw window, in any workspace, whose model name this entry prices: their history would differ */
+  rawWindowRequests: number;
+}
+
+/** Every built-in model's price versions as one comparable text. */
+async function builtInPrices(tx: EntityManager): Promise<Map<string, string>> {
+  const rows = (await tx.query(
+    `SELECT m.provider, m.model, string_agg(concat_ws('/', p.effective_from, p.input_per_million, p.output_per_million,
+       p.cached_input_per_million, p.cache_write_per_million, p.reasoning_per_million), ';' ORDER BY p.effective_from) AS prices
+     FROM models m LEFT JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
+     WHERE m.workspace_id = $1 GROUP BY m.provider, m.model`,
+    [BUILT_IN_WORKSPACE],
+  )) as Array<{ provider: string; model: string; prices: string | null }>;
+  return new Map(rows.map((r) => [`${r.provider}\u0000${r.model}`, r.prices ?? '']));
+}
+
+/**
+ * The models whose prices differ between two loads, each with how many requests of the raw
+ * window carry a name it prices (as ingest looks names up; a workspace's own entry may still
+ * shadow it there). Read from the hourly rollup: a few rows per model and hour.
+ */
+async function priceChanges(
+  tx: EntityManager,
+  before: Map<string, string>,
+  after: Map<string, string>,
+  rawRetentionDays: number,
+): Promise<CatalogPriceChange[]> {
+  const changed = [...new Set([...before.keys(), ...after.keys()])]
+    .filter((k) => before.get(k) !== after.get(k))
+    .sort();
+  if (changed.length === 0 || before.size === 0) return [];
+  const seen = (await tx.query(
+    `SELECT provider, model, sum(requests)::bigint AS requests FROM usage_hourly_models
+     WHERE bucket_start >= now() - make_interval(days => $1) GROUP BY provider, model`,
+    [rawRetentionDays],
+  )) as Array<{ provider: string; model: string; requests: string }>;
+  return changed.map((key) => {
+    const [provider, model] = key.split('\u0000') as [string, string];
+    const rawWindowRequests = seen
+      .filter(
+        (s) =>
+          normalizeProvider(s.provider) === normalizeProvider(provider) && modelLookupKeys(s.model).includes(model),
+      )
+      .reduce((n, s) => n + Number(s.requests), 0);
+    return { provider, model, rawWindowRequests };
+  });
+}
 
 /**
  * Loads the built-in model catalog when the installed source version differs from the one in
@@ -11,16 +64,20 @@ const SEED_LOCK_KEY = 727_412_003;
  * The models and prices go in as set-based SQL (a few thousand rows in three statements,
  * prices joined to the models' ids); the source's version is a plain row.
  */
-export async function seedBuiltInCatalog(db: DataSource): Promise<{ loaded: boolean; models: number }> {
+export async function seedBuiltInCatalog(
+  db: DataSource,
+  rawRetentionDays = 3650,
+): Promise<{ loaded: boolean; models: number; priceChanges: CatalogPriceChange[] }> {
   const source = CATALOG_SOURCE;
   const current = await db
     .getRepository(CatalogSourceEntity)
     .findOneBy({ workspaceId: BUILT_IN_WORKSPACE, name: source.name });
-  if (current?.version === source.version) return { loaded: false, models: 0 };
+  if (current?.version === source.version) return { loaded: false, models: 0, priceChanges: [] };
 
   const models = await loadBundledCatalog();
-  await db.transaction(async (tx) => {
+  const changes = await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK_KEY]);
+    const before = await builtInPrices(tx);
     await tx.query(
       `INSERT INTO models (workspace_id, id, provider, model, kind, source)
        SELECT $1, gen_random_uuid(), provider, model, kind, $5
@@ -62,6 +119,8 @@ export async function seedBuiltInCatalog(db: DataSource): Promise<{ loaded: bool
         { workspaceId: BUILT_IN_WORKSPACE, name: source.name, version: source.version, loadedAt: () => 'now()' },
         ['workspaceId', 'name'],
       );
+    // recorded history is never re-priced here: the start-up log names what a re-pricing would change
+    return priceChanges(tx, before, await builtInPrices(tx), rawRetentionDays);
   });
-  return { loaded: true, models: models.length };
+  return { loaded: true, models: models.length, priceChanges: changes };
 }
