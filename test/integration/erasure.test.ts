@@ -229,8 +229,8 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       await writer.query(
         `INSERT INTO usage_pending (workspace_id, bucket_start, slot_start, user_id, provider, model, requests,
            errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-           total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, last_occurred_at)
-         VALUES ('race', $1, $1, 'x', 'openai', 'gpt-4o', 1, 0, 10, 5, 0, 0, 0, 15, 0, 0, 0, 1, $1)`,
+           total_tokens, duration_ms_sum, duration_count, cost, unpriced_requests, unpriced_tokens, last_occurred_at)
+         VALUES ('race', $1, $1, 'x', 'openai', 'gpt-4o', 1, 0, 10, 5, 0, 0, 0, 15, 0, 0, 0, 1, 15, $1)`,
         [at],
       );
       const res = await erase(t, 'x', bearer(admin));
