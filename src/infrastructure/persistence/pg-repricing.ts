@@ -36,7 +36,15 @@ const CHANGE = PRICED_METRICS.map(
   (m) => `sum((${withCost(m.ofRecord, 'new_cost')}) - (${withCost(m.ofRecord, 'old_cost')})) AS ${m.name}`,
 ).join(', ');
 
-/** The records of the range whose cost is not the client's, with their cost now and at the stretches. */
+/** The records (`r`) of the range whose cost is not the client's. */
+const RECORDS_OF_RANGE = `r.workspace_id = $1 AND r.occurred_at >= $3::timestamptz AND r.occurred_at < $4::timestamptz
+    AND r.cost_status <> 'provided'
+    AND ($5::text IS NULL OR r.provider = $5) AND ($6::text IS NULL OR r.model = $6)`;
+
+/** The stretch (`s`) a record (`r`) falls in. */
+const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi`;
+
+/** Those records with their cost now and at the stretches. */
 const TARGET = `
 stretch AS (
   SELECT * FROM json_to_recordset($2::json) AS s(provider text, model text, lo timestamptz, hi timestamptz,
@@ -45,11 +53,8 @@ stretch AS (
 target AS MATERIALIZED (
   SELECT r.occurred_at, r.request_id, r.user_id, r.provider, r.model, r.total_tokens, r.cost AS old_cost,
     ${COST_OF_RECORD} AS new_cost
-  FROM usage_records r
-  JOIN stretch s ON s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi
-  WHERE r.workspace_id = $1 AND r.occurred_at >= $3::timestamptz AND r.occurred_at < $4::timestamptz
-    AND r.cost_status <> 'provided'
-    AND ($5::text IS NULL OR r.provider = $5) AND ($6::text IS NULL OR r.model = $6)
+  FROM usage_records r JOIN stretch s ON ${STRETCH_OF_RECORD}
+  WHERE ${RECORDS_OF_RANGE}
 )`;
 
 const SUMMARY = `
@@ -97,10 +102,14 @@ function rollupChange(rollup: RollupDefinition): string {
 const APPLY = `
 WITH ${TARGET},
 changed AS MATERIALIZED (SELECT * FROM target WHERE new_cost IS DISTINCT FROM old_cost),
+-- the same rows as changed (same snapshot, same conditions), updated in place as a plain
+-- UPDATE would: joining them back to changed by key probes every partition's index per row
 updated AS (
-  UPDATE usage_records u SET cost = c.new_cost, cost_status = CASE WHEN c.new_cost IS NULL THEN 'unpriced' ELSE 'computed' END
-  FROM changed c
-  WHERE u.workspace_id = $1 AND u.occurred_at = c.occurred_at AND u.request_id = c.request_id
+  UPDATE usage_records r SET cost = ${COST_OF_RECORD},
+    cost_status = CASE WHEN ${COST_OF_RECORD} IS NULL THEN 'unpriced' ELSE 'computed' END
+  FROM stretch s
+  WHERE ${RECORDS_OF_RANGE} AND ${STRETCH_OF_RECORD}
+    AND (${COST_OF_RECORD}) IS DISTINCT FROM r.cost
   RETURNING 1
 ),
 ${FINE_CHANGE},
