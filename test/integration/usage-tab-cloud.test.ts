@@ -112,6 +112,7 @@ describe('cloud mode', () => {
         durationMs: null,
         success: true,
         error: null,
+        tokenSource: 'reported',
       },
     ]);
     const models = await getOk<{ models: unknown[]; others: unknown }>(t, '/v1/admin/usage/models', admin, {

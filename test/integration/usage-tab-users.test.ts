@@ -428,6 +428,7 @@ describe('GET /v1/admin/usage/users/{userId}', () => {
       durationMs: null,
       success: true,
       error: null,
+      tokenSource: 'reported',
       cost: '0.00125',
       costStatus: 'computed',
     });

@@ -33,6 +33,13 @@ const PROVIDER_ERROR = Type.Object(
       'in the provider’s error shape: OpenAI {error:{message,type,param,code}}, Anthropic {type:"error",error:{type,message}}',
   },
 );
+const PROVIDER_REFUSAL = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description: 'quota or rate limit reached, with a Retry-After header; in the provider’s error shape as above',
+  },
+);
 const PROVIDER_ANSWER = Type.Object(
   {},
   {
@@ -107,7 +114,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, op
             200: PROVIDER_ANSWER,
             400: PROVIDER_ERROR,
             401: PROVIDER_ERROR,
-            429: PROVIDER_ERROR,
+            429: PROVIDER_REFUSAL,
             502: PROVIDER_ERROR,
           },
         },
