@@ -120,6 +120,11 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
             p,
           ],
           [
+            `SELECT operation, count(*), sum(total_tokens), count(*) FILTER (WHERE NOT success) FROM usage_records
+             WHERE ${RANGE} GROUP BY 1`,
+            p,
+          ],
+          [
             // the window starts are parameters, as an application would pass them: partitions get pruned
             `SELECT ${['$2', '$3', '$4']
               .map(
@@ -133,20 +138,6 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
             [WORKSPACE, windows.day, windows.week, windows.month],
           ],
         ]),
-    },
-    {
-      // the breakdown by operation is read from the raw records (the rollups keep no operation)
-      name: 'stats?include=operations',
-      range: range.label,
-      path: `/v1/admin/usage/stats?${q}&include=operations`,
-      speedupApplies: false,
-      totals: [RANGE, p],
-      raw: (c) =>
-        c.query(
-          `SELECT operation, count(*), sum(total_tokens), count(*) FILTER (WHERE NOT success) FROM usage_records
-           WHERE ${RANGE} GROUP BY 1`,
-          p,
-        ),
     },
     {
       name: 'providers',

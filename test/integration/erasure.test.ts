@@ -294,6 +294,7 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
         userId: i % 2 === 0 ? 'x' : 'y',
         provider: 'openai',
         model: i % 3 === 0 ? 'gpt-4o' : 'tally-unknown',
+        ...(i % 5 !== 0 && { operation: i % 5 === 1 ? 'embeddings' : 'chat' }),
         occurredAt: new Date(FIRST_HOUR + (i % 4) * HOUR_MS).toISOString(),
         inputTokens: 100 + i,
         outputTokens: n,

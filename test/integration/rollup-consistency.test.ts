@@ -47,6 +47,7 @@ describe('rollups', () => {
         reasoningTokens: random() < 0.3 ? int(outputTokens) : 0,
       };
       if (random() < 0.7) record.durationMs = int(30_000);
+      if (random() < 0.8) record.operation = pick(['chat', 'embeddings', 'responses']);
       if (random() < 0.1) record.error = 'rate_limited';
       if (random() < 0.15) record.cost = `${int(5)}.${String(int(999_999)).padStart(6, '0')}`;
       return record;
@@ -80,11 +81,14 @@ describe('rollups', () => {
         count(*) FILTER (WHERE cost_status = 'provided')::int AS provided,
         count(*) FILTER (WHERE cost_status = 'unpriced')::int AS unpriced,
         count(*) FILTER (WHERE NOT success)::int AS errors,
-        count(DISTINCT date_trunc('hour', occurred_at))::int AS hours
+        count(DISTINCT date_trunc('hour', occurred_at))::int AS hours,
+        count(DISTINCT operation)::int AS operations, count(*) FILTER (WHERE operation IS NULL)::int AS no_operation
       FROM usage_records`)) as Array<Record<string, number>>;
     expect(mix).toMatchObject({ records: accepted });
     for (const kind of ['computed', 'provided', 'unpriced', 'errors']) expect(mix![kind]).toBeGreaterThan(10);
     expect(mix!.hours).toBe(48);
+    expect(mix).toMatchObject({ operations: 3 });
+    expect(mix!.no_operation).toBeGreaterThan(10);
 
     const comparisons = await rollupsAndRecomputations(t.db);
     expect(comparisons.map((c) => c.table)).toContain('usage_hourly');

@@ -1,4 +1,4 @@
-import type { UsageScope } from './usage-queries.port';
+import type { OperationUsage } from './usage-queries.port';
 
 /** One minute of the last hour. */
 export interface LiveMinute {
@@ -8,14 +8,6 @@ export interface LiveMinute {
   errors: number;
   durationMsSum: number;
   durationCount: number;
-}
-
-export interface OperationUsage {
-  /** null where the records did not say */
-  operation: string | null;
-  requests: number;
-  totalTokens: number;
-  errors: number;
 }
 
 /** The last hour of a workspace, read from the raw records so it is never behind ingest. */
@@ -49,6 +41,4 @@ export interface LiveUsage {
   /** the hour [to − 60 min, to) with `to` the end of the current minute */
   lastHour(workspaceId: string, now: Date): Promise<LiveHour>;
   status(workspaceId: string, now: Date): Promise<ServiceStatus>;
-  /** per operation over a scope's range, from the raw records (the rollups keep no operation) */
-  operations(scope: UsageScope): Promise<OperationUsage[]>;
 }

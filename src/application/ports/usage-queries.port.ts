@@ -116,12 +116,33 @@ export interface UsageRecordView {
   tokenSource: TokenSource;
 }
 
+export interface OperationUsage {
+  /** null where the records did not say */
+  operation: string | null;
+  requests: number;
+  totalTokens: number;
+  errors: number;
+}
+
+/** A range's totals and its breakdowns, read together in one pass over the rollups. */
+export interface UsageSummary {
+  totals: UsageTotals;
+  /** the most tokens first */
+  providers: ProviderUsage[];
+  /** the most tokens first */
+  models: ModelUsage[];
+  /** the most requests first */
+  operations: OperationUsage[];
+}
+
 /** Read side of usage: SQL aggregates over the rollups, never raw rows summed in Node. */
 export interface UsageQueries {
   totals(scope: UsageScope): Promise<UsageTotals>;
   activeUsers(scope: UsageScope): Promise<number>;
   byModel(scope: UsageScope): Promise<ModelUsage[]>;
   byProvider(scope: UsageScope): Promise<ProviderUsage[]>;
+  /** totals, providers, models and operations (chat, embeddings, …) of a scope at once */
+  summary(scope: UsageScope): Promise<UsageSummary>;
   /** every bucket of the window, zero-filled */
   series(scope: UsageScope): Promise<BucketUsage[]>;
   /** every bucket of the window for each provider with usage in it, zero-filled */

@@ -31,11 +31,9 @@ export class GetMyUsage {
 
   async execute(workspaceId: string, userId: string, request: Omit<UsageRequest, 'userId'>): Promise<MyUsage> {
     const scope = scopeOf(workspaceId, { ...request, userId }, this.clock.now());
-    const [totals, series, providers, models] = await Promise.all([
-      this.queries.totals(scope),
+    const [{ totals, providers, models }, series] = await Promise.all([
+      this.queries.summary(scope),
       this.queries.series(scope),
-      this.queries.byProvider(scope),
-      this.queries.byModel(scope),
     ]);
     const providerShares = percentages(shareBasis(providers));
     const modelShares = percentages(shareBasis(models));

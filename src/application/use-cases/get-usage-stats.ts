@@ -3,9 +3,8 @@ import { percentages } from '../../domain/percentages';
 import { coverageOf, type PricingCoverage } from '../../domain/pricing-coverage';
 import { localPeriodStart } from '../../domain/usage-window';
 import type { Clock } from '../ports/clock.port';
-import type { LiveUsage, OperationUsage } from '../ports/live-usage.port';
 import { TOKENS } from '../ports/tokens';
-import type { ModelUsage, UsageQueries, UsageScope, UsageTotals } from '../ports/usage-queries.port';
+import type { ModelUsage, OperationUsage, UsageQueries, UsageScope, UsageTotals } from '../ports/usage-queries.port';
 import { shareBasis } from './share-basis';
 import { scopeOf, type UsageRequest } from './usage-scope';
 
@@ -21,8 +20,8 @@ export interface UsageStats {
   topModels: Array<ModelUsage & { percentage: number }>;
   windows: { today: UsageTotals; week: UsageTotals; month: UsageTotals };
   windowStarts: { today: Date; week: Date; month: Date };
-  /** from the raw records of the range; only when asked for (a raw read grows with the range) */
-  operations?: OperationUsage[];
+  /** the range by operation, most requests first */
+  operations: OperationUsage[];
 }
 
 @injectable()
@@ -30,10 +29,9 @@ export class GetUsageStats {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
-    @inject(TOKENS.LiveUsage) private readonly live: LiveUsage,
   ) {}
 
-  async execute(workspaceId: string, request: UsageRequest, withOperations = false): Promise<UsageStats> {
+  async execute(workspaceId: string, request: UsageRequest): Promise<UsageStats> {
     const now = this.clock.now();
     const scope = scopeOf(workspaceId, request, now);
     const windowStarts = {
@@ -42,14 +40,12 @@ export class GetUsageStats {
       month: localPeriodStart('month', now, scope.window.timeZone),
     };
     const since = (from: Date): UsageScope => ({ ...scope, window: { ...scope.window, from, to: now } });
-    const [totals, activeUsers, models, today, week, month, operations] = await Promise.all([
-      this.queries.totals(scope),
+    const [{ totals, models, operations }, activeUsers, today, week, month] = await Promise.all([
+      this.queries.summary(scope),
       this.queries.activeUsers(scope),
-      this.queries.byModel(scope),
       this.queries.totals(since(windowStarts.today)),
       this.queries.totals(since(windowStarts.week)),
       this.queries.totals(since(windowStarts.month)),
-      withOperations ? this.live.operations(scope) : undefined,
     ]);
     const shares = percentages(shareBasis(models));
     const topModels = models.slice(0, TOP_MODELS).map((m, i) => ({ ...m, percentage: shares[i]! }));

@@ -44,11 +44,10 @@ export class GetUserDetail {
     const lastActiveAt = await this.queries.lastActiveAt(workspaceId, userId);
     if (!lastActiveAt) throw new NotFoundError(`no usage recorded for user ${JSON.stringify(userId)}`);
     const monthly = { ...scope, window: { ...scope.window, granularity: 'month' as const } };
-    const [totals, daily, months, models, recent] = await Promise.all([
-      this.queries.totals(scope),
+    const [{ totals, models }, daily, months, recent] = await Promise.all([
+      this.queries.summary(scope),
       this.queries.series(scope),
       this.queries.series(monthly),
-      this.queries.byModel(scope),
       this.queries.recent(scope, RECENT_RECORDS),
     ]);
     const status = lastActiveAt.getTime() >= now.getTime() - ACTIVE_WITHIN_MS ? 'active' : 'inactive';

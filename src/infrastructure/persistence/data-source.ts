@@ -6,6 +6,7 @@ import { Webhooks1765000000000 } from '../../../migrations/1765000000000-webhook
 import { TokenSource1796447186253 } from '../../../migrations/1796447186253-token-source';
 import { QuotaReserveBatch1796447302551 } from '../../../migrations/1796447302551-quota-reserve-batch';
 import { PricingTruth1796450757401 } from '../../../migrations/1796450757401-pricing-truth';
+import { OperationDimension1796500000000 } from '../../../migrations/1796500000000-operation-dimension';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   TokenSource1796447186253,
   QuotaReserveBatch1796447302551,
   PricingTruth1796450757401,
+  OperationDimension1796500000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

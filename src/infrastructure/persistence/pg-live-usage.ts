@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
-import type { LiveHour, LiveUsage, OperationUsage, ServiceStatus } from '../../application/ports/live-usage.port';
-import type { UsageScope } from '../../application/ports/usage-queries.port';
+import type { LiveHour, LiveUsage, ServiceStatus } from '../../application/ports/live-usage.port';
+import type { OperationUsage } from '../../application/ports/usage-queries.port';
 
 const MINUTE_MS = 60_000;
 
@@ -132,30 +132,11 @@ export class PgLiveUsage implements LiveUsage {
       webhookBacklog: { pending: Number(row!.webhook_pending), oldestCreatedAt: row!.webhook_oldest },
     };
   }
-
-  async operations(scope: UsageScope): Promise<OperationUsage[]> {
-    const { provider, model, userId } = scope.filter;
-    const rows = (await this.db.query(
-      `SELECT operation, count(*) AS requests, sum(total_tokens) AS total_tokens,
-         count(*) FILTER (WHERE NOT success) AS errors
-       FROM usage_records
-       WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-         AND ($4::text IS NULL OR provider = $4) AND ($5::text IS NULL OR model = $5) AND ($6::text IS NULL OR user_id = $6)
-       GROUP BY operation ORDER BY requests DESC, operation NULLS LAST`,
-      [
-        scope.workspaceId,
-        scope.window.from.toISOString(),
-        scope.window.to.toISOString(),
-        provider?.toLowerCase() ?? null,
-        model?.toLowerCase() ?? null,
-        userId ?? null,
-      ],
-    )) as Array<{ operation: string | null } & Record<'requests' | 'total_tokens' | 'errors', Numeric>>;
-    return rows.map(toOperation);
-  }
 }
 
-function toOperation(row: { operation: string | null } & Record<'requests' | 'total_tokens' | 'errors', Numeric>) {
+function toOperation(
+  row: { operation: string | null } & Record<'requests' | 'total_tokens' | 'errors', Numeric>,
+): OperationUsage {
   return {
     operation: row.operation,
     requests: Number(row.requests),

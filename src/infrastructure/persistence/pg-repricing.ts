@@ -14,7 +14,16 @@ import {
 } from '../../application/ports/repricing.port';
 import { Decimal } from '../../domain/decimal';
 import { FOLD, ROLLUP_LOCK_KEY } from './pg-rollup-folder';
-import { GRAINS, METRICS, PENDING, ROLLUPS, smallestRollup, type RollupDefinition } from './rollup-registry';
+import {
+  ALL_DIMENSIONS,
+  dimensionOfRecord,
+  GRAINS,
+  METRICS,
+  PENDING,
+  ROLLUPS,
+  smallestRollup,
+  type RollupDefinition,
+} from './rollup-registry';
 
 /**
  * A record's cost at a stretch's rates (`s`), as costAt (src/domain/cost.ts) computes it: each
@@ -51,7 +60,8 @@ stretch AS (
     input numeric, cached_input numeric, cache_write numeric, output numeric, reasoning numeric)
 ),
 target AS MATERIALIZED (
-  SELECT r.occurred_at, r.request_id, r.user_id, r.provider, r.model, r.total_tokens, r.cost AS old_cost,
+  SELECT r.occurred_at, r.request_id, ${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d, 'r')).join(', ')}, r.total_tokens,
+    r.cost AS old_cost,
     ${COST_OF_RECORD} AS new_cost
   FROM usage_records r JOIN stretch s ON ${STRETCH_OF_RECORD}
   WHERE ${RECORDS_OF_RANGE}
@@ -69,8 +79,9 @@ FROM target GROUP BY provider, model ORDER BY provider, model`;
 
 /** The changed records' sums by hour, slot and every dimension: what each rollup's rows change by. */
 const FINE_CHANGE = `fine AS (
-  SELECT ${GRAINS.hour.ofRecord} AS bucket_start, ${GRAINS.slot.ofRecord} AS slot_start, user_id, provider, model, ${CHANGE}
-  FROM changed GROUP BY 1, 2, 3, 4, 5
+  SELECT ${GRAINS.hour.ofRecord} AS bucket_start, ${GRAINS.slot.ofRecord} AS slot_start, ${ALL_DIMENSIONS.join(', ')},
+    ${CHANGE}
+  FROM changed GROUP BY 1, 2, ${ALL_DIMENSIONS.map((_, i) => i + 3).join(', ')}
 )`;
 
 /** One rollup's rows changed by the fine sums: a row exists for each (the pending usage was folded first). */

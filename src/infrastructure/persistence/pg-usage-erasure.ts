@@ -6,6 +6,7 @@ import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
 import {
   ADDITIVE_METRICS,
   ALL_DIMENSIONS,
+  dimensionOfRecord,
   GRAINS,
   METRICS,
   PENDING,
@@ -79,7 +80,7 @@ const count = (cte: string): string => `(SELECT count(*) FROM ${cte})`;
 const ERASE = `
 WITH records AS (
   DELETE FROM usage_records WHERE workspace_id = $1 AND user_id = $2
-  RETURNING request_id, occurred_at, ${ALL_DIMENSIONS.join(', ')}, success, input_tokens, output_tokens,
+  RETURNING request_id, occurred_at, ${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d)).join(', ')}, success, input_tokens, output_tokens,
     cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 request_ids AS (

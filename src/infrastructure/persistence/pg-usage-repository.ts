@@ -39,7 +39,7 @@ stored AS (
     i.input_tokens, i.output_tokens, i.cached_input_tokens, i.cache_write_tokens, i.reasoning_tokens, i.total_tokens,
     i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.token_source, i.metadata
   FROM input i JOIN claimed c USING (request_id)
-  RETURNING request_id, occurred_at, user_id, provider, model, success, input_tokens, output_tokens, cached_input_tokens,
+  RETURNING request_id, occurred_at, user_id, provider, model, operation, success, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
 ),
 pending AS (

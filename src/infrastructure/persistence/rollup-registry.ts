@@ -5,8 +5,28 @@
  * against the live schema. Adding a rollup is an entry here plus its DDL in a migration.
  */
 
-export type Dimension = 'user_id' | 'provider' | 'model';
+export type Dimension = 'user_id' | 'provider' | 'model' | 'operation';
 export type Grain = 'slot' | 'hour' | 'day' | 'month';
+
+/**
+ * Each dimension's value for a raw record. A record may name no operation; a key cannot hold
+ * NULL, so the rollups keep it as '' and queries `read` it back as NULL.
+ */
+export const DIMENSIONS: Record<Dimension, { ofRecord: (alias?: string) => string; read: string }> = {
+  user_id: { ofRecord: (alias) => column(alias, 'user_id'), read: 'user_id' },
+  provider: { ofRecord: (alias) => column(alias, 'provider'), read: 'provider' },
+  model: { ofRecord: (alias) => column(alias, 'model'), read: 'model' },
+  operation: { ofRecord: (alias) => `coalesce(${column(alias, 'operation')}, '')`, read: "nullif(operation, '')" },
+};
+
+function column(alias: string | undefined, name: string): string {
+  return alias === undefined ? name : `${alias}.${name}`;
+}
+
+/** A dimension of a raw record (`alias` the record's), named as the rollups name it. */
+export function dimensionOfRecord(dimension: Dimension, alias?: string): string {
+  return `${DIMENSIONS[dimension].ofRecord(alias)} AS ${dimension}`;
+}
 
 interface Metric {
   name: string;
@@ -155,20 +175,20 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: 'usage_hourly',
     grain: 'hour',
-    dimensions: ['user_id', 'provider', 'model'],
-    key: ['bucket_start', 'user_id', 'provider', 'model'],
+    dimensions: ['user_id', 'provider', 'model', 'operation'],
+    key: ['bucket_start', 'user_id', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_daily_user_models',
     grain: 'day',
-    dimensions: ['user_id', 'provider', 'model'],
-    key: ['user_id', 'day_start', 'provider', 'model'],
+    dimensions: ['user_id', 'provider', 'model', 'operation'],
+    key: ['user_id', 'day_start', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_monthly_user_models',
     grain: 'month',
-    dimensions: ['user_id', 'provider', 'model'],
-    key: ['user_id', 'month_start', 'provider', 'model'],
+    dimensions: ['user_id', 'provider', 'model', 'operation'],
+    key: ['user_id', 'month_start', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_daily_users',
@@ -181,20 +201,20 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: 'usage_hourly_models',
     grain: 'hour',
-    dimensions: ['provider', 'model'],
-    key: ['bucket_start', 'provider', 'model'],
+    dimensions: ['provider', 'model', 'operation'],
+    key: ['bucket_start', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_daily_models',
     grain: 'day',
-    dimensions: ['provider', 'model'],
-    key: ['day_start', 'provider', 'model'],
+    dimensions: ['provider', 'model', 'operation'],
+    key: ['day_start', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_monthly_models',
     grain: 'month',
-    dimensions: ['provider', 'model'],
-    key: ['month_start', 'provider', 'model'],
+    dimensions: ['provider', 'model', 'operation'],
+    key: ['month_start', 'provider', 'model', 'operation'],
   },
   {
     table: 'usage_hourly_providers',
@@ -219,10 +239,10 @@ export const ROLLUPS: readonly RollupDefinition[] = [
 export const PENDING = {
   table: 'usage_pending',
   times: [GRAINS.hour.column, GRAINS.slot.column],
-  dimensions: ['user_id', 'provider', 'model'] as const,
+  dimensions: ['user_id', 'provider', 'model', 'operation'] as const,
 };
 
-export const ALL_DIMENSIONS: readonly Dimension[] = ['user_id', 'provider', 'model'];
+export const ALL_DIMENSIONS: readonly Dimension[] = ['user_id', 'provider', 'model', 'operation'];
 
 /** The metric columns a rollup keeps, in table order. */
 export function metricsOf(rollup: RollupDefinition): Metric[] {
@@ -238,7 +258,7 @@ export function columnsOf(rollup: RollupDefinition): string[] {
 export function keyFromRecords(rollup: RollupDefinition): Array<[column: string, expression: string]> {
   return rollup.key.map((column) => [
     column,
-    column === GRAINS[rollup.grain].column ? GRAINS[rollup.grain].ofRecord : column,
+    column === GRAINS[rollup.grain].column ? GRAINS[rollup.grain].ofRecord : DIMENSIONS[column as Dimension].ofRecord(),
   ]);
 }
 
@@ -269,7 +289,7 @@ export const PENDING_COLUMNS = [
 ];
 
 export function pendingFromRecords(source: string, workspace = 'workspace_id'): string {
-  return `SELECT ${workspace}, ${GRAINS.hour.ofRecord}, ${GRAINS.slot.ofRecord}, ${PENDING.dimensions.join(', ')},
+  return `SELECT ${workspace}, ${GRAINS.hour.ofRecord}, ${GRAINS.slot.ofRecord}, ${PENDING.dimensions.map((d) => DIMENSIONS[d].ofRecord()).join(', ')},
     ${[...METRICS, LAST_OCCURRENCE].map((m) => m.fromRecords).join(', ')}
   FROM ${source} GROUP BY 1, 2, 3, ${PENDING.dimensions.map((_, i) => i + 4).join(', ')}`;
 }
@@ -286,7 +306,7 @@ const GRAIN_ORDER: readonly Grain[] = ['slot', 'hour', 'day', 'month'];
  * Roughly how many values a dimension takes in a workspace: it only orders rollups by the
  * rows they hold (users outnumber models, which outnumber providers).
  */
-const CARDINALITY: Record<Dimension, number> = { provider: 10, model: 20, user_id: 1000 };
+const CARDINALITY: Record<Dimension, number> = { provider: 10, model: 20, user_id: 1000, operation: 1.1 };
 const breadth = (r: RollupDefinition): number => r.dimensions.reduce((n, d) => n * CARDINALITY[d], 1);
 
 /**

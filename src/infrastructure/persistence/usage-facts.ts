@@ -14,6 +14,7 @@ import {
 import {
   ADDITIVE_METRICS,
   ALL_DIMENSIONS,
+  dimensionOfRecord,
   GRAINS,
   PENDING,
   METRICS,
@@ -47,6 +48,8 @@ export interface FactsNeeds {
   model?: boolean;
   /** rows must carry the provider */
   provider?: boolean;
+  /** rows must carry the operation */
+  operation?: boolean;
   /** rows are grouped into local buckets of the window's time zone */
   bucketed?: boolean;
   /** an extra SQL condition on user_id, provider or model (may name an outer query's columns) */
@@ -86,7 +89,13 @@ export function dimensionsNeeded(scope: UsageScope, needs: FactsNeeds): Dimensio
   const byUser = needs.user === true || filter.userId !== undefined || named.includes('user_id');
   const byModel = needs.model === true || filter.model !== undefined || named.includes('model');
   const byProvider = byModel || needs.provider === true || filter.provider !== undefined || named.includes('provider');
-  return ALL_DIMENSIONS.filter((d) => (d === 'user_id' ? byUser : d === 'model' ? byModel : byProvider));
+  const needed: Record<Dimension, boolean> = {
+    user_id: byUser,
+    provider: byProvider,
+    model: byModel,
+    operation: needs.operation === true || named.includes('operation'),
+  };
+  return ALL_DIMENSIONS.filter((d) => needed[d]);
 }
 
 /** Per level, the rollup with the fewest rows that still carries the needed dimensions. */
@@ -107,7 +116,7 @@ function metricColumns(metrics: readonly MetricName[]): Pick<FactsContext, 'metr
   const chosen = METRICS.filter((m) => metrics.includes(m.name));
   return {
     metrics: chosen.map((m) => m.name).join(', '),
-    record: `${ALL_DIMENSIONS.join(', ')}, ${chosen.map((m) => `${m.ofRecord} AS ${m.name}`).join(', ')}`,
+    record: `${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d)).join(', ')}, ${chosen.map((m) => `${m.ofRecord} AS ${m.name}`).join(', ')}`,
     signed: chosen.map((m) => `p.sign * r.${m.name} AS ${m.name}`).join(', '),
   };
 }
@@ -140,7 +149,7 @@ function piecesFacts(c: FactsContext, pieces: LabelledPiece[], rollup: RollupDef
   const time = GRAINS[rollup.grain].column;
   // hourly buckets are UTC hours in these zones: an hour row starts its own bucket
   const bucket = hourly ? 'r.at' : 'p.bucket_start';
-  return `SELECT ${bucket} AS bucket_start, r.user_id, r.provider, r.model,
+  return `SELECT ${bucket} AS bucket_start, ${ALL_DIMENSIONS.map((d) => `r.${d}`).join(', ')},
         ${c.signed}
       FROM unnest(${c.list(
         pieces.map((p) => p.sign),
@@ -266,8 +275,8 @@ function rawPartialsFacts(
 }
 
 /**
- * The usage of a scope as one row source (bucket_start, user_id, provider, model and the
- * metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
+ * The usage of a scope as one row source (bucket_start, user_id, provider, model, operation
+ * and the metrics), exact for any [from, to). Whole UTC hours are read from the rollups as signed
  * pieces (see usage-cover.ts): per level, the rollup with the fewest dimensions that still
  * carries the needed ones (rollup-registry.ts); plus the usage still pending for the
  * rollups, which is by hour and has every dimension. Partial hours come from the raw

@@ -22,6 +22,8 @@ export async function warmUpConnections(queries: UsageQueries, connections: numb
       queries.activeUsers(berlin),
       queries.byModel(berlin),
       queries.byProvider(berlin),
+      queries.summary(berlin),
+      queries.summary({ ...berlin, filter: { userId: '' } }),
       queries.seriesByProvider(berlin),
       queries.seriesByProvider(scope('Asia/Kolkata')),
       queries.series({ ...berlin, filter: { userId: '' } }),

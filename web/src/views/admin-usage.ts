@@ -24,8 +24,7 @@ export function adminUsage(ctx: Context): HTMLElement {
   );
   void section(
     operationsBox,
-    // a second call: the breakdown is read from the raw records, the cards need not wait for it
-    () => ok(ctx.api.GET('/v1/admin/usage/stats', { params: { query: { ...query, include: 'operations' } } })),
+    () => stats,
     (s) => operations(s),
   );
   void section(
@@ -106,7 +105,7 @@ function modelBars(ctx: Context, m: Models): Node {
 }
 
 function operations(s: Stats): Node {
-  const ops = s.operations ?? [];
+  const ops = s.operations;
   if (ops.length === 0) return empty('No requests in this range.');
   const total = ops.reduce((n, o) => n + o.requests, 0);
   return barList(

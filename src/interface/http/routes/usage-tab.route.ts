@@ -22,7 +22,6 @@ import {
   ProviderUsageResponse,
   UsageConfigResponse,
   UsageQuery,
-  UsageStatsQuery,
   UsageStatsResponse,
   UserDetailParams,
   UserDetailQuery,
@@ -57,13 +56,12 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: TAGS,
         summary: 'Overall stats: totals, active users, top 5 models, and today / this week / this month in tz',
         security: BEARER,
-        querystring: UsageStatsQuery,
+        querystring: UsageQuery,
         response: { 200: UsageStatsResponse, ...adminErrors },
       },
     },
     async (request) => {
-      const { include, ...query } = request.query;
-      const result = await stats.execute(userOf(request).workspaceId, query, include === 'operations');
+      const result = await stats.execute(userOf(request).workspaceId, request.query);
       const window = (name: 'today' | 'week' | 'month', from: Date) => {
         const t = result.windows[name];
         return {
@@ -92,7 +90,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
           week: window('week', result.windowStarts.week),
           month: window('month', result.windowStarts.month),
         },
-        ...(result.operations && { operations: result.operations }),
+        operations: result.operations,
       };
     },
   );

@@ -114,18 +114,6 @@ export const OperationUsage = Type.Object(
   { $id: 'OperationUsage', title: 'OperationUsage' },
 );
 
-export const UsageStatsQuery = Type.Composite([
-  UsageQuery,
-  Type.Object({
-    include: Type.Optional(
-      StringEnum(['operations'], {
-        description:
-          'operations: add the breakdown by operation, read from the raw records (its time grows with the range, unlike the rest)',
-      }),
-    ),
-  }),
-]);
-
 export const UsageStatsResponse = Type.Object({
   range: Type.Ref(UsageRange),
   totals: Type.Ref(UsageTotals),
@@ -140,12 +128,9 @@ export const UsageStatsResponse = Type.Object({
       description: 'today, this week (from Monday) and this month so far, in tz',
     },
   ),
-  operations: Type.Optional(
-    Type.Array(Type.Ref(OperationUsage), {
-      description:
-        'with include=operations: requests per operation in the range, most first; read from the raw records (the rollups keep no operation), so only the part of the range within RAW_RETENTION_DAYS counts',
-    }),
-  ),
+  operations: Type.Array(Type.Ref(OperationUsage), {
+    description: 'the range by operation (chat, embeddings, …), the most requests first',
+  }),
 });
 
 export const ProviderUsageResponse = Type.Object({
