@@ -19,7 +19,7 @@ import { PgPriceCatalog } from './infrastructure/persistence/pg-price-catalog';
 import { startRollupFolder } from './infrastructure/persistence/pg-rollup-folder';
 import { PgUsageErasure } from './infrastructure/persistence/pg-usage-erasure';
 import { PgUsageExport } from './infrastructure/persistence/pg-usage-export';
-import { PgRepricing } from './infrastructure/persistence/pg-repricing';
+import { PgRepricing, settleQuotaDeltas } from './infrastructure/persistence/pg-repricing';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
@@ -179,6 +179,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           : 'does not differ') +
         '; recorded costs are kept as they are until an admin re-prices them (POST /v1/admin/repricing)',
     );
+  }
+
+  try {
+    await settleQuotaDeltas(background);
+  } catch (error) {
+    log.error({ err: error }, 'adding re-pricing changes to the quota counts failed; they are added at the next start');
   }
 
   try {

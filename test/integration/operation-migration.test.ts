@@ -29,6 +29,8 @@ describe('the migration that makes the operation a rollup dimension', () => {
       occurredAt: new Date(NOW.getTime() - (i % 50) * HOUR_MS - i * 1000).toISOString(),
       inputTokens: 10 + i,
       outputTokens: i % 7,
+      // some costs as the client sent them: the migrations after this one count those
+      ...(i % 17 === 0 && { cost: '0.5' }),
     }));
     await ingest(t, admin, records.slice(0, 200), { expectAccepted: true });
     await ingest(t, admin, records.slice(200), { expectAccepted: true, fold: false });
@@ -36,10 +38,17 @@ describe('the migration that makes the operation a rollup dimension', () => {
     await t.db.query(`INSERT INTO usage_monthly_models (workspace_id, month_start, provider, model, operation, requests,
         errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
         duration_ms_sum, duration_count, cost, unpriced_requests, unpriced_tokens)
-      VALUES ('w', '2025-01-01T00:00:00Z', 'openai', 'gpt-4o', '', 7, 0, 70, 7, 0, 0, 0, 77, 0, 0, 1.5, 0, 0)`);
+      VALUES ('w', '2023-01-01T00:00:00Z', 'openai', 'gpt-4o', '', 7, 0, 70, 7, 0, 0, 0, 77, 0, 0, 1.5, 0, 0)`);
 
     // back to the schema before: every row of a key merged under no operation, pending kept
-    await t.db.undoLastMigration({ transaction: 'each' });
+    // (and the migrations after it)
+    for (let undone = ''; undone !== 'OperationDimension1796500000000';) {
+      const [last] = (await t.db.query(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`)) as Array<{
+        name: string;
+      }>;
+      await t.db.undoLastMigration({ transaction: 'each' });
+      undone = last!.name;
+    }
     const [columns] = (await t.db.query(`SELECT count(*)::int AS n FROM information_schema.columns
       WHERE table_name IN ('usage_hourly', 'usage_pending') AND column_name = 'operation'`)) as Array<{ n: number }>;
     expect(columns!.n).toBe(0);
@@ -50,13 +59,15 @@ describe('the migration that makes the operation a rollup dimension', () => {
 
     await t.db.runMigrations({ transaction: 'each' });
     await foldPending(t.db);
-    for (const { table, rollup, recomputed } of await rollupsAndRecomputations(t.db)) {
-      const kept = rollup.filter((row) => !allZero(row) && !String(row.month_start).startsWith('2025-01'));
+    for (const { table, rollup, recomputed } of await rollupsAndRecomputations(t.db, { numericCost: true })) {
+      const kept = rollup.filter((row) => !allZero(row) && !String(row.month_start).startsWith('2023-01'));
       expect(kept, table).toEqual(recomputed);
     }
-    const old = (await t.db.query(`SELECT operation, requests::int, cost::text FROM usage_monthly_models
-      WHERE month_start = '2025-01-01T00:00:00Z'`)) as Row[];
-    expect(old).toEqual([{ operation: '', requests: 7, cost: '1.5' }]);
+    const old = (await t.db
+      .query(`SELECT operation, requests::int, cost::text, provided_requests::int FROM usage_monthly_models
+      WHERE month_start = '2023-01-01T00:00:00Z'`)) as Row[];
+    // which of its priced records the client priced is unknown: all of them count as such
+    expect(old).toEqual([{ operation: '', requests: 7, cost: '1.5', provided_requests: 7 }]);
 
     // and the stats read it back: every operation, none of the records counted twice
     const res = await t.app.inject({

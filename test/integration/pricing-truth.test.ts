@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
@@ -228,22 +227,6 @@ describe('re-pricing', () => {
     const res = await reprice(false);
     expect(res.json()).toMatchObject({ repriced: 0, difference: '0', costBefore: '5.1', costAfter: '5.1' });
     expect(await rollupsAndRecomputations(t.db)).toEqual(rollupsBefore);
-  });
-
-  it('a month whose raw records are gone is named, with why', async () => {
-    await ingest(t, admin, [
-      usageRecord({ requestId: 'october', provider: 'acmeai', model: 'tally-1', occurredAt: '2026-10-05T10:00:00Z' }),
-    ]);
-    await foldPending(t.db);
-    await t.db.query('DROP TABLE usage_records_p202610');
-    const res = await post('/v1/admin/repricing', { from: '2026-10-01T00:00:00Z', to: NOV.to, dryRun: true });
-    expect(res.json().skippedHours).toEqual([
-      {
-        from: '2026-10-01T00:00:00.000Z',
-        to: '2026-11-01T00:00:00.000Z',
-        reason: expect.stringContaining('raw records'),
-      },
-    ]);
   });
 
   it('refuses a range that ends before it starts, naming the field', async () => {

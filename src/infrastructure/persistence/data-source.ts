@@ -7,6 +7,7 @@ import { TokenSource1796447186253 } from '../../../migrations/1796447186253-toke
 import { QuotaReserveBatch1796447302551 } from '../../../migrations/1796447302551-quota-reserve-batch';
 import { PricingTruth1796450757401 } from '../../../migrations/1796450757401-pricing-truth';
 import { OperationDimension1796500000000 } from '../../../migrations/1796500000000-operation-dimension';
+import { RepricingHistory1796510000000 } from '../../../migrations/1796510000000-repricing-history';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   QuotaReserveBatch1796447302551,
   PricingTruth1796450757401,
   OperationDimension1796500000000,
+  RepricingHistory1796510000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -30,12 +30,13 @@ import {
  * token priced once, cache reads and writes carved out of the input, reasoning out of the
  * output, per million; trailing zeros trimmed, as ingest stores a cost. NULL where the stretch has no price. A test holds it to costAt.
  */
-export const COST_OF_RECORD = `trim_scale((
-  greatest(r.input_tokens - r.cached_input_tokens - r.cache_write_tokens, 0) * s.input
-  + greatest(r.cached_input_tokens, 0) * s.cached_input
-  + greatest(r.cache_write_tokens, 0) * s.cache_write
-  + greatest(r.output_tokens - r.reasoning_tokens, 0) * s.output
-  + greatest(r.reasoning_tokens, 0) * s.reasoning) * 0.000001)`;
+const costOf = (r: string, s: string): string => `trim_scale((
+  greatest(${r}.input_tokens - ${r}.cached_input_tokens - ${r}.cache_write_tokens, 0) * ${s}.input
+  + greatest(${r}.cached_input_tokens, 0) * ${s}.cached_input
+  + greatest(${r}.cache_write_tokens, 0) * ${s}.cache_write
+  + greatest(${r}.output_tokens - ${r}.reasoning_tokens, 0) * ${s}.output
+  + greatest(${r}.reasoning_tokens, 0) * ${s}.reasoning) * 0.000001)`;
+export const COST_OF_RECORD = costOf('r', 's');
 
 /** The metrics whose value depends on a record's cost, from the registry: what re-pricing changes. */
 const PRICED_METRICS = METRICS.filter((m) => /\bcost\b/.test(m.ofRecord));
@@ -53,12 +54,15 @@ const RECORDS_OF_RANGE = `r.workspace_id = $1 AND r.occurred_at >= $3::timestamp
 /** The stretch (`s`) a record (`r`) falls in. */
 const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi`;
 
-/** Those records with their cost now and at the stretches. */
-const TARGET = `
+/** The price stretches ($2): each model's rates over [lo, hi). */
+const STRETCH = `
 stretch AS (
   SELECT * FROM json_to_recordset($2::json) AS s(provider text, model text, lo timestamptz, hi timestamptz,
     input numeric, cached_input numeric, cache_write numeric, output numeric, reasoning numeric)
-),
+)`;
+
+/** Those records with their cost now and at the stretches. */
+const TARGET = `${STRETCH},
 target AS MATERIALIZED (
   SELECT r.occurred_at, r.request_id, ${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d, 'r')).join(', ')}, r.total_tokens,
     r.cost AS old_cost,
@@ -67,21 +71,104 @@ target AS MATERIALIZED (
   WHERE ${RECORDS_OF_RANGE}
 )`;
 
-const SUMMARY = `
-SELECT provider, model, count(*)::bigint AS records, coalesce(sum(total_tokens), 0)::bigint AS tokens,
-  coalesce(sum(old_cost), 0)::text AS cost_before, coalesce(sum(new_cost), 0)::text AS cost_after,
-  count(*) FILTER (WHERE new_cost IS DISTINCT FROM old_cost)::bigint AS repriced,
-  count(*) FILTER (WHERE old_cost IS NULL AND new_cost IS NOT NULL)::bigint AS newly_priced,
-  count(*) FILTER (WHERE old_cost IS NOT NULL AND new_cost IS NULL)::bigint AS newly_unpriced,
-  count(*) FILTER (WHERE old_cost IS NULL)::bigint AS unpriced_before,
-  count(*) FILTER (WHERE new_cost IS NULL)::bigint AS unpriced_after
-FROM target GROUP BY provider, model ORDER BY provider, model`;
+/** The finest rollup: the hours of months without raw records are re-priced from its rows. */
+const FINEST = smallestRollup('hour', ALL_DIMENSIONS);
+const FINEST_DIMENSIONS = FINEST.dimensions;
 
-/** The changed records' sums by hour, slot and every dimension: what each rollup's rows change by. */
+/** A priced metric's value for a whole hour re-priced at its stretch (\`g\`); an unpriced stretch has no rates. */
+const HOUR_REPRICED: Record<string, string> = {
+  cost: `CASE WHEN g.input IS NULL THEN 0 ELSE ${costOf('g', 'g')} END`,
+  unpriced_requests: 'CASE WHEN g.input IS NULL THEN g.requests ELSE 0 END',
+  unpriced_tokens: 'CASE WHEN g.input IS NULL THEN g.total_tokens ELSE 0 END',
+};
+
+/** Whether a re-priced hour's sums change. */
+const HOUR_CHANGES = PRICED_METRICS.map((m) => `new_${m.name} <> ${m.name}`).join(' OR ');
+
+/**
+ * The hours of the range in months whose raw records are gone ($7), from the finest rollup:
+ * each row with the one price stretch that holds the whole hour, if one does. Such a row is
+ * re-priced from its token sums when the range holds the whole hour and none of its records
+ * carries a cost the client provided: a record's cost is linear in its token counts (each
+ * part is at most its whole, so nothing is clamped), so the sum of its records' costs is
+ * the cost of its sums, exactly.
+ */
+const GONE_HOURS = `
+gone_hours AS MATERIALIZED (
+  SELECT h.bucket_start, ${FINEST_DIMENSIONS.map((d) => `h.${d}`).join(', ')}, h.requests, h.input_tokens,
+    h.cached_input_tokens, h.cache_write_tokens, h.output_tokens, h.reasoning_tokens, h.total_tokens,
+    h.cost, h.unpriced_requests, h.unpriced_tokens, h.provided_requests,
+    h.bucket_start >= $3::timestamptz AND h.bucket_start + interval '1 hour' <= $4::timestamptz AS whole,
+    s.provider IS NOT NULL AS one_stretch, s.input, s.cached_input, s.cache_write, s.output, s.reasoning
+  FROM ${FINEST.table} h
+  LEFT JOIN stretch s ON s.provider = h.provider AND s.model = h.model
+    AND s.lo <= h.bucket_start AND h.bucket_start + interval '1 hour' <= s.hi
+  WHERE h.workspace_id = $1 AND h.bucket_start >= date_trunc('hour', $3::timestamptz, 'UTC')
+    AND h.bucket_start < $4::timestamptz AND date_trunc('month', h.bucket_start, 'UTC') = ANY ($7::timestamptz[])
+    AND ($5::text IS NULL OR h.provider = $5) AND ($6::text IS NULL OR h.model = $6)
+    AND EXISTS (SELECT 1 FROM stretch x WHERE x.provider = h.provider AND x.model = h.model)
+),
+repriced_hours AS MATERIALIZED (
+  SELECT g.*, ${PRICED_METRICS.map((m) => `${HOUR_REPRICED[m.name]} AS new_${m.name}`).join(', ')}
+  FROM gone_hours g WHERE g.whole AND g.one_stretch AND g.provided_requests = 0
+)`;
+
+/** Why an hour of a month without raw records is left as it was; NULL when it is re-priced or has nothing to. */
+const SKIP_REASON = `CASE
+  WHEN provided_requests = requests THEN NULL
+  WHEN NOT whole THEN 'partial'
+  WHEN NOT one_stretch THEN 'price_change'
+  WHEN provided_requests > 0 THEN 'provided'
+END`;
+
+export const SKIP_REASONS: Record<string, string> = {
+  partial:
+    'the range holds only part of this hour, and its raw records are gone (RAW_RETENTION_DAYS): which of them fall in the range is unknown',
+  price_change:
+    'a price version starts within this hour, and its raw records are gone (RAW_RETENTION_DAYS): which price each had is unknown',
+  provided:
+    'some records of this hour carry a cost the client provided (or were recorded before that was counted), and its raw records are gone: the others cannot be told apart',
+};
+
+/**
+ * Per model, every record of the range re-priced from its raw record, and every whole hour
+ * of a month without raw records re-priced from its token sums.
+ */
+const SUMMARY = `
+SELECT provider, model, sum(records)::bigint AS records, coalesce(sum(tokens), 0)::bigint AS tokens,
+  coalesce(sum(cost_before), 0)::text AS cost_before, coalesce(sum(cost_after), 0)::text AS cost_after,
+  sum(repriced)::bigint AS repriced, sum(newly_priced)::bigint AS newly_priced,
+  sum(newly_unpriced)::bigint AS newly_unpriced, sum(unpriced_before)::bigint AS unpriced_before,
+  sum(unpriced_after)::bigint AS unpriced_after
+FROM (
+  SELECT provider, model, 1 AS records, total_tokens AS tokens, old_cost AS cost_before, new_cost AS cost_after,
+    (new_cost IS DISTINCT FROM old_cost)::int AS repriced,
+    (old_cost IS NULL AND new_cost IS NOT NULL)::int AS newly_priced,
+    (old_cost IS NOT NULL AND new_cost IS NULL)::int AS newly_unpriced,
+    (old_cost IS NULL)::int AS unpriced_before, (new_cost IS NULL)::int AS unpriced_after
+  FROM target
+  UNION ALL
+  SELECT provider, model, requests, total_tokens, cost, new_cost,
+    CASE WHEN ${HOUR_CHANGES} THEN requests ELSE 0 END,
+    CASE WHEN input IS NOT NULL THEN unpriced_requests ELSE 0 END,
+    CASE WHEN input IS NULL THEN requests - unpriced_requests ELSE 0 END,
+    unpriced_requests, new_unpriced_requests
+  FROM repriced_hours
+) priced
+GROUP BY provider, model ORDER BY provider, model`;
+
+/**
+ * What each rollup's rows change by, by hour, slot and every dimension: the changed records'
+ * sums, and the re-priced hours' changes (months without raw records have no slots).
+ */
 const FINE_CHANGE = `fine AS (
   SELECT ${GRAINS.hour.ofRecord} AS bucket_start, ${GRAINS.slot.ofRecord} AS slot_start, ${ALL_DIMENSIONS.join(', ')},
     ${CHANGE}
   FROM changed GROUP BY 1, 2, ${ALL_DIMENSIONS.map((_, i) => i + 3).join(', ')}
+  UNION ALL
+  SELECT bucket_start, NULL::timestamptz, ${ALL_DIMENSIONS.join(', ')},
+    ${PRICED_METRICS.map((m) => `new_${m.name} - ${m.name} AS ${m.name}`).join(', ')}
+  FROM repriced_hours WHERE ${HOUR_CHANGES}
 )`;
 
 /** One rollup's rows changed by the fine sums: a row exists for each (the pending usage was folded first). */
@@ -123,11 +210,27 @@ updated AS (
     AND (${COST_OF_RECORD}) IS DISTINCT FROM r.cost
   RETURNING 1
 ),
+-- the users' quota counts of the periods (months in the workspace's zone) the changed records
+-- are in: their change, added to quota_usage once this commits (settleQuotaDeltas)
+quota_deltas AS (
+  INSERT INTO repricing_quota_deltas (workspace_id, run_id, user_id, period_start, cost)
+  SELECT $1, $8::uuid, c.user_id,
+    date_trunc('month', c.occurred_at, coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = $1), 'UTC')),
+    sum(coalesce(c.new_cost, 0) - coalesce(c.old_cost, 0))
+  FROM changed c GROUP BY 3, 4
+  RETURNING 1
+),
+${GONE_HOURS},
 ${FINE_CHANGE},
 ${ROLLUPS.map(rollupChange).join(',\n')}
 ${SUMMARY}`;
 
-const DRY_RUN = `WITH ${TARGET} ${SUMMARY}`;
+const DRY_RUN = `WITH ${TARGET}, ${GONE_HOURS} ${SUMMARY}`;
+
+/** The hours of months without raw records left as they were, each with why. */
+const SKIPPED = `WITH ${STRETCH}, ${GONE_HOURS}
+SELECT bucket_start, reason FROM (SELECT bucket_start, ${SKIP_REASON} AS reason FROM gone_hours) g
+WHERE reason IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`;
 
 /** The months of the range whose raw partition is gone, yet the hourly rollup has usage of. */
 const HOURLY = smallestRollup('hour', ['provider', 'model']);
@@ -144,9 +247,6 @@ WHERE m < $3::timestamptz
       AND h.bucket_start < least(m + interval '1 month', $3::timestamptz)
       AND ($4::text IS NULL OR h.provider = $4) AND ($5::text IS NULL OR h.model = $5))
 ORDER BY m`;
-
-export const RAW_GONE =
-  'the raw records of these hours are gone (RAW_RETENTION_DAYS); re-pricing them from the hourly rollup is not supported yet';
 
 interface SummaryRow {
   provider: string;
@@ -212,6 +312,21 @@ const toRun = (row: RunRow): RepricingRun => ({
 
 type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 
+/**
+ * Adds what applied re-pricings changed in the users' quota counts to quota_usage, in one
+ * statement that takes the deltas it adds: at most once, whoever settles concurrently. Run
+ * after each re-pricing commits, and at start (a crash between the two leaves them here).
+ */
+export async function settleQuotaDeltas(db: Pick<DataSource, 'query'>): Promise<void> {
+  await db.query(`
+    WITH taken AS (DELETE FROM repricing_quota_deltas RETURNING workspace_id, user_id, period_start, cost),
+    summed AS (SELECT workspace_id, user_id, period_start, sum(cost) AS cost FROM taken GROUP BY 1, 2, 3)
+    UPDATE quota_usage q SET cost = q.cost + s.cost FROM summed s
+    WHERE q.workspace_id = s.workspace_id AND q.user_id = s.user_id AND q.period_start = s.period_start`);
+}
+
+const HOUR_MS = 3_600_000;
+
 @injectable()
 export class PgRepricing implements RepricingStore {
   constructor(@inject(DataSource) private readonly db: DataSource) {}
@@ -253,9 +368,11 @@ export class PgRepricing implements RepricingStore {
       range.model ?? null,
     ];
     if (apply === null) {
+      const query: Query = (sql, p) => this.db.query(sql, p);
+      const withMonths = [...params, await this.monthsWithoutRecords(query, range)];
       const [rows, skippedHours] = await Promise.all([
-        this.db.query(DRY_RUN, params) as Promise<SummaryRow[]>,
-        this.skippedHours((sql, p) => this.db.query(sql, p), range),
+        query(DRY_RUN, withMonths) as Promise<SummaryRow[]>,
+        this.skippedHours(query, withMonths),
       ]);
       return { id: null, models: rows.map(toModel), skippedHours };
     }
@@ -282,10 +399,12 @@ export class PgRepricing implements RepricingStore {
             const [folded] = (await runner.query(FOLD)) as Array<{ rows: number }>;
             if ((folded?.rows ?? 0) === 0) break;
           }
-          const models = ((await runner.query(APPLY, params)) as SummaryRow[]).map(toModel);
-          const skippedHours = await this.skippedHours((sql, p) => runner.query(sql, p), range);
-          const totals = repricingTotals(models, Decimal.parse('0'));
+          const query: Query = (sql, p) => runner.query(sql, p);
           const id = randomUUID();
+          const withMonths = [...params, await this.monthsWithoutRecords(query, range)];
+          const models = ((await query(APPLY, [...withMonths, id])) as SummaryRow[]).map(toModel);
+          const skippedHours = await this.skippedHours(query, withMonths);
+          const totals = repricingTotals(models, Decimal.parse('0'));
           await runner.query(
             `INSERT INTO repricing_runs (workspace_id, id, created_by, range_from, range_to, provider, model, records,
                repriced, cost_before, cost_after, unpriced_before, unpriced_after, models, skipped_hours)
@@ -311,6 +430,7 @@ export class PgRepricing implements RepricingStore {
             ],
           );
           await runner.commitTransaction();
+          await settleQuotaDeltas(this.db);
           return { id, models, skippedHours };
         } catch (error) {
           await runner.rollbackTransaction();
@@ -334,17 +454,25 @@ export class PgRepricing implements RepricingStore {
     ];
   }
 
-  private async skippedHours(query: Query, range: RepricingRange): Promise<SkippedHours[]> {
+  /** The months of the range whose raw records are gone, as an array parameter. */
+  private async monthsWithoutRecords(query: Query, range: RepricingRange): Promise<string[]> {
     const months = (await query(MONTHS_WITHOUT_RECORDS, this.rangeParams(range))) as Array<{ month_start: Date }>;
-    return months.map(({ month_start }) => {
-      const end = Date.UTC(month_start.getUTCFullYear(), month_start.getUTCMonth() + 1, 1);
-      const firstHour = Math.floor(range.from.getTime() / 3_600_000) * 3_600_000;
-      return {
-        from: new Date(Math.max(month_start.getTime(), firstHour)),
-        to: new Date(Math.min(end, range.to.getTime())),
-        reason: RAW_GONE,
-      };
-    });
+    return months.map((m) => m.month_start.toISOString());
+  }
+
+  /** The hours left as they were, consecutive hours of one reason as one stretch. */
+  private async skippedHours(query: Query, params: unknown[]): Promise<SkippedHours[]> {
+    if ((params[6] as string[]).length === 0) return [];
+    const rows = (await query(SKIPPED, params)) as Array<{ bucket_start: Date; reason: string }>;
+    const byReason = new Map<string, SkippedHours[]>();
+    for (const { bucket_start: from, reason } of rows) {
+      const runs = byReason.get(reason) ?? [];
+      const last = runs[runs.length - 1];
+      if (last && last.to.getTime() === from.getTime()) last.to = new Date(from.getTime() + HOUR_MS);
+      else runs.push({ from, to: new Date(from.getTime() + HOUR_MS), reason: SKIP_REASONS[reason]! });
+      byReason.set(reason, runs);
+    }
+    return [...byReason.values()].flat().sort((a, b) => a.from.getTime() - b.from.getTime());
   }
 
   async runs(workspaceId: string, limit: number, offset: number): Promise<{ items: RepricingRun[]; total: number }> {

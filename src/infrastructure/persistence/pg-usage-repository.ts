@@ -40,7 +40,7 @@ stored AS (
     i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.token_source, i.metadata
   FROM input i JOIN claimed c USING (request_id)
   RETURNING request_id, occurred_at, user_id, provider, model, operation, success, input_tokens, output_tokens, cached_input_tokens,
-    cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost
+    cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost, cost_status
 ),
 pending AS (
   INSERT INTO ${PENDING.table} (${PENDING_COLUMNS.join(', ')})

@@ -95,6 +95,15 @@ export const METRICS = [
     ofRecord: 'CASE WHEN cost IS NULL THEN total_tokens ELSE 0 END',
     combine: 'sum',
   },
+  {
+    // the records whose cost re-pricing keeps: what tells, past raw retention, which hours can be
+    // re-priced from their token sums (those without any)
+    name: 'provided_requests',
+    type: 'bigint',
+    fromRecords: "count(*) FILTER (WHERE cost_status = 'provided')",
+    ofRecord: "CASE WHEN cost_status = 'provided' THEN 1 ELSE 0 END",
+    combine: 'sum',
+  },
 ] as const satisfies readonly Metric[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

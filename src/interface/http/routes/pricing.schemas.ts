@@ -77,11 +77,20 @@ export const RepricingModelChange = Type.Object(
 
 export const SkippedHours = Type.Object(
   {
-    from: Instant('first hour, inclusive', '2025-01-01T00:00:00Z'),
-    to: Instant('last hour, exclusive', '2025-02-01T00:00:00Z'),
-    reason: Type.String({ examples: ['the raw records of these hours are gone (RAW_RETENTION_DAYS)'] }),
+    from: Instant('first hour, inclusive', '2025-01-08T10:00:00Z'),
+    to: Instant('last hour, exclusive', '2025-01-08T11:00:00Z'),
+    reason: Type.String({
+      examples: [
+        'a price version starts within this hour, and its raw records are gone (RAW_RETENTION_DAYS): which price each had is unknown',
+      ],
+    }),
   },
-  { $id: 'SkippedHours', title: 'SkippedHours', description: 'hours of the range left as they were, and why' },
+  {
+    $id: 'SkippedHours',
+    title: 'SkippedHours',
+    description:
+      'hours of months whose raw records are gone that could not be re-priced exactly from the hourly rollup, left as they were, and why',
+  },
 );
 
 const RepricingTotals = {

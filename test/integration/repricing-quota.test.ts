@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settleQuotaDeltas } from '../../src/infrastructure/persistence/pg-repricing';
+import { ingest, usageRecord } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+/**
+ * A user's quota count follows a re-pricing of their period. Clock 2026-12-05 12:00 UTC, the
+ * workspace in Europe/Berlin (period from 2026-11-30T23:00Z). acmeai tally-1 at 2 in / 8 out
+ * per million, corrected from 2026-11-01 to 3 / 10:
+ *   q1 2026-12-02  1,000,000 in, 0 out      2 → 3   (this period)
+ *   q2 2026-11-30T23:30Z 100,000 in          0.2 → 0.3 (this period in Berlin, November in UTC)
+ *   q3 2026-11-20  1,000,000 in              2 → 3   (the period before)
+ */
+let t: TestApp;
+let admin: Record<string, string>;
+const send = (method: 'POST' | 'PUT', url: string, payload: object) =>
+  t.app.inject({ method, url, headers: admin, payload });
+const quotaCost = async () =>
+  (await t.app.inject({ method: 'GET', url: '/v1/admin/users/q/quota', headers: admin })).json().cost as {
+    used: string;
+  };
+
+beforeAll(async () => {
+  t = await createTestApp({ clock: { now: () => new Date('2026-12-05T12:00:00Z') } });
+  admin = bearer(t.token('root', { role: 'admin' }));
+  const zone = await send('PUT', '/v1/admin/workspace', { timeZone: 'Europe/Berlin' });
+  expect(zone.statusCode, zone.body).toBe(200);
+  const created = await send('POST', '/v1/admin/models', {
+    provider: 'acmeai',
+    model: 'tally-1',
+    kind: 'language',
+    price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
+  });
+  expect(created.statusCode, created.body).toBe(201);
+  const at = (requestId: string, occurredAt: string, inputTokens: number) =>
+    usageRecord({
+      requestId,
+      userId: 'q',
+      provider: 'acmeai',
+      model: 'tally-1',
+      occurredAt,
+      inputTokens,
+      outputTokens: 0,
+    });
+  await ingest(
+    t,
+    admin,
+    [
+      at('q1', '2026-12-02T10:00:00Z', 1_000_000),
+      at('q2', '2026-11-30T23:30:00Z', 100_000),
+      at('q3', '2026-11-20T10:00:00Z', 1_000_000),
+    ],
+    { expectAccepted: true },
+  );
+  const added = await send('POST', `/v1/admin/models/${created.json().id}/prices`, {
+    price: { effectiveFrom: '2026-11-01T00:00:00Z', inputPerMillion: '3', outputPerMillion: '10' },
+  });
+  expect(added.statusCode, added.body).toBe(201);
+});
+afterAll(async () => t.close());
+
+describe('re-pricing and quotas', () => {
+  it('changes the used cost of the period by its records’ difference, not by that of the period before', async () => {
+    expect(await quotaCost()).toMatchObject({ used: '2.2' });
+    const dry = await send('POST', '/v1/admin/repricing', {
+      from: '2026-11-01T00:00:00Z',
+      to: '2026-12-05T12:00:00Z',
+      dryRun: true,
+    });
+    expect(dry.json()).toMatchObject({ difference: '2.1' });
+    expect(await quotaCost()).toMatchObject({ used: '2.2' });
+    const applied = await send('POST', '/v1/admin/repricing', {
+      from: '2026-11-01T00:00:00Z',
+      to: '2026-12-05T12:00:00Z',
+      dryRun: false,
+    });
+    expect(applied.statusCode, applied.body).toBe(201);
+    expect(await quotaCost()).toMatchObject({ used: '3.3' });
+    const [before] = (await t.db.query(
+      `SELECT trim_scale(cost)::text AS cost FROM quota_usage WHERE user_id = 'q' AND period_start < '2026-11-30T23:00:00Z'`,
+    )) as Array<{ cost: string }>;
+    expect(before?.cost).toBe('3');
+  });
+
+  it('adds a change left behind by a crash once, however many instances settle it at once', async () => {
+    await t.db.query(`INSERT INTO repricing_quota_deltas (workspace_id, run_id, user_id, period_start, cost)
+      VALUES ('default', '00000000-0000-4000-8000-000000000001', 'q', '2026-11-30T23:00:00Z', 0.25)`);
+    await Promise.all([settleQuotaDeltas(t.db), settleQuotaDeltas(t.db), settleQuotaDeltas(t.db)]);
+    expect(await quotaCost()).toMatchObject({ used: '3.55' });
+    const [left] = (await t.db.query(`SELECT count(*)::int AS n FROM repricing_quota_deltas`)) as Array<{ n: number }>;
+    expect(left!.n).toBe(0);
+  });
+});
