@@ -530,6 +530,20 @@ describe('hostile spans', () => {
     );
   });
 
+  it('answers a span whose ids are empty bytes (protobufjs reads them as plain arrays) without a 5xx', async () => {
+    // found by the property below: one byte of a valid request changed
+    const bytes = Buffer.from(
+      '0adb010a02100012d4010a110a0f746f6b656e74616c6c792d7465737458be010a10d68e37aa9f8907d5ffca596d8d2c' +
+        '47da1208a025271da3878c9e2a046368617430033900c0bfee9bc5e9184100c0bfee9bc5e9184a200a1467656e5f6169' +
+        '2e70726f76696465722e6e616d6512080a066f70656e61694a200a1467656e5f61692e726571756573742e6d6f64656c' +
+        '12080a066770742d346f4a1f0a1967656e5f61692e75736167652e696e7075745f746f6b656e73120218014a110a0775' +
+        '7365722e696412060a0466757a7a5000600070007a021800850101010000',
+      'hex',
+    );
+    const res = await postProtobuf(bytes);
+    expect(res.statusCode).toBe(200);
+  });
+
   it('never answers 5xx for any bytes sent as protobuf', async () => {
     const valid = Buffer.from(
       ProtobufTraceSerializer.serializeRequest(

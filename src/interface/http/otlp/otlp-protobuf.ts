@@ -63,8 +63,8 @@ interface DecodedKeyValue {
 /** protobufjs gives 64-bit integers as a `Long` (or a number when they fit and no Long is around). */
 type Int64 = number | { toString(): string };
 interface DecodedSpan {
-  traceId?: Uint8Array;
-  spanId?: Uint8Array;
+  traceId?: Uint8Array | number[];
+  spanId?: Uint8Array | number[];
   name?: string;
   startTimeUnixNano?: Int64;
   endTimeUnixNano?: Int64;
@@ -112,8 +112,12 @@ function spanOf(span: DecodedSpan, resource: ReadonlyMap<string, SpanValue>): Ot
   };
 }
 
-function hex(bytes: Uint8Array | undefined): string {
-  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : '';
+/** An id's hex; protobufjs reads an empty bytes field as a plain empty array. */
+function hex(bytes: Uint8Array | number[] | undefined): string {
+  if (bytes === undefined || bytes.length === 0) return '';
+  return bytes instanceof Uint8Array
+    ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+    : Buffer.from(bytes).toString('hex');
 }
 
 function attributesOf(list: DecodedKeyValue[] | undefined): Map<string, SpanValue> {
