@@ -13,7 +13,8 @@ import {
   type SkippedHours,
 } from '../../application/ports/repricing.port';
 import { Decimal } from '../../domain/decimal';
-import { FOLD, ROLLUP_LOCK_KEY } from './pg-rollup-folder';
+import { FOLD } from './pg-rollup-folder';
+import { withRollupLock } from './rollup-lock';
 import {
   ALL_DIMENSIONS,
   dimensionOfRecord,
@@ -387,61 +388,46 @@ export class PgRepricing implements RepricingStore {
    * here are old ones. Readers see all of it or none.
    */
   private async applied(range: RepricingRange, params: unknown[], createdBy: string): Promise<RepricingOutcome> {
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]);
-      try {
-        await runner.startTransaction('REPEATABLE READ');
-        try {
-          await runner.query(`SET LOCAL work_mem = '64MB'`);
-          for (;;) {
-            const [folded] = (await runner.query(FOLD)) as Array<{ rows: number }>;
-            if ((folded?.rows ?? 0) === 0) break;
-          }
-          const query: Query = (sql, p) => runner.query(sql, p);
-          const id = randomUUID();
-          const withMonths = [...params, await this.monthsWithoutRecords(query, range)];
-          const models = ((await query(APPLY, [...withMonths, id])) as SummaryRow[]).map(toModel);
-          const skippedHours = await this.skippedHours(query, withMonths);
-          const totals = repricingTotals(models, Decimal.parse('0'));
-          await runner.query(
-            `INSERT INTO repricing_runs (workspace_id, id, created_by, range_from, range_to, provider, model, records,
-               repriced, cost_before, cost_after, unpriced_before, unpriced_after, models, skipped_hours)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb)`,
-            [
-              range.workspaceId,
-              id,
-              createdBy,
-              range.from.toISOString(),
-              range.to.toISOString(),
-              range.provider ?? null,
-              range.model ?? null,
-              totals.records,
-              totals.repriced,
-              totals.costBefore.toString(),
-              totals.costAfter.toString(),
-              totals.unpricedBefore,
-              totals.unpricedAfter,
-              JSON.stringify(
-                models.map((m) => ({ ...m, costBefore: m.costBefore.toString(), costAfter: m.costAfter.toString() })),
-              ),
-              JSON.stringify(skippedHours.map((s) => ({ ...s, from: s.from.toISOString(), to: s.to.toISOString() }))),
-            ],
-          );
-          await runner.commitTransaction();
-          await settleQuotaDeltas(this.db);
-          return { id, models, skippedHours };
-        } catch (error) {
-          await runner.rollbackTransaction();
-          throw error;
-        }
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
+    const outcome = await withRollupLock(this.db, async (runner) => {
+      await runner.query(`SET LOCAL work_mem = '64MB'`);
+      for (;;) {
+        const [folded] = (await runner.query(FOLD)) as Array<{ rows: number }>;
+        if ((folded?.rows ?? 0) === 0) break;
       }
-    } finally {
-      await runner.release();
-    }
+      const query: Query = (sql, p) => runner.query(sql, p);
+      const id = randomUUID();
+      const withMonths = [...params, await this.monthsWithoutRecords(query, range)];
+      const models = ((await query(APPLY, [...withMonths, id])) as SummaryRow[]).map(toModel);
+      const skippedHours = await this.skippedHours(query, withMonths);
+      const totals = repricingTotals(models, Decimal.parse('0'));
+      await runner.query(
+        `INSERT INTO repricing_runs (workspace_id, id, created_by, range_from, range_to, provider, model, records,
+           repriced, cost_before, cost_after, unpriced_before, unpriced_after, models, skipped_hours)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb)`,
+        [
+          range.workspaceId,
+          id,
+          createdBy,
+          range.from.toISOString(),
+          range.to.toISOString(),
+          range.provider ?? null,
+          range.model ?? null,
+          totals.records,
+          totals.repriced,
+          totals.costBefore.toString(),
+          totals.costAfter.toString(),
+          totals.unpricedBefore,
+          totals.unpricedAfter,
+          JSON.stringify(
+            models.map((m) => ({ ...m, costBefore: m.costBefore.toString(), costAfter: m.costAfter.toString() })),
+          ),
+          JSON.stringify(skippedHours.map((s) => ({ ...s, from: s.from.toISOString(), to: s.to.toISOString() }))),
+        ],
+      );
+      return { id, models, skippedHours };
+    });
+    await settleQuotaDeltas(this.db);
+    return outcome;
   }
 
   private rangeParams(range: RepricingRange): unknown[] {

@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
-import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
 import {
   ADDITIVE_METRICS,
   ALL_DIMENSIONS,
@@ -14,6 +13,7 @@ import {
   smallestRollup,
   type RollupDefinition,
 } from './rollup-registry';
+import { withRollupLock } from './rollup-lock';
 
 /** The finest per-user rollup: its rows of the user say what the user added to every other rollup. */
 const FINEST = smallestRollup('hour', ALL_DIMENSIONS);
@@ -144,36 +144,18 @@ export class PgUsageErasure implements UsageErasure {
     }
   }
 
-  private async attempt(workspaceId: string, userId: string): Promise<ErasedUsage> {
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    try {
-      // a session lock, taken before the transaction's snapshot, so that the snapshot sees
-      // the last fold (and any fold afterwards waits until the erasure committed)
-      await runner.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]);
-      try {
-        await runner.startTransaction('REPEATABLE READ');
-        try {
-          const [row] = (await runner.query(ERASE, [workspaceId, userId])) as Array<{
-            records: string;
-            request_ids: string;
-            rollup_rows: string;
-          }>;
-          await runner.commitTransaction();
-          return {
-            deletedRecords: Number(row?.records ?? 0),
-            deletedRollupRows: Number(row?.rollup_rows ?? 0),
-            deletedRequestIds: Number(row?.request_ids ?? 0),
-          };
-        } catch (error) {
-          await runner.rollbackTransaction();
-          throw error;
-        }
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
-      }
-    } finally {
-      await runner.release();
-    }
+  private attempt(workspaceId: string, userId: string): Promise<ErasedUsage> {
+    return withRollupLock(this.db, async (runner) => {
+      const [row] = (await runner.query(ERASE, [workspaceId, userId])) as Array<{
+        records: string;
+        request_ids: string;
+        rollup_rows: string;
+      }>;
+      return {
+        deletedRecords: Number(row?.records ?? 0),
+        deletedRollupRows: Number(row?.rollup_rows ?? 0),
+        deletedRequestIds: Number(row?.request_ids ?? 0),
+      };
+    });
   }
 }
