@@ -8,6 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/composition-root';
 import { waitUntil } from '../support/outage-checks';
+import { planFor } from '../support/quotas';
 import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app';
 import { bearerFor, startReceiver, startWebhookService, type Receiver } from '../support/webhooks';
 
@@ -36,18 +37,10 @@ async function setUp(service: RunningService, hook: Receiver, userId: string): P
     payload: { url: hook.url, events: ['quota.threshold_crossed'] },
   });
   expect(webhook.statusCode, webhook.body).toBe(201);
-  const plan = await service.app.inject({
-    method: 'POST',
-    url: '/v1/admin/plans',
-    headers: admin,
-    payload: { name: `alerts-${userId}`, monthlyTokenLimit: 1000, alertThresholds: [80, 100] },
-  });
-  expect(plan.statusCode, plan.body).toBe(201);
-  await service.app.inject({
-    method: 'PUT',
-    url: `/v1/admin/users/${userId}/plan`,
-    headers: admin,
-    payload: { planId: plan.json().id },
+  await planFor(service, admin, [userId], {
+    name: `alerts-${userId}`,
+    monthlyTokenLimit: 1000,
+    alertThresholds: [80, 100],
   });
   return webhook.json().secret;
 }

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/infrastructure/tokenizer';
 import { FAKE, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
+import { planFor } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 const PROVIDER_KEY = 'sk-provider-secret-never-stored';
@@ -325,20 +326,7 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
   });
 
   it('reserves before forwarding, answers a refusal with 429 in the provider shape, and releases after recording', async () => {
-    const plan = await t.app.inject({
-      method: 'POST',
-      url: '/v1/admin/plans',
-      headers: admin,
-      payload: { name: 'tiny', monthlyTokenLimit: 1000 },
-    });
-    const planId = (plan.json() as { id: string }).id;
-    const assigned = await t.app.inject({
-      method: 'PUT',
-      url: '/v1/admin/users/ivy/plan',
-      headers: admin,
-      payload: { planId },
-    });
-    expect(assigned.statusCode, assigned.body).toBe(200);
+    await planFor(t, admin, ['ivy'], { name: 'tiny', monthlyTokenLimit: 1000 });
     const forwardedBefore = fake.received.length;
 
     const refused = await openai('ivy')
@@ -382,14 +370,7 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
   });
 
   it('makes no reservation for a user whose plan can refuse nothing', async () => {
-    const plan = await t.app.inject({
-      method: 'POST',
-      url: '/v1/admin/plans',
-      headers: admin,
-      payload: { name: 'no-limits' },
-    });
-    const planId = (plan.json() as { id: string }).id;
-    await t.app.inject({ method: 'PUT', url: '/v1/admin/users/uma/plan', headers: admin, payload: { planId } });
+    await planFor(t, admin, ['uma'], { name: 'no-limits' });
     const completion = await openai('uma').chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Say hello' }],

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
+import { planFor as planForUsers, quotaOf, reserve as reserveFor } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -15,35 +16,9 @@ const now = new Date('2026-11-20T12:00:00Z');
 const clock = { now: () => new Date(now) };
 const WORKSPACE = 'default';
 
-let planSeq = 0;
-async function planFor(users: string[], fields: object): Promise<void> {
-  planSeq += 1;
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/admin/plans',
-    headers: admin,
-    payload: { name: `batch-plan-${planSeq}`, ...fields },
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  for (const userId of users) {
-    const put = await t.app.inject({
-      method: 'PUT',
-      url: `/v1/admin/users/${userId}/plan`,
-      headers: admin,
-      payload: { planId: res.json().id },
-    });
-    expect(put.statusCode).toBe(200);
-  }
-}
-
-const reserve = (app: TestApp, body: object, headers = admin) =>
-  app.app.inject({ method: 'POST', url: '/v1/quota/reservations', headers, payload: body });
-
-async function tokensOf(userId: string) {
-  const res = await t.app.inject({ method: 'GET', url: `/v1/admin/users/${userId}/quota`, headers: admin });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json().tokens;
-}
+const planFor = (users: string[], fields: object) => planForUsers(t, admin, users, fields);
+const reserve = (app: TestApp, body: object, headers = admin) => reserveFor(app, headers, body);
+const tokensOf = async (userId: string) => (await quotaOf(t, admin, userId)).tokens;
 
 interface Item {
   user: string;

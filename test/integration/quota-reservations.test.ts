@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
+import { planFor as planForUsers, quotaOf, reserve as reserveFor } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -12,38 +13,10 @@ let admin: Record<string, string>;
 let now = new Date('2026-11-20T12:00:00Z');
 const clock = { now: () => new Date(now) };
 
-let planSeq = 0;
 /** A fresh plan with these fields, and `users` put on it. */
-async function planFor(users: string[], fields: object): Promise<string> {
-  planSeq += 1;
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/admin/plans',
-    headers: admin,
-    payload: { name: `plan-${planSeq}`, ...fields },
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  for (const userId of users) {
-    const put = await t.app.inject({
-      method: 'PUT',
-      url: `/v1/admin/users/${userId}/plan`,
-      headers: admin,
-      payload: { planId: res.json().id },
-    });
-    expect(put.statusCode).toBe(200);
-  }
-  return res.json().id;
-}
-
-function reserve(app: TestApp, body: object, headers = admin) {
-  return app.app.inject({ method: 'POST', url: '/v1/quota/reservations', headers, payload: body });
-}
-
-async function quota(userId: string) {
-  const res = await t.app.inject({ method: 'GET', url: `/v1/admin/users/${userId}/quota`, headers: admin });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json();
-}
+const planFor = (users: string[], fields: object) => planForUsers(t, admin, users, fields);
+const reserve = (app: TestApp, body: object, headers = admin) => reserveFor(app, headers, body);
+const quota = (userId: string) => quotaOf(t, admin, userId);
 
 /** `tokens` of usage for a user, as one record (input only), at the clock's time. */
 const spend = (userId: string, tokens: number, requestId?: string) =>
