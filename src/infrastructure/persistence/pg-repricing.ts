@@ -101,12 +101,14 @@ gone_hours AS MATERIALIZED (
     h.cost, h.unpriced_requests, h.unpriced_tokens, h.provided_requests,
     h.bucket_start >= $3::timestamptz AND h.bucket_start + interval '1 hour' <= $4::timestamptz AS whole,
     s.provider IS NOT NULL AS one_stretch, s.input, s.cached_input, s.cache_write, s.output, s.reasoning
-  FROM ${FINEST.table} h
+  -- only those months' hours are read (none when every month of the range has its records)
+  FROM unnest($7::timestamptz[]) AS m(month_start)
+  JOIN ${FINEST.table} h ON h.workspace_id = $1
+    AND h.bucket_start >= greatest(m.month_start, date_trunc('hour', $3::timestamptz, 'UTC'))
+    AND h.bucket_start < least(m.month_start + interval '1 month', $4::timestamptz)
   LEFT JOIN stretch s ON s.provider = h.provider AND s.model = h.model
     AND s.lo <= h.bucket_start AND h.bucket_start + interval '1 hour' <= s.hi
-  WHERE h.workspace_id = $1 AND h.bucket_start >= date_trunc('hour', $3::timestamptz, 'UTC')
-    AND h.bucket_start < $4::timestamptz AND date_trunc('month', h.bucket_start, 'UTC') = ANY ($7::timestamptz[])
-    AND ($5::text IS NULL OR h.provider = $5) AND ($6::text IS NULL OR h.model = $6)
+  WHERE ($5::text IS NULL OR h.provider = $5) AND ($6::text IS NULL OR h.model = $6)
     AND EXISTS (SELECT 1 FROM stretch x WHERE x.provider = h.provider AND x.model = h.model)
 ),
 repriced_hours AS MATERIALIZED (
