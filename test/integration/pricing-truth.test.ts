@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
+import { addModel } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
 
@@ -31,14 +32,12 @@ let tallyId: string;
 beforeAll(async () => {
   t = await createTestApp();
   admin = bearer(t.token('root', { role: 'admin' }));
-  const created = await post('/v1/admin/models', {
-    provider: 'acmeai',
-    model: 'tally-1',
-    kind: 'language',
-    price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
-  });
-  expect(created.statusCode, created.body).toBe(201);
-  tallyId = created.json().id;
+  tallyId = await addModel(
+    t,
+    admin,
+    { provider: 'acmeai', model: 'tally-1' },
+    { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
+  );
   const at = (occurredAt: string, fields: object) => usageRecord({ provider: 'acmeai', occurredAt, ...fields });
   await ingest(
     t,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLUPS, GRAINS } from '../../src/infrastructure/persistence/rollup-registry';
 import { ingest, usageRecord } from '../support/records';
+import { addModel, addPrice } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -42,18 +43,17 @@ async function octoberSums(): Promise<Array<{ table: string; cost: string; unpri
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => new Date('2026-12-05T12:00:00Z') } });
   admin = bearer(t.token('root', { role: 'admin' }));
-  const created = await post('/v1/admin/models', {
-    provider: 'acmeai',
-    model: 'tally-1',
-    kind: 'language',
-    price: {
+  const tallyId = await addModel(
+    t,
+    admin,
+    { provider: 'acmeai', model: 'tally-1' },
+    {
       effectiveFrom: '2020-01-01T00:00:00Z',
       inputPerMillion: '2',
       cachedInputPerMillion: '0.5',
       outputPerMillion: '8',
     },
-  });
-  expect(created.statusCode, created.body).toBe(201);
+  );
   const at = (requestId: string, occurredAt: string, fields: object) =>
     usageRecord({ requestId, provider: 'acmeai', model: 'tally-1', occurredAt, ...fields });
   await ingest(
@@ -76,26 +76,18 @@ beforeAll(async () => {
   );
   // retention dropped October's raw records; its rollups stay
   await t.db.query('DROP TABLE usage_records_p202610');
-  const tally = (
-    (await t.app.inject({ method: 'GET', url: '/v1/admin/models', headers: admin })).json().items as Array<{
-      id: string;
-      model: string;
-    }>
-  ).find((m) => m.model === 'tally-1')!;
   for (const price of [
     { effectiveFrom: '2026-10-01T00:00:00Z', inputPerMillion: '3', cachedInputPerMillion: '1', outputPerMillion: '10' },
     { effectiveFrom: '2026-10-08T10:30:00Z', inputPerMillion: '4', cachedInputPerMillion: '1', outputPerMillion: '12' },
   ]) {
-    const added = await post(`/v1/admin/models/${tally.id}/prices`, { price });
-    expect(added.statusCode, added.body).toBe(201);
+    await addPrice(t, admin, tallyId, price);
   }
-  const mystery = await post('/v1/admin/models', {
-    provider: 'acmeai',
-    model: 'mystery-1',
-    kind: 'language',
-    price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '2' },
-  });
-  expect(mystery.statusCode, mystery.body).toBe(201);
+  await addModel(
+    t,
+    admin,
+    { provider: 'acmeai', model: 'mystery-1' },
+    { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '1', outputPerMillion: '2' },
+  );
 });
 afterAll(async () => t.close());
 

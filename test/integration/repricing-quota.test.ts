@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleQuotaDeltas } from '../../src/infrastructure/persistence/pg-repricing';
 import { ingest, usageRecord } from '../support/records';
+import { addModel, addPrice } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -26,13 +27,12 @@ beforeAll(async () => {
   admin = bearer(t.token('root', { role: 'admin' }));
   const zone = await send('PUT', '/v1/admin/workspace', { timeZone: 'Europe/Berlin' });
   expect(zone.statusCode, zone.body).toBe(200);
-  const created = await send('POST', '/v1/admin/models', {
-    provider: 'acmeai',
-    model: 'tally-1',
-    kind: 'language',
-    price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
-  });
-  expect(created.statusCode, created.body).toBe(201);
+  const tallyId = await addModel(
+    t,
+    admin,
+    { provider: 'acmeai', model: 'tally-1' },
+    { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
+  );
   const at = (requestId: string, occurredAt: string, inputTokens: number) =>
     usageRecord({
       requestId,
@@ -53,10 +53,11 @@ beforeAll(async () => {
     ],
     { expectAccepted: true },
   );
-  const added = await send('POST', `/v1/admin/models/${created.json().id}/prices`, {
-    price: { effectiveFrom: '2026-11-01T00:00:00Z', inputPerMillion: '3', outputPerMillion: '10' },
+  await addPrice(t, admin, tallyId, {
+    effectiveFrom: '2026-11-01T00:00:00Z',
+    inputPerMillion: '3',
+    outputPerMillion: '10',
   });
-  expect(added.statusCode, added.body).toBe(201);
 });
 afterAll(async () => t.close());
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecords } from '../support/records';
+import { addModel, addPrice } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
 
@@ -28,18 +29,18 @@ const batch = (n: number) =>
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => new Date('2026-12-05T12:00:00Z') } });
   admin = bearer(t.token('root', { role: 'admin' }));
-  const created = await post('/v1/admin/models', {
-    provider: 'acmeai',
-    model: 'tally-1',
-    kind: 'language',
-    price: { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
-  });
-  expect(created.statusCode, created.body).toBe(201);
+  const tallyId = await addModel(
+    t,
+    admin,
+    { provider: 'acmeai', model: 'tally-1' },
+    { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion: '2', outputPerMillion: '8' },
+  );
   for (let n = 0; n < 10; n += 1) await ingest(t, admin, batch(n), { expectAccepted: true });
-  const added = await post(`/v1/admin/models/${created.json().id}/prices`, {
-    price: { effectiveFrom: '2026-11-10T00:00:00Z', inputPerMillion: '3', outputPerMillion: '10' },
+  await addPrice(t, admin, tallyId, {
+    effectiveFrom: '2026-11-10T00:00:00Z',
+    inputPerMillion: '3',
+    outputPerMillion: '10',
   });
-  expect(added.statusCode, added.body).toBe(201);
 });
 afterAll(async () => t.close());
 
