@@ -6,6 +6,7 @@ import type { Clock } from './application/ports/clock.port';
 import type { Settings } from './application/ports/settings.port';
 import { TOKENS } from './application/ports/tokens';
 import type { UsageQueries } from './application/ports/usage-queries.port';
+import { showsCost } from './domain/deployment-mode';
 import { seedBuiltInCatalog, type CatalogPriceChange } from './infrastructure/catalog/seed-catalog';
 import type { DatabaseTimeouts, ProxyConfig } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
@@ -182,7 +183,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
 
   try {
-    await settleQuotaDeltas(background);
+    await settleQuotaDeltas(background, showsCost(options.settings.deploymentMode));
   } catch (error) {
     log.error({ err: error }, 'adding re-pricing changes to the quota counts failed; they are added at the next start');
   }

@@ -87,7 +87,7 @@ describe('re-pricing and quotas', () => {
   it('adds a change left behind by a crash once, however many instances settle it at once', async () => {
     await t.db.query(`INSERT INTO repricing_quota_deltas (workspace_id, run_id, user_id, period_start, cost)
       VALUES ('default', '00000000-0000-4000-8000-000000000001', 'q', '2026-11-30T23:00:00Z', 0.25)`);
-    await Promise.all([settleQuotaDeltas(t.db), settleQuotaDeltas(t.db), settleQuotaDeltas(t.db)]);
+    await Promise.all([settleQuotaDeltas(t.db, true), settleQuotaDeltas(t.db, true), settleQuotaDeltas(t.db, true)]);
     expect(await quotaCost()).toMatchObject({ used: '3.55' });
     const [left] = (await t.db.query(`SELECT count(*)::int AS n FROM repricing_quota_deltas`)) as Array<{ n: number }>;
     expect(left!.n).toBe(0);

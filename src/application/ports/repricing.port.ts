@@ -77,12 +77,13 @@ export interface RepricingStore {
   /**
    * Prices every record of the range whose cost is not the client's at the stretches given.
    * A dry run answers what would change; otherwise the records, the rollups and an audit
-   * entry by `createdBy` change together.
+   * entry by `createdBy` change together; the budget alerts a changed quota count sends carry
+   * cost when `showsCost`.
    */
   reprice(
     range: RepricingRange,
     stretches: PricedStretch[],
-    apply: { createdBy: string } | null,
+    apply: { createdBy: string; showsCost: boolean } | null,
   ): Promise<RepricingOutcome>;
   runs(workspaceId: string, limit: number, offset: number): Promise<{ items: RepricingRun[]; total: number }>;
   run(workspaceId: string, id: string): Promise<RepricingRun | null>;

@@ -1,6 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { effectiveRates } from '../../domain/cost';
 import { Decimal } from '../../domain/decimal';
+import { showsCost } from '../../domain/deployment-mode';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
 import { priceSegments } from '../../domain/model-price';
@@ -80,7 +81,7 @@ export class RepriceUsage {
     const outcome = await this.store.reprice(
       range,
       await this.stretches(workspaceId, refs),
-      request.dryRun ? null : { createdBy: actor },
+      request.dryRun ? null : { createdBy: actor, showsCost: showsCost(this.settings.deploymentMode) },
     );
     return { ...outcome, range, dryRun: request.dryRun, totals: repricingTotals(outcome.models, Decimal.parse('0')) };
   }

@@ -14,6 +14,7 @@ import {
 } from '../../application/ports/repricing.port';
 import { Decimal } from '../../domain/decimal';
 import { FOLD } from './pg-rollup-folder';
+import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql';
 import { withRollupLock } from './rollup-lock';
 import {
   ALL_DIMENSIONS,
@@ -317,15 +318,37 @@ type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 
 /**
  * Adds what applied re-pricings changed in the users' quota counts to quota_usage, in one
- * statement that takes the deltas it adds: at most once, whoever settles concurrently. Run
- * after each re-pricing commits, and at start (a crash between the two leaves them here).
+ * statement that takes the deltas it adds: at most once, whoever settles concurrently. A
+ * count that rises past one of the plan's alert thresholds of the cost limit sends
+ * `quota.threshold_crossed` as ingest does, in the same statement (a fall never does; tokens
+ * do not change). Each settler sees the count it updated before and after its own deltas (a
+ * concurrent one's are in or out whole), and `quota_alerts` lets each crossing through once.
  */
-export async function settleQuotaDeltas(db: Pick<DataSource, 'query'>): Promise<void> {
-  await db.query(`
-    WITH taken AS (DELETE FROM repricing_quota_deltas RETURNING workspace_id, user_id, period_start, cost),
-    summed AS (SELECT workspace_id, user_id, period_start, sum(cost) AS cost FROM taken GROUP BY 1, 2, 3)
-    UPDATE quota_usage q SET cost = q.cost + s.cost FROM summed s
-    WHERE q.workspace_id = s.workspace_id AND q.user_id = s.user_id AND q.period_start = s.period_start`);
+const SETTLE = `
+WITH taken AS (DELETE FROM repricing_quota_deltas RETURNING workspace_id, user_id, period_start, cost),
+summed AS (SELECT workspace_id, user_id, period_start, sum(cost) AS cost FROM taken GROUP BY 1, 2, 3),
+settled AS (
+  UPDATE quota_usage q SET cost = q.cost + s.cost FROM summed s
+  WHERE q.workspace_id = s.workspace_id AND q.user_id = s.user_id AND q.period_start = s.period_start
+  RETURNING q.workspace_id, q.user_id, q.period_start, q.tokens, q.cost, s.cost AS added
+),
+quota_crossed AS (
+  SELECT c.workspace_id, c.user_id, c.period_start, t.threshold, p.id AS plan_id, p.name AS plan_name,
+    lim.token_limit, lim.cost_limit, c.tokens, c.cost, coalesce(w.time_zone, 'UTC') AS time_zone
+  FROM settled c
+  LEFT JOIN workspaces w ON w.workspace_id = c.workspace_id
+  ${planThresholdsSql('c.workspace_id', 'c.user_id')}
+  WHERE ${crossesSql('c.cost - c.added', 'c.cost', 'lim.cost_limit')}
+),
+${quotaAlertCtes('quota_crossed', '$1::boolean')}
+SELECT count(*)::int AS events FROM quota_events`;
+
+/**
+ * Run after each re-pricing commits, and at start (a crash between the two leaves deltas
+ * behind); the alerts carry cost when `showsCost` (the deployment mode's).
+ */
+export async function settleQuotaDeltas(db: Pick<DataSource, 'query'>, showsCost: boolean): Promise<void> {
+  await db.query(SETTLE, [showsCost]);
 }
 
 const HOUR_MS = 3_600_000;
@@ -348,7 +371,7 @@ export class PgRepricing implements RepricingStore {
   async reprice(
     range: RepricingRange,
     stretches: PricedStretch[],
-    apply: { createdBy: string } | null,
+    apply: { createdBy: string; showsCost: boolean } | null,
   ): Promise<RepricingOutcome> {
     const params = [
       range.workspaceId,
@@ -379,7 +402,7 @@ export class PgRepricing implements RepricingStore {
       ]);
       return { id: null, models: rows.map(toModel), skippedHours };
     }
-    return this.applied(range, params, apply.createdBy);
+    return this.applied(range, params, apply);
   }
 
   /**
@@ -389,7 +412,11 @@ export class PgRepricing implements RepricingStore {
    * untouched, priced at ingest. Ingest never waits: it only inserts, and the rows updated
    * here are old ones. Readers see all of it or none.
    */
-  private async applied(range: RepricingRange, params: unknown[], createdBy: string): Promise<RepricingOutcome> {
+  private async applied(
+    range: RepricingRange,
+    params: unknown[],
+    { createdBy, showsCost }: { createdBy: string; showsCost: boolean },
+  ): Promise<RepricingOutcome> {
     const outcome = await withRollupLock(this.db, async (runner) => {
       await runner.query(`SET LOCAL work_mem = '64MB'`);
       for (;;) {
@@ -428,7 +455,7 @@ export class PgRepricing implements RepricingStore {
       );
       return { id, models, skippedHours };
     });
-    await settleQuotaDeltas(this.db);
+    await settleQuotaDeltas(this.db, showsCost);
     return outcome;
   }
 
