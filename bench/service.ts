@@ -1,10 +1,11 @@
-/** The real service as a child process: `node --import tsx src/main.ts`, so /proc/<pid> is the service itself. */
+/** The real service as a child process, started as `npm start` starts it (the compiled dist/server/main.mjs), so /proc/<pid> is the service itself. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createSigner } from 'fast-jwt';
+import { buildServer } from '../scripts/build-server.mjs';
 import { HEAVY_USER, WORKSPACE } from './dataset';
 
 export const REPO_ROOT = join(import.meta.dirname, '..');
@@ -53,7 +54,8 @@ export async function startService(databaseUrl: string, options: ServiceOptions)
   };
   // its own process group: a Ctrl-C at the terminal reaches the bench, which stops it in order
   const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const entry = await buildServer(); // the current sources, as `npm start` builds them
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--enable-source-maps', entry], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

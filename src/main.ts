@@ -1,9 +1,15 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { startService, type RunningService } from './composition-root';
 import { ConfigError, loadConfig, loadDatabaseTimeouts, loadProxyConfig, loadRateLimit } from './infrastructure/config';
 import { startEmbeddedPostgres, type RunningPostgres } from './infrastructure/embedded-postgres';
 import { devJwtSecret } from './infrastructure/jwt-secret';
+
+// V8 lets the old generation grow to several times its live size (~45 MB here) before a full
+// collection; at full ingest speed that put the process at 310-340 MB. Growing it by 30% at
+// a time keeps it near 200 MB for the same throughput (npm run bench, the ingest part).
+setFlagsFromString('--heap-growing-percent=30');
 
 /** Every setting, every bad value reported at once. */
 function loadEverything(env: NodeJS.ProcessEnv): {

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
+import { PROJECT_ROOT } from '../../../infrastructure/project-root';
 
 /** The built page (`npm run build:web`), shipped in the repository. */
-export const USAGE_PAGE_DIR = fileURLToPath(new URL('../../../../web/dist', import.meta.url));
+export const USAGE_PAGE_DIR = join(PROJECT_ROOT, 'web', 'dist');
 
 /** Paths that belong to the API: never answered with the page, even where no route matches. */
 const API_PREFIXES = ['/v1/', '/health', '/docs', '/proxy', '/openapi.json', '/assets/'];
