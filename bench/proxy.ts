@@ -33,6 +33,8 @@ export interface ProxyPhase {
   loadAverage1m: number;
   /** the service's RSS at the end of the phase */
   rssMBAfter: number;
+  /** transactions the database committed during the phase, per proxied call (each a round trip that can wait) */
+  transactionsPerCall: number;
 }
 
 export interface ProxyResult {
@@ -71,7 +73,13 @@ export const startBenchUpstream = (): Promise<FakeUpstream> => startFakeUpstream
 export async function runProxy(
   service: RunningService,
   fake: FakeUpstream,
-  options: { concurrency: number; seconds: number; countRecords: () => Promise<number> },
+  options: {
+    concurrency: number;
+    seconds: number;
+    countRecords: () => Promise<number>;
+    /** transactions the service's database has committed so far */
+    countTransactions: () => Promise<number>;
+  },
 ): Promise<ProxyResult> {
   const key = await createApiKey(service);
   const users = await setUpPlans(service, options.concurrency);
@@ -127,8 +135,15 @@ export async function runProxy(
   for (const plan of ['unlimited', 'limited'] as const) {
     const samples: Samples = { directTtfb: [], proxiedTtfb: [], proxiedTotal: [], failures: 0 };
     note(`proxy: ${options.concurrency} streams in flight through the proxy for ${options.seconds} s (${plan} plan)`);
+    const transactionsBefore = await options.countTransactions();
     await phase(options.seconds, users[plan], samples);
-    phases.push({ ...phaseOf(plan, samples), rssMBAfter: round1(memoryOf(service.pid).rssMB) });
+    // the bench's own two reads of the counter count too: negligible beside thousands of calls
+    const transactions = (await options.countTransactions()) - transactionsBefore;
+    phases.push({
+      ...phaseOf(plan, samples),
+      rssMBAfter: round1(memoryOf(service.pid).rssMB),
+      transactionsPerCall: round1(transactions / Math.max(1, samples.proxiedTtfb.length), 2),
+    });
   }
   const memory = memoryOf(service.pid);
   const serviceCpuMsPerCall = ((cpuSecondsOf(service.pid) - cpuBefore) * 1000) / (callsMade - callsBefore);
@@ -155,7 +170,7 @@ interface Samples {
   failures: number;
 }
 
-function phaseOf(plan: ProxyPhase['plan'], samples: Samples): Omit<ProxyPhase, 'rssMBAfter'> {
+function phaseOf(plan: ProxyPhase['plan'], samples: Samples): Omit<ProxyPhase, 'rssMBAfter' | 'transactionsPerCall'> {
   const d = percentiles(samples.directTtfb);
   const p = percentiles(samples.proxiedTtfb);
   const total = percentiles(samples.proxiedTotal);
@@ -217,6 +232,7 @@ export function proxyReport(r: ProxyResult): string[] {
       `    time to first byte, direct to the fake upstream: p50 ${p.directTtfbMs.p50} ms, p95 ${p.directTtfbMs.p95} ms, max ${p.directTtfbMs.max} ms`,
       `    time to first byte, through the proxy:           p50 ${p.proxiedTtfbMs.p50} ms, p95 ${p.proxiedTtfbMs.p95} ms, max ${p.proxiedTtfbMs.max} ms`,
       `    added p95 ${p.addedTtfbP95Ms} ms (target ≤ ${PROXY_TARGETS.addedTtfbP95Ms} ms); whole stream through the proxy p50 ${p.proxiedStreamMs.p50} ms, p95 ${p.proxiedStreamMs.p95} ms; failures ${p.failures}`,
+      `    database transactions per proxied call: ${p.transactionsPerCall}`,
     ]),
     `  service CPU ${r.serviceCpuMsPerCall} ms per proxied call (forwarding, streaming, recording)`,
     `  records stored ${r.recordsStored} of ${r.callsMade} calls; service RSS ${r.rssMB.afterWarmUp} MB after warm-up → ${r.rssMB.afterRounds} MB after both phases (peak ${r.rssMB.peak} MB)`,

@@ -371,6 +371,7 @@ async function proxyPart(
       maxBatchRecords: options.batch,
       rawRetentionDays: options.rawRetentionDays,
       env: { OPENAI_UPSTREAM_URL: `${fake.url}/v1` },
+      cpuProfileDir: options.profile,
     }),
   );
   const stopService = onceOnly(service.stop);
@@ -385,6 +386,14 @@ async function proxyPart(
       countRecords: async () =>
         ((await client.query('SELECT count(*)::int AS n FROM usage_records')) as { rows: Array<{ n: number }> })
           .rows[0]!.n,
+      countTransactions: async () => {
+        // the statistics of this transaction would otherwise be a snapshot taken at its first read
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        const result = (await client.query(
+          'SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = current_database()',
+        )) as { rows: Array<{ n: number }> };
+        return result.rows[0]!.n;
+      },
     }),
   );
   await stopService();

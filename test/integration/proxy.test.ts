@@ -369,6 +369,47 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     expect(quota).toEqual([{ tokens: 19 }]);
   });
 
+  it('stores every call, also those ending while earlier records are being stored, and releases each reservation', async () => {
+    await planFor(t, admin, ['wave-0', 'wave-1', 'wave-2'], { name: 'waves', monthlyTokenLimit: 10_000_000 });
+    // calls ending every millisecond or two: some while earlier records linger, some while they are stored
+    const ids = await Promise.all(
+      Array.from({ length: 60 }, async (_, j) => {
+        await new Promise((resolve) => setTimeout(resolve, j * 2));
+        const completion = await openai(`wave-${j % 3}`).chat.completions.create({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'Say hello' }],
+          max_tokens: 100,
+        });
+        return completion.id;
+      }),
+    );
+    expect(new Set(ids).size).toBe(60);
+    await expect
+      .poll(
+        async () =>
+          (await t.db.query(
+            `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS ids, sum(total_tokens)::int AS tokens
+             FROM usage_records WHERE user_id LIKE 'wave-%' AND request_id = ANY($1)`,
+            [ids],
+          )) as unknown[],
+        { timeout: 10_000 },
+      )
+      .toEqual([{ n: 60, ids: 60, tokens: 60 * 19 }]);
+    await expect
+      .poll(
+        async () =>
+          (await t.db.query(
+            `SELECT status, count(*)::int AS n FROM quota_reservations WHERE user_id LIKE 'wave-%' GROUP BY status`,
+          )) as unknown[],
+        { timeout: 10_000 },
+      )
+      .toEqual([{ status: 'released', n: 60 }]);
+    const quota = (await t.db.query(
+      `SELECT sum(tokens)::int AS tokens FROM quota_usage WHERE user_id LIKE 'wave-%'`,
+    )) as Array<{ tokens: number }>;
+    expect(quota).toEqual([{ tokens: 60 * 19 }]);
+  });
+
   it('makes no reservation for a user whose plan can refuse nothing', async () => {
     await planFor(t, admin, ['uma'], { name: 'no-limits' });
     const completion = await openai('uma').chat.completions.create({

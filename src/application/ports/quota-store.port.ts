@@ -55,4 +55,6 @@ export interface QuotaStore {
   reserve(request: ReservationRequest): Promise<ReservationOutcome>;
   /** Releases an active reservation; `userId` set: only if it is that user's. */
   release(workspaceId: string, reservationId: string, userId?: string): Promise<ReleaseOutcome>;
+  /** Releases those of the reservations still active, in one database call; how many were. */
+  releaseAll(workspaceId: string, reservationIds: readonly string[]): Promise<number>;
 }

@@ -102,9 +102,11 @@ export class MeterProxiedCall {
 
   /**
    * Stores the call's record, then lets go of its reservation; true when the record is new.
-   * Records of calls that end while an ingest is in flight wait and go together in the next
-   * one (a statement per batch, not per call), and releases run two at a time: under many
-   * concurrent calls the pool stays free for the reservations of calls that are starting.
+   * The client has its answer already, so records wait up to RECORD_LINGER_MS and go
+   * together: one ingest statement and one release statement per workspace key for all the
+   * calls that ended meanwhile, not one of each per call. Under many concurrent calls that
+   * keeps the database round trips (each of which can stall the event loop that is passing
+   * other calls' streams) to a few per linger, and the pool free for reservations.
    */
   record(principal: Principal, call: AdmittedCall, outcome: ProxiedCallOutcome): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -112,25 +114,55 @@ export class MeterProxiedCall {
       let group = this.pending.get(key);
       if (!group) this.pending.set(key, (group = { principal, items: [] }));
       group.items.push({ call, outcome, resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.pendingCount += 1;
+      if (this.pendingCount >= MAX_RECORD_BATCH) this.flushSoon(0);
+      else this.flushSoon(RECORD_LINGER_MS);
     });
   }
 
-  private readonly pending = new Map<string, PendingGroup>();
-  private flushing = false;
-  private readonly releases: Array<() => Promise<void>> = [];
-  private releasing = 0;
+  /** Stores every record waiting and every one being stored; for shutting down. */
+  async drain(): Promise<void> {
+    while (this.pendingCount > 0 || this.flushing) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      await (this.flushing ?? this.flush());
+    }
+  }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.size > 0) {
-        const groups = [...this.pending.values()];
-        this.pending.clear();
-        for (const group of groups) await this.store(group);
-      }
-    } finally {
-      this.flushing = false;
+  private readonly pending = new Map<string, PendingGroup>();
+  private pendingCount = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> | undefined;
+  private timerDue = Infinity;
+
+  private flushSoon(delayMs: number): void {
+    const due = performance.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDue = Infinity;
+      // one flush at a time: records that end meanwhile go in the next
+      if (this.flushing) void this.flushing.then(() => this.pendingCount > 0 && this.flushSoon(0));
+      else void this.flush();
+    }, delayMs);
+  }
+
+  private flush(): Promise<void> {
+    const running = this.storePending().finally(() => {
+      if (this.flushing === running) this.flushing = undefined;
+    });
+    this.flushing = running;
+    return running;
+  }
+
+  private async storePending(): Promise<void> {
+    while (this.pending.size > 0) {
+      const groups = [...this.pending.values()];
+      this.pending.clear();
+      this.pendingCount = 0;
+      for (const group of groups) await this.store(group);
     }
   }
 
@@ -161,39 +193,21 @@ export class MeterProxiedCall {
       for (const item of items) item.reject(error);
       return;
     }
-    items.forEach((item, index) => {
-      const { call } = item;
-      // recorded under the proxy's own id, the ingest settled the reservation already
-      if (call.reservationId !== null && drafts[index]!.requestId !== call.plan.proxyRequestId) {
-        const reservationId = call.reservationId;
-        this.releaseLater(() =>
-          // a reservation that is gone or settled needs no release; any other failure: it expires
-          this.quota.release(principal, reservationId).catch(() => undefined),
-        );
-      }
-      // false: ingest's checks refused the record
-      item.resolve(!rejected.has(index));
-    });
-  }
-
-  private releaseLater(release: () => Promise<void>): void {
-    this.releases.push(release);
-    this.pumpReleases();
-  }
-
-  private pumpReleases(): void {
-    while (this.releasing < MAX_RELEASES_IN_FLIGHT && this.releases.length > 0) {
-      const next = this.releases.shift()!;
-      this.releasing += 1;
-      void next().finally(() => {
-        this.releasing -= 1;
-        this.pumpReleases();
-      });
-    }
+    // recorded under the proxy's own id, the ingest settled the reservation already
+    const toRelease = items.flatMap(({ call }, index) =>
+      call.reservationId !== null && drafts[index]!.requestId !== call.plan.proxyRequestId ? [call.reservationId] : [],
+    );
+    // a failed release leaves reservations that expire by themselves; the records are stored
+    if (toRelease.length > 0) await this.quota.releaseAll(principal, toRelease).catch(() => undefined);
+    // false: ingest's checks refused the record
+    items.forEach((item, index) => item.resolve(!rejected.has(index)));
   }
 }
 
-const MAX_RELEASES_IN_FLIGHT = 2;
+/** How long a finished call's record waits for others to be stored with. */
+export const RECORD_LINGER_MS = 50;
+/** Records stored at once at most; more waiting are stored without lingering. */
+const MAX_RECORD_BATCH = 500;
 /** How long a user's limits are taken as looked up (as API keys are, for 5 s). */
 export const LIMITS_TTL_MS = 5_000;
 const MAX_KEPT_LIMITS = 10_000;

@@ -92,6 +92,11 @@ export class ReserveQuota {
     if (outcome === 'settled') throw new ConflictError('the reservation was settled by its usage record already');
   }
 
+  /** Calls of the service's own that ended: their reservations stop holding budget, in one go. */
+  async releaseAll(principal: Principal, reservationIds: readonly string[]): Promise<void> {
+    await this.quotas.releaseAll(principal.workspaceId, reservationIds);
+  }
+
   /**
    * Without a cost estimate, the named model's price in force now, at its dearest per-token
    * rate: an estimate that never underestimates. Unknown or unpriced models: no cost check.

@@ -177,4 +177,20 @@ export class PgQuotaStore implements QuotaStore {
     if (row.status === 'settled') return 'settled';
     return 'released';
   }
+
+  async releaseAll(workspaceId: string, reservationIds: readonly string[]): Promise<number> {
+    if (reservationIds.length === 0) return 0;
+    // in id order, so two releases of overlapping sets never wait on each other in a cycle
+    const rows = (await this.db.query(
+      `WITH targets AS (
+         SELECT r.id FROM quota_reservations r
+         WHERE r.workspace_id = $1 AND r.id = ANY($2::uuid[]) AND r.status = 'active'
+         ORDER BY r.id FOR UPDATE)
+       UPDATE quota_reservations r SET status = 'released', ended_at = now()
+       FROM targets t WHERE r.workspace_id = $1 AND r.id = t.id AND r.status = 'active'
+       RETURNING r.id`,
+      [workspaceId, reservationIds],
+    )) as unknown[];
+    return rows.length;
+  }
 }

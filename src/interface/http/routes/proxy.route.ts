@@ -73,6 +73,9 @@ export const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, op
     anthropic: options.upstreams.anthropicUpstreamUrl,
   };
 
+  // the records of calls that ended are stored before the database goes
+  app.addHook('onClose', async () => meter.drain());
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: PROXY_BODY_LIMIT }, (_request, body, done) =>
     done(null, body),
