@@ -410,6 +410,31 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     expect(quota).toEqual([{ tokens: 60 * 19 }]);
   });
 
+  it('stores the records of finished calls when the service closes, not after', async () => {
+    const second = await createTestApp({
+      databaseUrl: t.databaseUrl,
+      proxy: { openaiUpstreamUrl: `${fake.url}/v1`, anthropicUpstreamUrl: fake.url },
+    });
+    await second.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = second.app.server.address() as { port: number };
+    const client = new OpenAI({
+      apiKey: PROVIDER_KEY,
+      baseURL: `http://127.0.0.1:${port}/proxy/openai/v1`,
+      defaultHeaders: { 'X-Tokentally-Key': key, 'X-Tokentally-User': 'closer' },
+      maxRetries: 0,
+    });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
+    // at once: the record is still waiting to be stored with others
+    await second.close();
+    const stored = (await t.db.query(`SELECT count(*)::int AS n FROM usage_records WHERE request_id = $1`, [
+      completion.id,
+    ])) as Array<{ n: number }>;
+    expect(stored).toEqual([{ n: 1 }]);
+  });
+
   it('makes no reservation for a user whose plan can refuse nothing', async () => {
     await planFor(t, admin, ['uma'], { name: 'no-limits' });
     const completion = await openai('uma').chat.completions.create({

@@ -103,7 +103,7 @@ export class MeterProxiedCall {
   /**
    * Stores the call's record, then lets go of its reservation; true when the record is new.
    * The client has its answer already, so records wait up to RECORD_LINGER_MS and go
-   * together: one ingest statement and one release statement per workspace key for all the
+   * together: one ingest statement and one release statement per caller (API key or user) for all the
    * calls that ended meanwhile, not one of each per call. Under many concurrent calls that
    * keeps the database round trips (each of which can stall the event loop that is passing
    * other calls' streams) to a few per linger, and the pool free for reservations.
