@@ -63,6 +63,18 @@ describe('checkRecord', () => {
     expect(checkRecord({ ...valid, occurredAt: undefined })).toMatchObject({ occurredAt: undefined });
   });
 
+  it('takes a cost as a JSON number only when it is the decimal that was written', () => {
+    expect(checkRecord({ ...valid, cost: 123456.789012345 })).toMatchObject({ cost: '123456.789012345' });
+    expect(checkRecord({ ...valid, cost: 999_999_999 })).toMatchObject({ cost: '999999999' });
+    expect(checkRecord({ ...valid, cost: 1e-18 })).toMatchObject({ cost: '0.000000000000000001' });
+    for (const inexact of [0.1 + 0.2, 1e-19, 1 / 3]) {
+      expect(checkRecord({ ...valid, cost: inexact })).toEqual({
+        requestId: 'req-1',
+        errors: [{ path: '/cost', message: expect.stringContaining('send it as a decimal string') as string }],
+      });
+    }
+  });
+
   it('names every field that holds a NUL character, metadata keys and nested values included', () => {
     expect(checkRecord({ ...valid, requestId: 'a\u0000b', metadata: { nested: ['ok', 'x\u0000'] } })).toEqual({
       requestId: 'a\u0000b',

@@ -113,6 +113,8 @@ function checkContent(record: RecordInput, occurredAt: Date | undefined): BatchI
       errors: [{ path: '/tokenSource', message: `must be one of ${TOKEN_SOURCES.join(', ')}` }],
     };
   }
+  const cost = typeof record.cost === 'number' ? costOfNumber(record.cost) : { text: record.cost };
+  if ('error' in cost) return { requestId: tokens.requestId, errors: [{ path: '/cost', message: cost.error }] };
   const metadataJson = record.metadata === undefined ? undefined : JSON.stringify(record.metadata);
   if (metadataJson !== undefined && Buffer.byteLength(metadataJson) > METADATA_MAX_BYTES) {
     return {
@@ -129,12 +131,16 @@ function checkContent(record: RecordInput, occurredAt: Date | undefined): BatchI
       };
     }
   }
-  return toDraft(record, tokens, occurredAt);
+  return toDraft(record, tokens, occurredAt, cost.text);
 }
 
 /** The checked record as a draft; built field by field, as object rest and spread are slow per record. */
-function toDraft(record: RecordInput, tokens: RecordTokens, occurredAt: Date | undefined): UsageRecordDraft {
-  const { cost } = record;
+function toDraft(
+  record: RecordInput,
+  tokens: RecordTokens,
+  occurredAt: Date | undefined,
+  cost: string | undefined,
+): UsageRecordDraft {
   return {
     requestId: tokens.requestId,
     occurredAt,
@@ -151,9 +157,29 @@ function toDraft(record: RecordInput, tokens: RecordTokens, occurredAt: Date | u
     durationMs: record.durationMs,
     success: record.success,
     error: record.error,
-    cost: cost === undefined ? undefined : typeof cost === 'number' ? Decimal.fromNumber(cost).toString() : cost,
+    cost,
     tokenSource: record.tokenSource as TokenSource | undefined,
     metadata: record.metadata,
+  };
+}
+
+/** Digits a binary double keeps of any decimal: a number with at most this many is the one written. */
+const EXACT_DIGITS = 15;
+
+/**
+ * A cost sent as a JSON number has been a binary double since the body was parsed. Its shortest
+ * decimal is the number the client wrote when that has at most 15 significant digits (and at
+ * most 18 decimals, as a string may have); more digits mean the client's value was already a
+ * float's approximation (0.1 + 0.2 gives 0.30000000000000004) or was rounded on the way, and
+ * only a decimal string can carry it exactly.
+ */
+function costOfNumber(value: number): { text: string } | { error: string } {
+  const text = Decimal.fromNumber(value).toString();
+  const [whole = '', fraction = ''] = text.split('.');
+  const significant = `${whole}${fraction}`.replace(/^0+/, '').length;
+  if (significant <= EXACT_DIGITS && fraction.length <= 18) return { text };
+  return {
+    error: `a cost as a JSON number must have at most ${EXACT_DIGITS} significant digits and 18 decimals (${text} has not); send it as a decimal string to keep it exact`,
   };
 }
 

@@ -47,7 +47,8 @@ export const UsageRecordInput = Type.Object(
       Type.Union(
         [Type.String({ pattern: '^\\d{1,9}(\\.\\d{1,18})?$' }), Type.Number({ minimum: 0, maximum: 999_999_999 })],
         {
-          description: 'USD the provider charged, if known; kept as is (costStatus "provided")',
+          description:
+            'USD the provider charged, if known; kept as is (costStatus "provided"). As a JSON number: at most 15 significant digits and 18 decimals, else a 400 at the field (a decimal string keeps any value exactly)',
           examples: ['0.004215'],
         },
       ),
