@@ -14,6 +14,7 @@ import {
   openaiResponsesStream,
 } from '../fixtures/provider-responses';
 import { ingest, usageRecord, type IngestReply } from '../support/records';
+import { holdsPrototypeKey } from '../support/prototype-keys';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -377,6 +378,12 @@ describe('hostile provider objects', () => {
           headers: admin,
           payload: { records },
         });
+        if (holdsPrototypeKey(records)) {
+          // refused whole, at the key's place: nothing of the batch is stored
+          expect(res.statusCode, res.body).toBe(400);
+          expect(res.json()).toMatchObject({ code: 'validation_failed', details: [{ path: expect.stringMatching(/^\/records\/\d+\//) }] });
+          return;
+        }
         expect(res.statusCode, res.body).toBe(200);
         const reply = res.json() as IngestReply;
         expect(reply.accepted + reply.duplicates + reply.rejected.length).toBe(records.length);

@@ -273,6 +273,17 @@ describe('a malformed envelope is a 400 and nothing is written', () => {
     await expectNothingWritten('', 400);
   });
 
+  it('refuses a "__proto__" key anywhere in the body at its place, valid records included', async () => {
+    const body = await expectNothingWritten(
+      `{"records":[${JSON.stringify(usageRecord())},{"usage":{"prompt_tokens":{"__proto__":false}}}]}`,
+      400,
+    );
+    expect(body).toMatchObject({
+      code: 'validation_failed',
+      details: [{ path: '/records/1/usage/prompt_tokens/__proto__', message: 'a "__proto__" key is not accepted' }],
+    });
+  });
+
   it('rejects a body larger than the limit with 413', async () => {
     // the limit is 12 KB per allowed record: 60 KB here
     const records = [usageRecord({ metadata: { note: 'x'.repeat(70_000) } })];

@@ -8,6 +8,7 @@ import { DEFAULT_PROXY, type ProxyConfig } from '../../infrastructure/config';
 import { registerJwt, type JwtKeys } from './auth';
 import { decodeContentEncoding } from './content-encoding';
 import { registerErrorHandling } from './error-handler';
+import { registerJsonBodyParser } from './json-body';
 import { swaggerOptions } from './openapi';
 import { registerRateLimit, type RateLimitSettings } from './rate-limit';
 import { rejectUnstorableText } from './request-text-guard';
@@ -104,6 +105,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addSchema(schema);
   }
   registerErrorHandling(app);
+  registerJsonBodyParser(app);
   app.addHook('onRequest', rejectUnstorableText);
   app.addHook('preParsing', decodeContentEncoding);
   await registerJwt(app, options.jwt);
