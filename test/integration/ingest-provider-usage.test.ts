@@ -381,7 +381,10 @@ describe('hostile provider objects', () => {
         if (holdsPrototypeKey(records)) {
           // refused whole, at the key's place: nothing of the batch is stored
           expect(res.statusCode, res.body).toBe(400);
-          expect(res.json()).toMatchObject({ code: 'validation_failed', details: [{ path: expect.stringMatching(/^\/records\/\d+\//) }] });
+          expect(res.json()).toMatchObject({
+            code: 'validation_failed',
+            details: [{ path: expect.stringMatching(/^\/records\/\d+\//) }],
+          });
           return;
         }
         expect(res.statusCode, res.body).toBe(200);
