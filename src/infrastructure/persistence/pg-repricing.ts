@@ -318,7 +318,8 @@ type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 
 /**
  * Adds what applied re-pricings changed in the users' quota counts to quota_usage, in one
- * statement that takes the deltas it adds: at most once, whoever settles concurrently. A
+ * statement that takes the deltas it adds: at most once, whoever settles concurrently, and
+ * locks the counts in the order ingest does. A
  * count that rises past one of the plan's alert thresholds of the cost limit sends
  * `quota.threshold_crossed` as ingest does, in the same statement (a fall never does; tokens
  * do not change). Each settler sees the count it updated before and after its own deltas (a
@@ -327,8 +328,13 @@ type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 const SETTLE = `
 WITH taken AS (DELETE FROM repricing_quota_deltas RETURNING workspace_id, user_id, period_start, cost),
 summed AS (SELECT workspace_id, user_id, period_start, sum(cost) AS cost FROM taken GROUP BY 1, 2, 3),
+-- the counts locked in (user, period) order, as ingest adds to them: the two never wait on each other in a cycle
+locked AS MATERIALIZED (
+  SELECT q.workspace_id, q.user_id, q.period_start FROM quota_usage q JOIN summed s USING (workspace_id, user_id, period_start)
+  ORDER BY q.workspace_id, q.user_id, q.period_start FOR UPDATE OF q
+),
 settled AS (
-  UPDATE quota_usage q SET cost = q.cost + s.cost FROM summed s
+  UPDATE quota_usage q SET cost = q.cost + s.cost FROM summed s JOIN locked l USING (workspace_id, user_id, period_start)
   WHERE q.workspace_id = s.workspace_id AND q.user_id = s.user_id AND q.period_start = s.period_start
   RETURNING q.workspace_id, q.user_id, q.period_start, q.tokens, q.cost, s.cost AS added
 ),
