@@ -7,6 +7,7 @@ import {
   bedrockConverse,
   bedrockConverseStream,
   geminiResponse,
+  geminiResponsePythonDump,
   geminiStream,
   openaiChatCompletion,
   openaiChatStream,
@@ -122,6 +123,27 @@ describe('provider usage objects and responses are stored in our convention', ()
     });
     // 5,590 + 12,050 + 15,452 + 6,580 + 4,342 + 5,590 + 1,542 + 12,050 + 15,452 + 1,278 + 4,342 + 126 + 120 + 10
     expect(sum((r) => r.total)).toBe(84_524);
+  });
+
+  it('stores Gemini usage as the Python SDK dumps it (snake_case), usage object and whole response', async () => {
+    await ingest(
+      t,
+      admin,
+      [
+        {
+          requestId: 'py-usage',
+          provider: 'google',
+          model: 'gemini-2.5-flash',
+          usage: geminiResponsePythonDump.usage_metadata,
+        },
+        { response: { ...geminiResponsePythonDump, response_id: 'py-response' } },
+      ],
+      { expectAccepted: true },
+    );
+    expect(await stored(['py-usage', 'py-response'])).toEqual([
+      row('py-usage', 'google', 'gemini-2.5-flash', [5_350, 1_230, 4_096, 0, 1_050]),
+      row('py-response', 'google', 'gemini-2.5-flash', [5_350, 1_230, 4_096, 0, 1_050]),
+    ]);
   });
 
   it('prices a record given as a provider object exactly as the same tokens given in our fields', async () => {
@@ -320,6 +342,7 @@ describe('the OpenAPI document', () => {
       'OpenAIResponsesUsage',
       'AnthropicMessagesUsage',
       'GeminiUsageMetadata',
+      'GeminiUsageMetadataSnakeCase',
       'BedrockConverseUsage',
     ]);
     expect(schemas.UsageRecordWithProviderResponse!.required).toEqual(['response']);

@@ -13,6 +13,7 @@ import {
   bedrockConverse,
   bedrockConverseStream,
   geminiResponse,
+  geminiResponsePythonDump,
   geminiStream,
   openaiChatCompletion,
   openaiChatStream,
@@ -69,6 +70,37 @@ describe('each format in our convention (cached and cache-write inside input, re
     const { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens } = expected;
     expect(cachedInputTokens + cacheWriteTokens).toBeLessThanOrEqual(inputTokens);
     expect(reasoningTokens).toBeLessThanOrEqual(outputTokens);
+  });
+
+  it('reads Gemini usage in snake_case, as the Python SDK dumps it, the same as camelCase', () => {
+    const expected = { ok: true, tokens: tokens(5_350, 1_230, 4_096, 0, 1_050) };
+    expect(mapProviderUsage('gemini', geminiResponsePythonDump.usage_metadata)).toEqual(expected);
+    expect(detectUsageFormat(geminiResponsePythonDump.usage_metadata)).toEqual({ ok: true, format: 'gemini' });
+    expect(readProviderResponse(geminiResponsePythonDump)).toMatchObject({
+      ok: true,
+      format: 'gemini',
+      provider: 'google',
+      requestId: 'q3TyaOfLJ8W_kdUPr5WsqQk',
+      model: 'gemini-2.5-flash',
+      usagePath: '/usage_metadata',
+      tokens: expected.tokens,
+    });
+    expect(
+      mapProviderUsage('gemini', { ...geminiResponsePythonDump.usage_metadata, total_token_count: 6_000 }),
+    ).toMatchObject({
+      ok: false,
+      path: '/total_token_count',
+      message: expect.stringContaining('prompt_token_count +'),
+    });
+    expect(mapProviderUsage('gemini', { prompt_token_count: 3, cached_content_token_count: 4 })).toMatchObject({
+      ok: false,
+      path: '/cached_content_token_count',
+    });
+    expect(mapProviderUsage('gemini', { promptTokenCount: 10, candidates_token_count: 4 })).toMatchObject({
+      ok: false,
+      path: '',
+      message: expect.stringContaining('mixes camelCase and snake_case'),
+    });
   });
 
   it('counts a Gemini call without thoughts or tools, whose total is prompt + candidates', () => {

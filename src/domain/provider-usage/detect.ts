@@ -5,7 +5,14 @@ export type DetectedFormat = { ok: true; format: ProviderUsageFormat } | Provide
 
 /** Fields only one format has; a usage object is recognised when all its telltale fields point at one format. */
 const TELLTALES: ReadonlyArray<readonly [ProviderUsageFormat, (usage: JsonObject) => boolean]> = [
-  ['openai.chat', (u) => 'prompt_tokens' in u || 'completion_tokens' in u || 'prompt_tokens_details' in u],
+  [
+    'openai.chat',
+    // Gemini's snake_case dump has a prompt_tokens_details too (a list of modalities)
+    (u) =>
+      'prompt_tokens' in u ||
+      'completion_tokens' in u ||
+      ('prompt_tokens_details' in u && !('prompt_token_count' in u)),
+  ],
   ['openai.responses', (u) => 'total_tokens' in u && 'input_tokens' in u],
   ['openai.responses', (u) => 'input_tokens_details' in u || hasKey(u.output_tokens_details, 'reasoning_tokens')],
   [
@@ -19,6 +26,8 @@ const TELLTALES: ReadonlyArray<readonly [ProviderUsageFormat, (usage: JsonObject
       hasKey(u.output_tokens_details, 'thinking_tokens'),
   ],
   ['gemini', (u) => 'promptTokenCount' in u || 'candidatesTokenCount' in u || 'totalTokenCount' in u],
+  // the same, as the Python SDK's model_dump() writes it
+  ['gemini', (u) => 'prompt_token_count' in u || 'candidates_token_count' in u || 'total_token_count' in u],
   ['bedrock.converse', (u) => 'inputTokens' in u || 'outputTokens' in u],
 ];
 

@@ -94,33 +94,64 @@ function anthropicMessages(reader: CountReader): ProviderTokens {
   return tokens;
 }
 
+/** Gemini's count names as its REST API writes them, and as the Python SDK's `model_dump()` does. */
+const GEMINI_NAMES = {
+  camel: {
+    prompt: 'promptTokenCount',
+    toolUsePrompt: 'toolUsePromptTokenCount',
+    candidates: 'candidatesTokenCount',
+    thoughts: 'thoughtsTokenCount',
+    cached: 'cachedContentTokenCount',
+    total: 'totalTokenCount',
+  },
+  snake: {
+    prompt: 'prompt_token_count',
+    toolUsePrompt: 'tool_use_prompt_token_count',
+    candidates: 'candidates_token_count',
+    thoughts: 'thoughts_token_count',
+    cached: 'cached_content_token_count',
+    total: 'total_token_count',
+  },
+} as const;
+
+/** Whether a Gemini usage object uses snake_case names (none of the camelCase ones). */
+export function geminiNaming(usage: JsonObject): 'camel' | 'snake' | 'mixed' {
+  const has = (names: Record<string, string>) => Object.values(names).some((name) => name in usage);
+  const camel = has(GEMINI_NAMES.camel);
+  const snake = has(GEMINI_NAMES.snake);
+  return camel && snake ? 'mixed' : snake ? 'snake' : 'camel';
+}
+
 /**
- * Gemini `usageMetadata`: the prompt includes cached content; the tool-use prompt is input
- * outside it; thoughts are output outside the candidates. Total = all four.
+ * Gemini `usageMetadata` (or `usage_metadata`, snake_case): the prompt includes cached content;
+ * the tool-use prompt is input outside it; thoughts are output outside the candidates. Total =
+ * all four.
  */
-function gemini(reader: CountReader): ProviderTokens {
-  const prompt = reader.count('/promptTokenCount', true);
-  const toolUsePrompt = reader.count('/toolUsePromptTokenCount');
-  const candidates = reader.count('/candidatesTokenCount');
-  const thoughts = reader.count('/thoughtsTokenCount');
+function gemini(reader: CountReader, usage: JsonObject): ProviderTokens {
+  const naming = geminiNaming(usage);
+  if (naming === 'mixed') {
+    reader.fail('', 'the usage object mixes camelCase and snake_case Gemini names; use one');
+  }
+  const n = GEMINI_NAMES[naming === 'snake' ? 'snake' : 'camel'];
+  const prompt = reader.count(`/${n.prompt}`, true);
+  const toolUsePrompt = reader.count(`/${n.toolUsePrompt}`);
+  const candidates = reader.count(`/${n.candidates}`);
+  const thoughts = reader.count(`/${n.thoughts}`);
   const tokens = {
     inputTokens: prompt + toolUsePrompt,
     outputTokens: candidates + thoughts,
-    cachedInputTokens: reader.count('/cachedContentTokenCount'),
+    cachedInputTokens: reader.count(`/${n.cached}`),
     cacheWriteTokens: 0,
     reasoningTokens: thoughts,
   };
   if (tokens.cachedInputTokens > prompt) {
-    reader.fail(
-      '/cachedContentTokenCount',
-      'cachedContentTokenCount must not exceed promptTokenCount (it is part of it)',
-    );
+    reader.fail(`/${n.cached}`, `${n.cached} must not exceed ${n.prompt} (it is part of it)`);
   }
   checkTotal(
     reader,
-    '/totalTokenCount',
+    `/${n.total}`,
     [tokens.inputTokens + tokens.outputTokens],
-    'promptTokenCount + toolUsePromptTokenCount + candidatesTokenCount + thoughtsTokenCount',
+    `${n.prompt} + ${n.toolUsePrompt} + ${n.candidates} + ${n.thoughts}`,
   );
   return tokens;
 }

@@ -64,6 +64,13 @@ function readBody(
       model: body.modelVersion,
     });
   }
+  // the same response as the Python SDK's model_dump() writes it
+  if ('usage_metadata' in body) {
+    return reading(format ?? 'gemini', body.usage_metadata, `${at}/usage_metadata`, {
+      requestId: body.response_id,
+      model: body.model_version,
+    });
+  }
   if (!('usage' in body) || body.usage === null) {
     const hint =
       body.object === 'chat.completion.chunk'
@@ -138,6 +145,7 @@ function carriesUsage(event: unknown): boolean {
   return (
     (event.usage !== undefined && event.usage !== null) ||
     (event.usageMetadata !== undefined && event.usageMetadata !== null) ||
+    (event.usage_metadata !== undefined && event.usage_metadata !== null) ||
     (isObject(event.response) && event.response.usage !== undefined && event.response.usage !== null) ||
     (isObject(event.metadata) && event.metadata.usage !== undefined)
   );

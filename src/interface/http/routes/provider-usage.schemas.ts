@@ -88,6 +88,21 @@ export const GeminiUsageMetadata = Open(
   { $id: 'GeminiUsageMetadata', description: 'gemini: `usageMetadata` of a generateContent response or stream chunk' },
 );
 
+export const GeminiUsageMetadataSnakeCase = Open(
+  {
+    prompt_token_count: Count('includes cached_content_token_count'),
+    cached_content_token_count: Maybe(Count('→ cachedInputTokens')),
+    tool_use_prompt_token_count: Maybe(Count('input too')),
+    candidates_token_count: Maybe(Count('output without thoughts')),
+    thoughts_token_count: Maybe(Count('→ reasoningTokens')),
+    total_token_count: Maybe(Count('must equal the four counts above summed')),
+  },
+  {
+    $id: 'GeminiUsageMetadataSnakeCase',
+    description: 'gemini: `usage_metadata` as the Python SDK’s model_dump() writes it; read as GeminiUsageMetadata',
+  },
+);
+
 export const BedrockConverseUsage = Open(
   {
     inputTokens: Count('uncached input only; inputTokens = inputTokens + cache reads + cache writes'),
@@ -107,6 +122,7 @@ const FORMAT_SCHEMAS = [
   OpenAIResponsesUsage,
   AnthropicMessagesUsage,
   GeminiUsageMetadata,
+  GeminiUsageMetadataSnakeCase,
   BedrockConverseUsage,
 ];
 
