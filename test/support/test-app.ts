@@ -1,3 +1,4 @@
+import type { DependencyContainer } from 'tsyringe';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -59,6 +60,8 @@ export interface TestAppOptions {
 export interface TestApp {
   app: FastifyInstance;
   db: DataSource;
+  /** the app's container, to reach a use case directly */
+  container: DependencyContainer;
   databaseUrl: string;
   token(sub: string, claims?: { role?: 'admin' | 'member'; workspaceId?: string; expiresInMs?: number }): string;
   close(): Promise<void>;
@@ -89,6 +92,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   return {
     app,
     db,
+    container,
     databaseUrl: database.url,
     token(sub, claims = {}) {
       const sign = createSigner({

@@ -81,23 +81,43 @@ export class MeterProxiedCall {
     return { plan, reservationId: granted.reservation.id, startedAt: this.clock.now() };
   }
 
-  private readonly limits = new Map<string, { unlimited: Promise<boolean>; until: number }>();
+  private readonly limits = new Map<string, KeptLimits>();
 
   private unlimited(workspaceId: string, userId: string): Promise<boolean> {
     const key = `${workspaceId}\u0000${userId}`;
     const now = this.clock.now().getTime();
     const kept = this.limits.get(key);
-    if (kept && kept.until > now) return kept.unlimited;
+    if (kept && now - kept.lookedUpAt < LIMITS_TTL_MS) {
+      // past half its life, a busy user's limits are looked up again beside the call: their
+      // calls never wait for the lookup, and what they use is never older than LIMITS_TTL_MS
+      if (now - kept.lookedUpAt >= LIMITS_TTL_MS / 2 && !kept.refreshing) {
+        kept.refreshing = true;
+        const next = this.lookUpUnlimited(workspaceId, userId);
+        next.then(
+          () =>
+            this.limits.get(key) === kept &&
+            this.limits.set(key, { unlimited: next, lookedUpAt: now, refreshing: false }),
+          () => (kept.refreshing = false),
+        );
+      }
+      return kept.unlimited;
+    }
     if (this.limits.size >= MAX_KEPT_LIMITS) this.limits.clear();
     // one lookup per user at a time, however many of their calls arrive together
-    const unlimited = (async () => {
-      await this.plans.ensureWorkspace(workspaceId);
-      const { tokenLimit, costLimit, plan } = await this.plans.limitsOf(workspaceId, userId);
-      return tokenLimit === null && costLimit === null && plan.requestsPerMinute === null;
-    })();
-    this.limits.set(key, { unlimited, until: now + LIMITS_TTL_MS });
-    unlimited.catch(() => this.limits.delete(key));
-    return unlimited;
+    const entry: KeptLimits = {
+      unlimited: this.lookUpUnlimited(workspaceId, userId),
+      lookedUpAt: now,
+      refreshing: false,
+    };
+    this.limits.set(key, entry);
+    entry.unlimited.catch(() => this.limits.get(key) === entry && this.limits.delete(key));
+    return entry.unlimited;
+  }
+
+  private async lookUpUnlimited(workspaceId: string, userId: string): Promise<boolean> {
+    await this.plans.ensureWorkspace(workspaceId);
+    const { tokenLimit, costLimit, plan } = await this.plans.limitsOf(workspaceId, userId);
+    return tokenLimit === null && costLimit === null && plan.requestsPerMinute === null;
   }
 
   /**
@@ -211,6 +231,13 @@ const MAX_RECORD_BATCH = 500;
 /** How long a user's limits are taken as looked up (as API keys are, for 5 s). */
 export const LIMITS_TTL_MS = 5_000;
 const MAX_KEPT_LIMITS = 10_000;
+
+/** A user's limits as last looked up: when, and whether a newer lookup is under way. */
+interface KeptLimits {
+  unlimited: Promise<boolean>;
+  lookedUpAt: number;
+  refreshing: boolean;
+}
 
 interface PendingGroup {
   principal: Principal;
