@@ -71,20 +71,22 @@ export interface Results {
 /**
  * Where the time of an HTTP ingest goes: CPU profiles of the service (--profile), the
  * backend samples, and the ingest path's steps timed alone on one core. Measured on the
- * 2-core bench machine on 2026-12-04 with 200k records per run; the numbers move with load.
+ * 2-core bench machine on 2026-12-04 with 200k records per run, and 1M on 2026-12-06; the numbers move
+ * with load.
  */
 const NOTES = [
-  'A batch of 1000 records takes ~200-300 ms (p50); PostgreSQL runs its ingest statement for ~80-85% of it',
-  '(backend s / batches). The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s) and,',
-  'for a backfill, 3-10 s after the last answer. PostgreSQL uses ~3x the CPU seconds of the service.',
+  'A batch of 1000 records takes ~270-300 ms (p50) with 4 clients on 2 cores; PostgreSQL runs its ingest',
+  'statement for ~80-95% of it (backend s / batches). The fold keeps ~0.8 of a core busy beside it (backend s',
+  'of the fold / ours s) and, for a backfill, 1-10 s after the last answer. PostgreSQL uses ~7x the CPU seconds',
+  'of the service (~130-145 against ~18-19 us per record at 1M records on an idle machine, 2026-12-06).',
   "The service's CPU was ~25-30 us per record, 35-40% of it pg writing the statement's 18 arrays as text",
   '(~3 us and ~4.4 KB of garbage per record alone); the batch now goes as one JSON parameter (JSON.stringify:',
   '~0.6 us and 0.2 KB) and the service uses ~17-21 us per record. The rest: garbage collection ~20%, HTTP',
   '~13%, JSON parse ~9%, domain records and pricing ~9%, per-record checks ~8% (3.1 -> 1.2 us per record).',
   "Peak RSS: a batch in flight keeps its records and the statement's parameters for the length of the",
-  'statement, and V8 grows the old generation to several times its ~46 MB live size before a full',
-  'collection: ~305-325 MB at 1M records with either encoding in the last full runs (a trial of the JSON',
-  'parameter on a quiet copy reached ~245 MB); 255-270 MB at 200k records.',
+  'statement, and V8 grows the old generation before a full collection; run compiled, with the growth',
+  'limited, the service peaked at 201-207 MB at 1M records (2026-12-06; 305-325 MB before) and 197-198 MB at',
+  '200k.',
 ];
 
 export function machineInfo(): {

@@ -57,6 +57,7 @@ export async function createWebhookApp(
   return {
     app,
     db,
+    container,
     databaseUrl: database.url,
     token() {
       throw new Error('use bearerFor');
