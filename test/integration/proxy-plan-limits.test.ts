@@ -23,7 +23,7 @@ describe('the proxy’s view of a user’s plan', () => {
         userId,
         provider: 'openai',
         model: 'gpt-4o',
-        estimatedTokens: 10,
+        estimateTokens: () => 10,
         proxyRequestId: `proxy-${randomUUID()}`,
       })
     ).reservationId;
@@ -46,6 +46,23 @@ describe('the proxy’s view of a user’s plan', () => {
     // past half its life: this call still goes by it, and starts a new lookup
     expect(await admit('busy')).toBeNull();
     await vi.waitFor(async () => expect(await admit('busy')).toEqual(expect.any(String)), { timeout: 5_000 });
+  });
+
+  it('counts the prompt only when a reservation is made (a long prompt takes milliseconds)', async () => {
+    const plan = (userId: string, estimateTokens: () => number) => ({
+      userId,
+      provider: 'openai',
+      model: 'gpt-4o',
+      estimateTokens,
+      proxyRequestId: `proxy-${randomUUID()}`,
+    });
+    const unlimited = vi.fn(() => 10);
+    expect((await meter.admit(principal, plan('free-rider', unlimited))).reservationId).toBeNull();
+    expect(unlimited).not.toHaveBeenCalled();
+    await planFor(t, admin, ['counted'], { monthlyTokenLimit: 1_000, limitType: 'hard' });
+    const limited = vi.fn(() => 10);
+    expect((await meter.admit(principal, plan('counted', limited))).reservationId).toEqual(expect.any(String));
+    expect(limited).toHaveBeenCalledTimes(1);
   });
 
   it('a user not seen for longer than the TTL is looked up before their call', async () => {

@@ -14,8 +14,11 @@ export interface ProxiedCallPlan {
   provider: string;
   /** the model the request names */
   model: string;
-  /** the prompt's tokens by tokenizer plus the requested maximum output */
-  estimatedTokens: number;
+  /**
+   * The prompt's tokens by tokenizer plus the requested maximum output. Called only when a
+   * reservation is made: counting a long prompt takes milliseconds before the first byte.
+   */
+  estimateTokens(): number;
   /** a request id of the proxy's own, unique per call (the provider's id is known only afterwards) */
   proxyRequestId: string;
 }
@@ -74,7 +77,7 @@ export class MeterProxiedCall {
     const granted = await this.quota.reserve(principal, {
       userId: plan.userId,
       requestId: plan.proxyRequestId,
-      estimatedTokens: plan.estimatedTokens,
+      estimatedTokens: plan.estimateTokens(),
       provider: plan.provider,
       model: plan.model,
     });

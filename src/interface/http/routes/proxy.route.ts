@@ -174,13 +174,15 @@ async function proxyCall(call: ProxyCall): Promise<void> {
   }
   const userId = userOf(request, facts);
   const prepared = dialect.prepare(body);
-  const promptTokens = countTokens(facts.promptText);
+  // counted only when needed: for a reservation, or for a call whose usage never came
+  let promptTokens: number | undefined;
+  const countPrompt = (): number => (promptTokens ??= countTokens(facts.promptText));
 
   const admitted = await meter.admit(principal, {
     userId,
     provider: dialect.provider,
     model: facts.model,
-    estimatedTokens: promptTokens + facts.maxOutputTokens,
+    estimateTokens: () => countPrompt() + facts.maxOutputTokens,
     proxyRequestId: `proxy-${randomUUID()}`,
   });
 
@@ -195,7 +197,7 @@ async function proxyCall(call: ProxyCall): Promise<void> {
     raw: reply.raw,
     unreachable: (message) => ({ status: 502, body: providerError(provider, 502, 'upstream_unreachable', message) }),
   });
-  const outcome = outcomeOf(result, dialect, promptTokens, Math.round(performance.now() - started));
+  const outcome = outcomeOf(result, dialect, countPrompt, Math.round(performance.now() - started));
   // the client has its answer: recording happens after, and a failure to record is logged, never sent
   meter.record(principal, admitted, outcome).catch((error: unknown) => logRecordFailure(request, admitted, error));
 }
@@ -244,7 +246,7 @@ const storable = (value: string | undefined, max: number): string | undefined =>
 function outcomeOf(
   result: ForwardResult,
   dialect: Dialect,
-  promptTokens: number,
+  promptTokens: () => number,
   durationMs: number,
 ): ProxiedCallOutcome {
   const { reading } = result;
@@ -270,7 +272,7 @@ function outcomeOf(
   return {
     ...base,
     ...NO_TOKENS,
-    inputTokens: promptTokens,
+    inputTokens: promptTokens(),
     outputTokens: countTokens(result.generatedText),
     tokenSource: 'estimated',
     success: !result.cutShort && result.failure === undefined,
