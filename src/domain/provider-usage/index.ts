@@ -12,6 +12,6 @@ export {
   type ProviderUsageResult,
 } from './formats';
 export { MAX_TOKEN_COUNT } from './counts';
-export { mapProviderUsage } from './map-usage';
+export { GEMINI_NAMES, mapProviderUsage, type GeminiNames } from './map-usage';
 export { detectUsageFormat, type DetectedFormat } from './detect';
 export { readProviderResponse, type ProviderResponseReading } from './read-response';

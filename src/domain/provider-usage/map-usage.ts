@@ -95,7 +95,7 @@ function anthropicMessages(reader: CountReader): ProviderTokens {
 }
 
 /** Gemini's count names as its REST API writes them, and as the Python SDK's `model_dump()` does. */
-const GEMINI_NAMES = {
+export const GEMINI_NAMES = {
   camel: {
     prompt: 'promptTokenCount',
     toolUsePrompt: 'toolUsePromptTokenCount',
@@ -114,8 +114,10 @@ const GEMINI_NAMES = {
   },
 } as const;
 
+export type GeminiNames = (typeof GEMINI_NAMES)[keyof typeof GEMINI_NAMES];
+
 /** Whether a Gemini usage object uses snake_case names (none of the camelCase ones). */
-export function geminiNaming(usage: JsonObject): 'camel' | 'snake' | 'mixed' {
+function geminiNaming(usage: JsonObject): 'camel' | 'snake' | 'mixed' {
   const has = (names: Record<string, string>) => Object.values(names).some((name) => name in usage);
   const camel = has(GEMINI_NAMES.camel);
   const snake = has(GEMINI_NAMES.snake);

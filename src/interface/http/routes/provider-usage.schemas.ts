@@ -1,5 +1,10 @@
 import { Type, type TSchema } from '@sinclair/typebox';
-import { MAX_TOKEN_COUNT, PROVIDER_USAGE_FORMATS } from '../../../domain/provider-usage';
+import {
+  GEMINI_NAMES,
+  MAX_TOKEN_COUNT,
+  PROVIDER_USAGE_FORMATS,
+  type GeminiNames,
+} from '../../../domain/provider-usage';
 import { Nullable, StringEnum } from '../schemas/common';
 
 /**
@@ -76,32 +81,29 @@ export const AnthropicMessagesUsage = Open(
   },
 );
 
-export const GeminiUsageMetadata = Open(
-  {
-    promptTokenCount: Count('includes cachedContentTokenCount'),
-    cachedContentTokenCount: Maybe(Count('→ cachedInputTokens')),
-    toolUsePromptTokenCount: Maybe(Count('input too: inputTokens = promptTokenCount + toolUsePromptTokenCount')),
-    candidatesTokenCount: Maybe(Count('output without thoughts')),
-    thoughtsTokenCount: Maybe(Count('→ reasoningTokens; outputTokens = candidatesTokenCount + thoughtsTokenCount')),
-    totalTokenCount: Maybe(Count('must equal the four counts above summed')),
-  },
-  { $id: 'GeminiUsageMetadata', description: 'gemini: `usageMetadata` of a generateContent response or stream chunk' },
-);
+/** Gemini's usage under either naming, from the one list of names the mapping reads. */
+const geminiUsage = (n: GeminiNames, options: { $id: string; description: string }) =>
+  Open(
+    {
+      [n.prompt]: Count(`includes ${n.cached}`),
+      [n.cached]: Maybe(Count('→ cachedInputTokens')),
+      [n.toolUsePrompt]: Maybe(Count(`input too: inputTokens = ${n.prompt} + ${n.toolUsePrompt}`)),
+      [n.candidates]: Maybe(Count('output without thoughts')),
+      [n.thoughts]: Maybe(Count(`→ reasoningTokens; outputTokens = ${n.candidates} + ${n.thoughts}`)),
+      [n.total]: Maybe(Count('must equal the four counts above summed')),
+    },
+    options,
+  );
 
-export const GeminiUsageMetadataSnakeCase = Open(
-  {
-    prompt_token_count: Count('includes cached_content_token_count'),
-    cached_content_token_count: Maybe(Count('→ cachedInputTokens')),
-    tool_use_prompt_token_count: Maybe(Count('input too')),
-    candidates_token_count: Maybe(Count('output without thoughts')),
-    thoughts_token_count: Maybe(Count('→ reasoningTokens')),
-    total_token_count: Maybe(Count('must equal the four counts above summed')),
-  },
-  {
-    $id: 'GeminiUsageMetadataSnakeCase',
-    description: 'gemini: `usage_metadata` as the Python SDK’s model_dump() writes it; read as GeminiUsageMetadata',
-  },
-);
+export const GeminiUsageMetadata = geminiUsage(GEMINI_NAMES.camel, {
+  $id: 'GeminiUsageMetadata',
+  description: 'gemini: `usageMetadata` of a generateContent response or stream chunk',
+});
+
+export const GeminiUsageMetadataSnakeCase = geminiUsage(GEMINI_NAMES.snake, {
+  $id: 'GeminiUsageMetadataSnakeCase',
+  description: 'gemini: `usage_metadata` as the Python SDK’s model_dump() writes it; read as GeminiUsageMetadata',
+});
 
 export const BedrockConverseUsage = Open(
   {
