@@ -174,7 +174,15 @@ describe('budget alerts by webhook', () => {
           [hookUrl],
         )
       ).rows;
-    await waitUntil(10_000, async () => (await attemptsToHook()).some((d) => d.attempts >= 1));
+    // the failed attempt recorded, not only claimed: killed between the two, the delivery would
+    // wait out its claim's lease (a minute) before another instance may try it
+    await waitUntil(10_000, async () => {
+      const { rows } = await db.query(
+        `SELECT 1 FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id WHERE e.url = $1`,
+        [hookUrl],
+      );
+      return rows.length >= 1;
+    });
     child.kill('SIGKILL');
     await once(child, 'exit');
     expect(await attemptsToHook()).toEqual([{ attempts: 1, status: 'pending' }]);
