@@ -28,11 +28,24 @@ quota_counted AS (
     DO UPDATE SET tokens = q.tokens + EXCLUDED.tokens, cost = q.cost + EXCLUDED.cost
   RETURNING q.user_id, q.period_start, q.tokens, q.cost
 ),
+-- Each record's reservation found through its request id (the one index that names it: without
+-- the status inside, no other index fits, whatever the table's statistics say, so a batch never
+-- walks every active reservation of the workspace), then locked in id order, once, as its own
+-- step: as a sub-select of the UPDATE the planner ran the locking again for every row it joined
+-- (481 rows × 155 locks in one batch, 30 ms of a 48 ms statement).
+quota_settling AS MATERIALIZED (
+  SELECT h.id FROM quota_reservations h
+  WHERE h.workspace_id = ${workspace} AND h.id = ANY (ARRAY(
+    SELECT l.id FROM ${stored} s CROSS JOIN LATERAL (
+      SELECT x.id, x.status FROM quota_reservations x
+      WHERE x.workspace_id = ${workspace} AND x.request_id = s.request_id LIMIT 1) l
+    WHERE l.status = 'active'))
+  ORDER BY h.id FOR UPDATE OF h
+),
 quota_settled AS (
   UPDATE quota_reservations r SET status = 'settled', ended_at = now()
-  FROM (SELECT h.id FROM quota_reservations h JOIN ${stored} s ON h.request_id = s.request_id
-        WHERE h.workspace_id = ${workspace} AND h.status = 'active' ORDER BY h.id FOR UPDATE OF h) settles
-  WHERE r.workspace_id = ${workspace} AND r.id = settles.id AND r.status = 'active'
+  FROM quota_settling x
+  WHERE r.workspace_id = ${workspace} AND r.id = x.id AND r.status = 'active'
   RETURNING r.id
 ),
 quota_crossed AS (
