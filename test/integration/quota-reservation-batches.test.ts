@@ -163,6 +163,28 @@ describe('many at once', () => {
     expect((await reserve(t, { userId: 'busy', requestId: 'busy-2', estimatedTokens: 1 })).statusCode).toBe(429);
     expect(await tokensOf('busy')).toMatchObject({ used: 400, reserved: 600, remaining: 0 });
   });
+
+  it('answers another workspace while one waits for a user’s lock, and the waiting one once it is free', async () => {
+    const other = bearer(t.token('root', { role: 'admin', workspaceId: 'other-team' }));
+    // what another instance's batch holds while it decides this user's reservations
+    const instance = new pg.Client({ connectionString: t.databaseUrl });
+    await instance.connect();
+    try {
+      await instance.query('BEGIN');
+      await instance.query(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext('locked-user'))`, [WORKSPACE]);
+      const waiting = reserve(t, { userId: 'locked-user', requestId: 'locked-1', estimatedTokens: 5 });
+      let answered = false;
+      void waiting.then(() => (answered = true));
+      await new Promise((done) => setTimeout(done, 100));
+      const elsewhere = await reserve(t, { userId: 'someone', requestId: 'elsewhere-1', estimatedTokens: 5 }, other);
+      expect(elsewhere.statusCode, elsewhere.body).toBe(201);
+      expect(answered).toBe(false);
+      await instance.query('COMMIT');
+      expect((await waiting).statusCode).toBe(201);
+    } finally {
+      await instance.end();
+    }
+  });
 });
 
 describe('what is kept in memory', () => {
