@@ -88,8 +88,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --repeat N          calls per Usage tab endpoint (default 50)
   --raw-repeat N      runs of each raw-table GROUP BY baseline (default 3)
   --seed N            seed of the generated data (default 42)
-  --profile DIR       write a CPU profile of the service for each ingest run into DIR and print
-                      where its time went (the profiler slows the service a little)
+  --profile DIR       write a CPU profile of the service for each ingest run (and for the
+                      reservations and proxy parts) into DIR; for ingest, print where its time
+                      went (the profiler slows the service a little)
   --help`;
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number): number {

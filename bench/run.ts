@@ -255,7 +255,11 @@ async function reservationsPart(
   const drop = onceOnly(db.drop);
   undo.push({ what: 'drop the reservations database', run: drop });
   const service = await timed(results, 'start service (reservations)', () =>
-    startService(db.url, { maxBatchRecords: options.batch, rawRetentionDays: options.rawRetentionDays }),
+    startService(db.url, {
+      maxBatchRecords: options.batch,
+      rawRetentionDays: options.rawRetentionDays,
+      cpuProfileDir: options.profile,
+    }),
   );
   const stopService = onceOnly(service.stop);
   undo.push({ what: 'stop the service', run: stopService });
