@@ -1,6 +1,9 @@
 import 'reflect-metadata';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Decimal } from '../../src/domain/decimal';
 import { settleQuotaDeltas } from '../../src/infrastructure/persistence/pg-repricing';
+import { waitUntil } from '../support/outage-checks';
 import { ingest, usageRecord } from '../support/records';
 import { addModel, addPrice } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -91,5 +94,78 @@ describe('re-pricing and quotas', () => {
     expect(await quotaCost()).toMatchObject({ used: '3.55' });
     const [left] = (await t.db.query(`SELECT count(*)::int AS n FROM repricing_quota_deltas`)) as Array<{ n: number }>;
     expect(left!.n).toBe(0);
+  });
+});
+
+describe('settling re-pricing changes beside ingest', () => {
+  it('locks the quota counts in (user, period) order, as ingest adds to them', async () => {
+    const users = Array.from({ length: 10 }, (_, i) => `lk-${String(i).padStart(2, '0')}`);
+    // one batch per user, the last user first: the counts' rows lie in the reverse of their key order
+    for (const userId of [...users].reverse()) {
+      await ingest(t, admin, [usageRecord({ userId, occurredAt: '2026-12-02T10:00:00Z' })], { expectAccepted: true });
+    }
+    const costs = async () =>
+      (await t.db.query(
+        `SELECT trim_scale(cost)::text AS cost FROM quota_usage
+         WHERE user_id LIKE 'lk-%' AND period_start = '2026-11-30T23:00:00Z' ORDER BY user_id`,
+      )) as Array<{ cost: string }>;
+    const before = await costs();
+    expect(before).toHaveLength(10);
+    // what an applied re-pricing leaves to settle, one change per user, written in reverse
+    for (const userId of [...users].reverse()) {
+      await t.db.query(
+        `INSERT INTO repricing_quota_deltas (workspace_id, run_id, user_id, period_start, cost)
+         VALUES ('default', '00000000-0000-4000-8000-000000000002', $1, '2026-11-30T23:00:00Z', 0.5)`,
+        [userId],
+      );
+    }
+    const held = users[5]!;
+    const connect = async () => {
+      const client = new pg.Client({ connectionString: t.databaseUrl });
+      await client.connect();
+      return client;
+    };
+    const holder = await connect();
+    const prober = await connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM quota_usage WHERE workspace_id = 'default' AND user_id = $1 FOR UPDATE`, [
+        held,
+      ]);
+      const settling = settleQuotaDeltas(t.db, true);
+      await waitUntil(10_000, async () => {
+        const { rows } = await prober.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0;
+      });
+      const locked: boolean[] = [];
+      for (const userId of users.filter((u) => u !== held)) {
+        await prober.query('BEGIN');
+        try {
+          await prober.query(
+            `SELECT 1 FROM quota_usage WHERE workspace_id = 'default' AND user_id = $1 FOR UPDATE NOWAIT`,
+            [userId],
+          );
+          locked.push(false);
+        } catch (error) {
+          if ((error as { code?: string }).code !== '55P03') throw error;
+          locked.push(true);
+        } finally {
+          await prober.query('ROLLBACK');
+        }
+      }
+      expect(locked).toEqual([...Array(5).fill(true), ...Array(4).fill(false)]);
+      await holder.query('COMMIT');
+      await settling;
+    } finally {
+      await holder.end();
+      await prober.end();
+    }
+    // each count gained its change once: the record's cost and 0.5
+    const after = await costs();
+    expect(after.map((row) => row.cost)).toEqual(
+      before.map((row) => Decimal.parse(row.cost).plus(Decimal.parse('0.5')).toString()),
+    );
   });
 });
