@@ -355,6 +355,31 @@ describe('budget alerts', () => {
     ]);
   });
 
+  it('gives each of many users crossing at once in one batch their own events', async () => {
+    now = new Date('2026-11-10T12:00:00Z');
+    const users = Array.from({ length: 150 }, (_, i) => `crowd-${String(i).padStart(3, '0')}`);
+    await planFor(users, { monthlyTokenLimit: 1000, alertThresholds: [50, 100] });
+    // user i spends 600 + 3i tokens: every one past 50 %, and from crowd-134 on past 100 % too
+    await ingest(
+      t,
+      admin,
+      users.map((userId, i) => usageRecord({ userId, inputTokens: 600 + 3 * i, outputTokens: 0 })),
+      { expectAccepted: true },
+    );
+    const rows = (await t.db.query(
+      `SELECT payload->'data'->>'userId' AS user_id, (payload->'data'->>'threshold')::int AS threshold,
+              (payload->'data'->'tokens'->>'used')::int AS used
+         FROM webhook_events WHERE type = 'quota.threshold_crossed' AND payload->'data'->>'userId' LIKE 'crowd-%'
+         ORDER BY 1, 2`,
+    )) as Array<{ user_id: string; threshold: number; used: number }>;
+    const expected = users.flatMap((userId, i) => {
+      const used = 600 + 3 * i;
+      return [50, ...(used >= 1000 ? [100] : [])].map((threshold) => ({ user_id: userId, threshold, used }));
+    });
+    expect(expected.filter((e) => e.threshold === 100).length).toBeGreaterThan(0);
+    expect(rows).toEqual(expected);
+  });
+
   it('emits each crossing once when two instances ingest for one user at the same time', async () => {
     now = new Date('2026-11-10T12:00:00Z');
     const second = await createTestApp({ clock, databaseUrl: t.databaseUrl });

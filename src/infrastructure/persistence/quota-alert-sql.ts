@@ -24,24 +24,27 @@ export function crossesSql(before: string, after: string, limit: string): string
   return `(${limit} > 0 AND (${before}) * 100 < t.threshold * ${limit} AND (${after}) * 100 >= t.threshold * ${limit})`;
 }
 
+/** The text key of one crossing: its workspace, user, period and threshold. */
+const crossingKey = (alias: string) =>
+  `jsonb_build_array(${alias}.workspace_id, ${alias}.user_id, ${alias}.period_start, ${alias}.threshold)::text`;
+
 /**
  * CTEs that turn the thresholds crossed (`crossed`: workspace_id, user_id, period_start,
  * threshold, plan_id, plan_name, token_limit, cost_limit, tokens, cost, time_zone) into
  * `quota.threshold_crossed` events and their deliveries, in the statement that changed the
  * counts: `quota_alerts`' key lets each (user, period, threshold) through once, whoever sees
  * it first. `showsCost` (a boolean SQL expression) says whether the payload carries cost.
+ *
+ * Each event's payload is looked up by its crossing's key in one object of all the crossings'
+ * payloads (built once: MATERIALIZED), not joined: both sides are CTEs the planner guesses at
+ * one row, so a join ran as a nested loop, n² comparisons. A 1,000-record batch in which 1,000
+ * users crossed two thresholds each (a backfill into a workspace with small plans) took 0.53 s
+ * that way, 0.27 s now.
  */
 export function quotaAlertCtes(crossed: string, showsCost: string): string {
   return `
-quota_alerted AS (
-  INSERT INTO quota_alerts (workspace_id, user_id, period_start, threshold)
-  SELECT workspace_id, user_id, period_start, threshold FROM ${crossed}
-  ON CONFLICT DO NOTHING
-  RETURNING workspace_id, user_id, period_start, threshold
-),
-quota_events AS (
-  INSERT INTO webhook_events (workspace_id, id, type, payload)
-  SELECT c.workspace_id, ${WEBHOOK_EVENT_ID_SQL}, 'quota.threshold_crossed',
+quota_alert_payloads AS MATERIALIZED (
+  SELECT jsonb_object_agg(${crossingKey('c')},
     ${webhookPayloadSql(
       `'quota.threshold_crossed'`,
       `jsonb_build_object(
@@ -53,8 +56,19 @@ quota_events AS (
         'tokens', jsonb_build_object('limit', c.token_limit, 'used', c.tokens))
       || CASE WHEN ${showsCost} THEN jsonb_build_object('cost',
            jsonb_build_object('limit', trim_scale(c.cost_limit)::text, 'used', trim_scale(c.cost)::text)) ELSE '{}'::jsonb END`,
-    )}
-  FROM quota_alerted al JOIN ${crossed} c USING (workspace_id, user_id, period_start, threshold)
+    )}) AS by_crossing
+  FROM ${crossed} c
+),
+quota_alerted AS (
+  INSERT INTO quota_alerts (workspace_id, user_id, period_start, threshold)
+  SELECT workspace_id, user_id, period_start, threshold FROM ${crossed}
+  ON CONFLICT DO NOTHING
+  RETURNING workspace_id, user_id, period_start, threshold
+),
+quota_events AS (
+  INSERT INTO webhook_events (workspace_id, id, type, payload)
+  SELECT al.workspace_id, ${WEBHOOK_EVENT_ID_SQL}, 'quota.threshold_crossed', p.by_crossing -> ${crossingKey('al')}
+  FROM quota_alerted al CROSS JOIN quota_alert_payloads p
   RETURNING workspace_id, id, type
 ),
 quota_deliveries AS (
