@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../src/domain/decimal';
 import { settleQuotaDeltas } from '../../src/infrastructure/persistence/pg-repricing';
-import { waitUntil } from '../support/outage-checks';
 import { ingest, usageRecord } from '../support/records';
+import { locksTakenBeforeHeldRow } from '../support/row-locks';
 import { addModel, addPrice } from '../support/pricing';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -119,49 +118,14 @@ describe('settling re-pricing changes beside ingest', () => {
         [userId],
       );
     }
-    const held = users[5]!;
-    const connect = async () => {
-      const client = new pg.Client({ connectionString: t.databaseUrl });
-      await client.connect();
-      return client;
-    };
-    const holder = await connect();
-    const prober = await connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query(`SELECT 1 FROM quota_usage WHERE workspace_id = 'default' AND user_id = $1 FOR UPDATE`, [
-        held,
-      ]);
-      const settling = settleQuotaDeltas(t.db, true);
-      await waitUntil(10_000, async () => {
-        const { rows } = await prober.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        return rows.length > 0;
-      });
-      const locked: boolean[] = [];
-      for (const userId of users.filter((u) => u !== held)) {
-        await prober.query('BEGIN');
-        try {
-          await prober.query(
-            `SELECT 1 FROM quota_usage WHERE workspace_id = 'default' AND user_id = $1 FOR UPDATE NOWAIT`,
-            [userId],
-          );
-          locked.push(false);
-        } catch (error) {
-          if ((error as { code?: string }).code !== '55P03') throw error;
-          locked.push(true);
-        } finally {
-          await prober.query('ROLLBACK');
-        }
-      }
-      expect(locked).toEqual([...Array(5).fill(true), ...Array(4).fill(false)]);
-      await holder.query('COMMIT');
-      await settling;
-    } finally {
-      await holder.end();
-      await prober.end();
-    }
+    const locked = await locksTakenBeforeHeldRow({
+      databaseUrl: t.databaseUrl,
+      lockRow: `SELECT 1 FROM quota_usage WHERE workspace_id = 'default' AND user_id = $1 FOR UPDATE`,
+      keys: users,
+      held: users[5]!,
+      run: () => settleQuotaDeltas(t.db, true),
+    });
+    expect(locked).toEqual([...Array(5).fill(true), ...Array(4).fill(false)]);
     // each count gained its change once: the record's cost and 0.5
     const after = await costs();
     expect(after.map((row) => row.cost)).toEqual(
