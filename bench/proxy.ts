@@ -1,7 +1,7 @@
 /**
  * The proxy under concurrent streaming calls, as they come in real use: N client slots keep a
  * streamed chat completion in flight through the proxy at every moment (each stream, from the
- * fake upstream in this process, takes ~0.5 s: 20 events 25 ms apart), and N more slots do
+ * fake upstream in a process of its own, takes ~0.5 s: 20 events 25 ms apart), and N more slots do
  * the same straight to the fake upstream, in the same seconds. Slots start staggered over the
  * first stream's length. The time to the first byte of the answer's body is measured on
  * both; the proxy's added time is the difference of their p95. Two phases: users whose plan
@@ -9,14 +9,23 @@
  * before it is forwarded). The service's RSS is read after the warm-up and after the last
  * phase: streams pass through, so it should stay flat.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { startFakeUpstream, type FakeUpstream } from '../test/support/fake-upstream';
 import { note } from './progress';
 import { cpuSecondsOf, memoryOf, type RunningService } from './service';
 import { percentiles, round as round1 } from './stats';
 
 export const PROXY_TARGETS = { addedTtfbP95Ms: 5 } as const;
+
+/** The fake upstream, running in a process of its own. */
+export interface BenchUpstream {
+  url: string;
+  close(): Promise<void>;
+}
 
 /** One phase: rounds of concurrent calls through the proxy beside as many straight to the fake upstream. */
 export interface ProxyPhase {
@@ -68,11 +77,34 @@ async function streamOnce(url: string, headers: Record<string, string>): Promise
 }
 
 /** The fake upstream the service's OPENAI_UPSTREAM_URL points to (`${url}/v1`); started before the service. */
-export const startBenchUpstream = (): Promise<FakeUpstream> => startFakeUpstream();
+export async function startBenchUpstream(): Promise<BenchUpstream> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./fake-upstream-process.ts', import.meta.url))],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const exited = once(child, 'exit');
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout! }), 'line'),
+    exited.then(([code]) => {
+      throw new Error(`the fake upstream exited (${String(code)}) before it listened`);
+    }),
+  ])) as [string];
+  return {
+    url: line.trim(),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
 
 export async function runProxy(
   service: RunningService,
-  fake: FakeUpstream,
+  fake: BenchUpstream,
   options: {
     concurrency: number;
     seconds: number;

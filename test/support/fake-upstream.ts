@@ -61,7 +61,9 @@ let sequence = 0;
 const EMBEDDING = [0.5, -0.25, 0.125];
 const EMBEDDING_BASE64 = Buffer.from(new Float32Array(EMBEDDING).buffer).toString('base64');
 
-export async function startFakeUpstream(): Promise<FakeUpstream> {
+/** `remember: false` keeps no request (a long bench would otherwise hold every one it sent). */
+export async function startFakeUpstream(options: { remember?: boolean } = {}): Promise<FakeUpstream> {
+  const remember = options.remember ?? true;
   const received: FakeUpstream['received'] = [];
   let gateOpen: () => void = () => undefined;
   let gate = new Promise<void>((resolve) => (gateOpen = resolve));
@@ -82,7 +84,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
       const path = req.url ?? '';
-      received.push({ path, headers: req.headers, body });
+      if (remember) received.push({ path, headers: req.headers, body });
       const scenario = String(req.headers['x-fake'] ?? '');
       res.on('close', () => {
         if (!res.writableFinished) fake.aborted += 1;
