@@ -54,7 +54,7 @@ export interface FactsNeeds {
   bucketed?: boolean;
   /** an extra SQL condition on user_id, provider or model (may name an outer query's columns) */
   where?: string;
-  /** the columns `where` names (default: all three) */
+  /** the columns `where` names (default: every dimension, which reads the rollups that have them all) */
   whereDimensions?: Dimension[];
   /** the metrics the query sums (default: all); reading fewer makes every row cheaper */
   metrics?: readonly MetricName[];
