@@ -12,11 +12,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { note } from './progress';
-import { cpuSecondsOf, memoryOf, type RunningService } from './service';
+import { cpuSecondsOf, memoryOf, REPO_ROOT, type RunningService } from './service';
 import { percentiles, round as round1 } from './stats';
 
 export const PROXY_TARGETS = { addedTtfbP95Ms: 5 } as const;
@@ -78,13 +78,11 @@ async function streamOnce(url: string, headers: Record<string, string>): Promise
 
 /** The fake upstream the service's OPENAI_UPSTREAM_URL points to (`${url}/v1`); started before the service. */
 export async function startBenchUpstream(): Promise<BenchUpstream> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./fake-upstream-process.ts', import.meta.url))],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+  // from the repository's root, where `--import tsx` resolves, whatever folder the bench runs in
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'fake-upstream-process.ts')], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = once(child, 'exit');
   const [line] = (await Promise.race([
     once(createInterface({ input: child.stdout! }), 'line'),

@@ -202,6 +202,7 @@ function partialList(c: FactsContext, partials: PartialHour[], hourly: boolean):
         partials.map((p) => p.hour.getTime() === p.from.getTime()),
         'boolean',
       )}) AS u(lo, hi, h, b, holds_start)
+      -- a fence, as for the pieces: each instant converted once per partial hour
       OFFSET 0) q`;
 }
 
