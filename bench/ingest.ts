@@ -2,6 +2,7 @@
 import { open } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import type pg from 'pg';
+import { INGEST_STATEMENT_MARK } from '../src/infrastructure/persistence/pg-usage-repository';
 import type { BatchFile } from './dataset';
 import { Progress } from './progress';
 import { memoryOf, type RunningService } from './service';
@@ -34,9 +35,9 @@ export interface IngestResult {
 
 /** What each active backend of the database runs, counted by kind. */
 const ACTIVITY = `
-SELECT count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%')::int AS ingest,
+SELECT count(*) FILTER (WHERE starts_with(query, '${INGEST_STATEMENT_MARK}'))::int AS ingest,
        count(*) FILTER (WHERE query LIKE '%DELETE FROM usage_pending%'
-                          AND query NOT LIKE '%INSERT INTO usage_request_ids%')::int AS fold,
+                          AND NOT starts_with(query, '${INGEST_STATEMENT_MARK}'))::int AS fold,
        count(*)::int AS active
 FROM pg_stat_activity
 WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`;

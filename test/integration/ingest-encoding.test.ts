@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -47,5 +48,52 @@ describe('a batch as stored', () => {
         metadata: null,
       },
     ]);
+  });
+
+  it('keeps any text exactly, whatever tabs, line breaks and backslashes it holds (property)', async () => {
+    const admin = bearer(t.token('root', { role: 'admin' }));
+    // the batch goes to PostgreSQL as tab-separated lines with `\`-escapes: these pieces are what
+    // could break it, mixed with any other character but NUL (which requests may not carry)
+    const piece = fc.oneof(
+      fc.constantFrom('\\', '\t', '\n', '\\N', 'N', '\\e', 'e', '\\t', 't', '\\n', 'n', '\r', ' ', '"', '\\\\'),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c !== '\u0000'),
+    );
+    const text = fc.array(piece, { minLength: 1, maxLength: 12 }).map((pieces) => pieces.join('').slice(0, 150));
+    const texts = fc.record({ userId: text, error: text, tag: text });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(texts, { minLength: 1, maxLength: 4 }), async (fields) => {
+        run += 1;
+        const records = fields.map((f, i) =>
+          usageRecord({
+            requestId: `prop-${run}-${i}-${f.tag}`,
+            userId: f.userId,
+            error: f.error,
+            success: false,
+            metadata: { tag: f.tag },
+          }),
+        );
+        await ingest(t, admin, records, { expectAccepted: true, fold: false });
+        const rows = (await t.db.query(
+          `SELECT request_id, user_id, error, metadata FROM usage_records WHERE request_id LIKE $1 ORDER BY request_id`,
+          [`prop-${run}-%`],
+        )) as Array<Record<string, unknown>>;
+        const wellFormed = (s: string) => (s as string & { toWellFormed(): string }).toWellFormed();
+        expect(rows).toEqual(
+          records
+            .map((r) => ({
+              request_id: wellFormed(r.requestId),
+              user_id: wellFormed(r.userId),
+              error: wellFormed(r.error),
+              metadata: { tag: wellFormed(r.metadata.tag) },
+            }))
+            .sort((a, b) => (a.request_id < b.request_id ? -1 : a.request_id > b.request_id ? 1 : 0)),
+        );
+      }),
+      {
+        numRuns: 60,
+        examples: [[[{ userId: '\\N', error: '\\e\t\\t\n\\n\\', tag: '\\\\N' }]]],
+      },
+    );
   });
 });

@@ -6,7 +6,12 @@ import type { UsageRepository } from '../../application/ports/usage-repository.p
 import { showsCost } from '../../domain/deployment-mode';
 import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
+import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
+import { batchRowsSql, encodeBatch } from './usage-batch-text';
+
+/** The ingest statement's first line: what tells it apart in pg_stat_activity, whose text is cut at 1 KB. */
+export const INGEST_STATEMENT_MARK = '/* ingest: usage records */';
 
 /**
  * One statement per batch: claim request ids in the dedup ledger, store the records whose
@@ -15,12 +20,9 @@ import { quotaCountingCtes } from './quota-counting';
  * users' quotas (quota-counting.ts). All of it commits or none does, so a failed write
  * followed by a retry still counts once.
  */
-const INSERT_NEW = `
+const INSERT_NEW = `${INGEST_STATEMENT_MARK}
 WITH input AS (
-  SELECT * FROM json_to_recordset($2::json) AS t(request_id text, occurred_at timestamptz, user_id text,
-    provider text, model text, operation text, input_tokens bigint, output_tokens bigint, cached_input_tokens bigint,
-    cache_write_tokens bigint, reasoning_tokens bigint, total_tokens bigint, duration_ms integer, success boolean,
-    error text, cost numeric, cost_status text, token_source text, metadata jsonb)
+  ${batchRowsSql('$2')}
 ),
 claimed AS (
   INSERT INTO usage_request_ids (workspace_id, request_id, occurred_at)
@@ -49,19 +51,10 @@ pending AS (
 ${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
-/**
- * The string as UTF-8 can carry it: a lone surrogate becomes U+FFFD, as the driver's UTF-8
- * encoding made it before (JSON would escape it, and PostgreSQL refuses the escape).
- */
-function wellFormed(value: string): string {
-  // Node 20 has both (ES2024); the compiler's library here stops at ES2023
-  const text = value as string & { isWellFormed(): boolean; toWellFormed(): string };
-  return text.isWellFormed() ? value : text.toWellFormed();
-}
-
 @injectable()
 export class PgUsageRepository implements UsageRepository {
   private readonly showsCost: boolean;
+  private readonly inFlight = new InFlightRequestIds();
 
   constructor(
     @inject(DataSource) private readonly db: DataSource,
@@ -70,33 +63,13 @@ export class PgUsageRepository implements UsageRepository {
     this.showsCost = showsCost(settings.deploymentMode);
   }
 
-  async insertNew(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
-    // one JSON document rather than nineteen arrays: the driver writes arrays as text at about
-    // 3 µs and 4 KB of garbage per record, JSON.stringify at a fifth of that; cost goes as a
-    // decimal string, so PostgreSQL reads it exactly
-    const batch = JSON.stringify(
-      records.map((r) => ({
-        request_id: wellFormed(r.requestId),
-        occurred_at: r.occurredAt.toISOString(),
-        user_id: wellFormed(r.userId),
-        provider: wellFormed(r.provider),
-        model: wellFormed(r.model),
-        operation: r.operation === null ? null : wellFormed(r.operation),
-        input_tokens: r.inputTokens,
-        output_tokens: r.outputTokens,
-        cached_input_tokens: r.cachedInputTokens,
-        cache_write_tokens: r.cacheWriteTokens,
-        reasoning_tokens: r.reasoningTokens,
-        total_tokens: r.totalTokens,
-        duration_ms: r.durationMs,
-        success: r.success,
-        error: r.error === null ? null : wellFormed(r.error),
-        cost: r.cost ? r.cost.toString() : null,
-        cost_status: r.costStatus,
-        token_source: r.tokenSource,
-        metadata: r.metadata ?? null,
-      })),
-    );
+  insertNew(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
+    return this.inFlight.store(workspaceId, records, (own) => this.insert(workspaceId, own));
+  }
+
+  private async insert(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
+    // one text parameter (usage-batch-text.ts): the driver passes it as it is
+    const batch = encodeBatch(records);
     const rows = (await this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])) as Array<{ inserted: number }>;
     return rows[0]?.inserted ?? 0;
   }
