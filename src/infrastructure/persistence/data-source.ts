@@ -8,6 +8,7 @@ import { QuotaReserveBatch1796447302551 } from '../../../migrations/179644730255
 import { PricingTruth1796450757401 } from '../../../migrations/1796450757401-pricing-truth';
 import { OperationDimension1796500000000 } from '../../../migrations/1796500000000-operation-dimension';
 import { RepricingHistory1796510000000 } from '../../../migrations/1796510000000-repricing-history';
+import { QuotaUsageFillfactor1796520000000 } from '../../../migrations/1796520000000-quota-usage-fillfactor';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   PricingTruth1796450757401,
   OperationDimension1796500000000,
   RepricingHistory1796510000000,
+  QuotaUsageFillfactor1796520000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
