@@ -75,13 +75,15 @@ export interface Results {
  * with load.
  */
 const NOTES = [
-  'A batch of 1000 records takes ~270-300 ms (p50) with 4 clients on 2 cores; PostgreSQL runs its ingest',
-  'statement for ~80-95% of it (backend s / batches). The fold keeps ~0.8 of a core busy beside it (backend s',
-  'of the fold / ours s) and, for a backfill, 1-10 s after the last answer. PostgreSQL uses ~7x the CPU seconds',
-  'of the service (~130-145 against ~18-19 us per record at 1M records on an idle machine, 2026-12-06).',
+  'A batch of 1000 records takes ~200-240 ms (p50) with 4 clients on 2 cores; PostgreSQL runs its ingest',
+  "statement for most of it (backend s / batches), a fifth of that waiting for the busiest users' quota",
+  'counts. The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s) and, for a backfill,',
+  'falls 4-23 s behind. PostgreSQL uses 4-7x the CPU seconds of the service (84-140 against ~19-22 us per',
+  'record at 1M records, 2026-12-06 evening; 130-145 before retries in flight waited in the service and the',
+  'batch went as tab-separated text instead of JSON objects, which PostgreSQL read at ~25 us per record).',
   "The service's CPU was ~25-30 us per record, 35-40% of it pg writing the statement's 18 arrays as text",
-  '(~3 us and ~4.4 KB of garbage per record alone); the batch now goes as one JSON parameter (JSON.stringify:',
-  '~0.6 us and 0.2 KB) and the service uses ~17-21 us per record. The rest: garbage collection ~20%, HTTP',
+  '(~3 us and ~4.4 KB of garbage per record alone); the batch now goes as one text parameter (about the',
+  'cost of JSON.stringify: ~0.6 us and 0.2 KB) and the service uses ~17-22 us per record. The rest: garbage collection ~20%, HTTP',
   '~13%, JSON parse ~9%, domain records and pricing ~9%, per-record checks ~8% (3.1 -> 1.2 us per record).',
   "Peak RSS: a batch in flight keeps its records and the statement's parameters for the length of the",
   'statement, and V8 grows the old generation before a full collection; run compiled, with the growth',
