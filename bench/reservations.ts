@@ -20,6 +20,7 @@
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import type pg from 'pg';
+import { INGEST_STATEMENT_MARK } from '../src/infrastructure/persistence/pg-usage-repository';
 import { fmix32, ingestDataset, mulberry32, usageRecord, USERS, WORKSPACE } from './dataset';
 import { note, Progress } from './progress';
 import { clusterCpuSeconds, cpuSecondsOf, type RunningService } from './service';
@@ -439,8 +440,8 @@ async function runLoad(ctx: Context, spec: LoadSpec) {
         await ctx.db.query(`
           SELECT count(*) FILTER (WHERE query LIKE '%quota_reserve_batch(%')::int AS reserve,
                  count(*) FILTER (WHERE query LIKE '%quota_reserve_batch(%' AND wait_event_type = 'Lock')::int AS reserve_wait,
-                 count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%')::int AS ingest,
-                 count(*) FILTER (WHERE query LIKE '%INSERT INTO usage_request_ids%' AND wait_event_type = 'Lock')::int AS ingest_wait
+                 count(*) FILTER (WHERE starts_with(query, '${INGEST_STATEMENT_MARK}'))::int AS ingest,
+                 count(*) FILTER (WHERE starts_with(query, '${INGEST_STATEMENT_MARK}') AND wait_event_type = 'Lock')::int AS ingest_wait
           FROM pg_stat_activity
           WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`)
       ).rows[0] as { reserve: number; reserve_wait: number; ingest: number; ingest_wait: number };
