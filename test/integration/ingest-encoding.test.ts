@@ -50,6 +50,16 @@ describe('a batch as stored', () => {
     ]);
   });
 
+  it('stores metadata with a lone surrogate in a key or a value, as U+FFFD (jsonb refuses the escape)', async () => {
+    const admin = bearer(t.token('root', { role: 'admin' }));
+    const metadata = { ['k\udc00']: ['x\ud800y', { deep: '\udbff', fine: '😀' }], n: 2 };
+    await ingest(t, admin, [usageRecord({ requestId: 'enc-lone', metadata })], { expectAccepted: true });
+    const [row] = (await t.db.query(`SELECT metadata FROM usage_records WHERE request_id = 'enc-lone'`)) as Array<{
+      metadata: unknown;
+    }>;
+    expect(row!.metadata).toEqual({ ['k\ufffd']: ['x\ufffdy', { deep: '\ufffd', fine: '😀' }], n: 2 });
+  });
+
   it('keeps any text exactly, whatever tabs, line breaks and backslashes it holds (property)', async () => {
     const admin = bearer(t.token('root', { role: 'admin' }));
     // the batch goes to PostgreSQL as tab-separated lines with `\`-escapes: these pieces are what

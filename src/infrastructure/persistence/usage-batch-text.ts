@@ -28,7 +28,7 @@ const SEPARATOR_OR_ESCAPE = /[\\\t\n]/;
 const ESCAPES: Record<string, string> = { '\\': '\\e', '\t': '\\t', '\n': '\\n' };
 
 /** The columns of a batch, in line order. */
-export const BATCH_COLUMNS: readonly BatchColumn[] = [
+const BATCH_COLUMNS: readonly BatchColumn[] = [
   { name: 'request_id', type: 'text', kind: 'text', value: (r) => r.requestId },
   { name: 'occurred_at', type: 'timestamptz', kind: 'plain', value: (r) => r.occurredAt.toISOString() },
   { name: 'user_id', type: 'text', kind: 'text', value: (r) => r.userId },
@@ -57,7 +57,7 @@ export const BATCH_COLUMNS: readonly BatchColumn[] = [
     name: 'metadata',
     type: 'jsonb',
     kind: 'plain',
-    value: (r) => (r.metadata === null ? null : JSON.stringify(r.metadata)),
+    value: (r) => (r.metadata === null ? null : metadataJson(r.metadata)),
   },
 ];
 
@@ -71,8 +71,26 @@ function wellFormed(value: string): string {
   return text.isWellFormed() ? value : text.toWellFormed();
 }
 
+/** JSON.stringify writes a lone surrogate as an escape that jsonb refuses (paired ones it writes as they are). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** Metadata as JSON, a lone surrogate in a key or a string made U+FFFD, as in free text. */
+function metadataJson(metadata: Record<string, unknown>): string {
+  const json = JSON.stringify(metadata);
+  return SURROGATE_ESCAPE.test(json) ? JSON.stringify(wellFormedValue(metadata)) : json;
+}
+
+function wellFormedValue(value: unknown): unknown {
+  if (typeof value === 'string') return wellFormed(value);
+  if (Array.isArray(value)) return value.map(wellFormedValue);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [wellFormed(key), wellFormedValue(v)]));
+  }
+  return value;
+}
+
 /** Free text as a field: separators and the escape character escaped. */
-export function escapeField(value: string): string {
+function escapeField(value: string): string {
   const text = wellFormed(value);
   return SEPARATOR_OR_ESCAPE.test(text) ? text.replace(/[\\\t\n]/g, (c) => ESCAPES[c]!) : text;
 }
