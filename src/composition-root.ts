@@ -8,7 +8,7 @@ import { TOKENS } from './application/ports/tokens';
 import type { UsageQueries } from './application/ports/usage-queries.port';
 import { showsCost } from './domain/deployment-mode';
 import { seedBuiltInCatalog, type CatalogPriceChange } from './infrastructure/catalog/seed-catalog';
-import type { DatabaseTimeouts, ProxyConfig } from './infrastructure/config';
+import { defaultIngestStatements, type DatabaseTimeouts, type ProxyConfig } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
 import { maintainStorage } from './infrastructure/persistence/maintenance';
 import { PgPlanStore } from './infrastructure/persistence/pg-plan-store';
@@ -23,6 +23,7 @@ import { PgUsageExport } from './infrastructure/persistence/pg-usage-export';
 import { PgRepricing, settleQuotaDeltas } from './infrastructure/persistence/pg-repricing';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
+import { IngestStatementSlots } from './infrastructure/persistence/statement-slots';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
 import { PublicDestinationGuard, systemHostResolver, type HostResolver } from './infrastructure/webhooks/destination';
 import { PgWebhookEndpointStore } from './infrastructure/webhooks/pg-webhook-endpoint-store';
@@ -34,15 +35,26 @@ import type { JwtKeys } from './interface/http/auth';
 
 export const systemClock: Clock = { now: () => new Date() };
 
+export interface ContainerOptions {
+  /** how webhook destinations are resolved (tests point them at loopback) */
+  resolveHost?: HostResolver;
+  /** ingest statements at once, and how long a batch waits for its turn (ms, 0: no limit) */
+  ingest?: { statements?: number; maxWaitMs?: number };
+}
+
 /** Wires every port to its adapter in a child container (one per app, so tests stay apart). */
 export function createContainer(
   dataSource: DataSource,
   settings: Settings,
   clock: Clock = systemClock,
-  webhooks: { resolveHost?: HostResolver } = {},
+  options: ContainerOptions = {},
 ): DependencyContainer {
   const container = rootContainer.createChildContainer();
   container.registerInstance(DataSource, dataSource);
+  container.registerInstance(
+    IngestStatementSlots,
+    new IngestStatementSlots(options.ingest?.statements ?? defaultIngestStatements(), options.ingest?.maxWaitMs ?? 0),
+  );
   container.registerInstance(TOKENS.Settings, settings);
   container.registerInstance(TOKENS.Clock, clock);
   container.registerSingleton(TOKENS.UsageRepository, PgUsageRepository);
@@ -60,7 +72,7 @@ export function createContainer(
   container.registerSingleton(TOKENS.RepricingStore, PgRepricing);
   container.registerInstance(
     TOKENS.WebhookDestinationGuard,
-    new PublicDestinationGuard(webhooks.resolveHost ?? systemHostResolver),
+    new PublicDestinationGuard(options.resolveHost ?? systemHostResolver),
   );
   return container;
 }
@@ -85,6 +97,8 @@ export interface ServiceOptions {
   rateLimit?: RateLimitSettings;
   /** where the proxy forwards calls; absent: the providers' own APIs */
   proxy?: ProxyConfig;
+  /** ingest statements at once (INGEST_STATEMENTS); absent: half the cores */
+  ingestStatements?: number;
 }
 
 export interface RunningService {
@@ -150,6 +164,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const container = createContainer(dataSource, options.settings, options.clock ?? systemClock, {
     resolveHost: options.webhooks?.resolveHost,
+    // a batch waits for its turn as long as it would for a pool connection
+    ingest: { statements: options.ingestStatements, maxWaitMs: options.timeouts?.connectMs ?? 0 },
   });
   try {
     app = await buildApp({

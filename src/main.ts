@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       timeouts,
       rateLimit,
       proxy,
+      ingestStatements: config.ingestStatements,
     });
   } catch (error) {
     await embedded?.stop();

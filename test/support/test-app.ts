@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { inject } from 'vitest';
 import type { Clock } from '../../src/application/ports/clock.port';
-import { createContainer, systemClock } from '../../src/composition-root';
+import { createContainer, systemClock, type ContainerOptions } from '../../src/composition-root';
 import type { DeploymentMode } from '../../src/domain/deployment-mode';
 import type { ProxyConfig } from '../../src/infrastructure/config';
 import { createDataSource } from '../../src/infrastructure/persistence/data-source';
@@ -55,6 +55,8 @@ export interface TestAppOptions {
   rateLimit?: RateLimitSettings;
   /** where the proxy forwards calls (a fake upstream on loopback) */
   proxy?: ProxyConfig;
+  /** ingest statements at once and the longest wait for a turn; absent: as the service */
+  ingest?: ContainerOptions['ingest'];
 }
 
 export interface TestApp {
@@ -78,7 +80,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     maxBatchRecords: options.maxBatchRecords ?? 1000,
     rawRetentionDays: options.rawRetentionDays ?? 3650,
   };
-  const container = createContainer(db, settings, options.clock ?? systemClock);
+  const container = createContainer(db, settings, options.clock ?? systemClock, { ingest: options.ingest });
   const app = await buildApp({
     container,
     jwt: { secret: TEST_JWT_SECRET },

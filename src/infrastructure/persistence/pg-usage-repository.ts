@@ -8,6 +8,7 @@ import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
+import { IngestStatementSlots } from './statement-slots';
 import { batchRowsSql, encodeBatch } from './usage-batch-text';
 
 /** The ingest statement's first line: what tells it apart in pg_stat_activity, whose text is cut at 1 KB. */
@@ -59,6 +60,7 @@ export class PgUsageRepository implements UsageRepository {
   constructor(
     @inject(DataSource) private readonly db: DataSource,
     @inject(TOKENS.Settings) settings: Settings,
+    @inject(IngestStatementSlots) private readonly slots: IngestStatementSlots,
   ) {
     this.showsCost = showsCost(settings.deploymentMode);
   }
@@ -70,7 +72,12 @@ export class PgUsageRepository implements UsageRepository {
   private async insert(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
     // one text parameter (usage-batch-text.ts): the driver passes it as it is
     const batch = encodeBatch(records);
-    const rows = (await this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])) as Array<{ inserted: number }>;
+    // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
+    const rows = (await this.slots.run(() =>
+      this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost]),
+    )) as Array<{
+      inserted: number;
+    }>;
     return rows[0]?.inserted ?? 0;
   }
 }
