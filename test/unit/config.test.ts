@@ -4,7 +4,9 @@ import {
   ConfigError,
   DEFAULT_PROXY,
   DEFAULT_RATE_LIMIT,
+  defaultIngestStatements,
   loadConfig,
+  MAX_INGEST_STATEMENTS,
   loadProxyConfig,
   loadRateLimit,
 } from '../../src/infrastructure/config';
@@ -32,6 +34,7 @@ describe('loadConfig', () => {
       deploymentMode: 'self-hosted',
       maxBatchRecords: 1000,
       rawRetentionDays: 90,
+      ingestStatements: defaultIngestStatements(),
       logLevel: 'info',
       dataDir: '.data',
     });
@@ -204,5 +207,27 @@ describe('loadProxyConfig', () => {
     ]);
     expect(problems({ OPENAI_UPSTREAM_URL: 'not a url' })).toHaveLength(1);
     expect(problems({ OPENAI_UPSTREAM_URL: 'https://x/v1?key=1' })).toHaveLength(1);
+  });
+});
+
+describe('INGEST_STATEMENTS', () => {
+  it('defaults to half the cores, at least one and at most half the request pool', () => {
+    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultIngestStatements(cores))).toEqual([
+      1,
+      1,
+      1,
+      2,
+      4,
+      MAX_INGEST_STATEMENTS,
+    ]);
+    expect(loadConfig({}).ingestStatements).toBe(defaultIngestStatements());
+  });
+
+  it('reads a value within its range and names the setting when it is not', () => {
+    expect(loadConfig({ INGEST_STATEMENTS: '3' }).ingestStatements).toBe(3);
+    expect(() => loadConfig({ INGEST_STATEMENTS: '0' })).toThrow(
+      /INGEST_STATEMENTS must be a whole number from 1 to 5/,
+    );
+    expect(() => loadConfig({ INGEST_STATEMENTS: String(MAX_INGEST_STATEMENTS + 1) })).toThrow(/INGEST_STATEMENTS/);
   });
 });

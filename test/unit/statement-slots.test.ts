@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError } from '../../src/domain/errors';
-import { defaultIngestStatements, loadConfig, MAX_INGEST_STATEMENTS } from '../../src/infrastructure/config';
 import { StatementSlots } from '../../src/infrastructure/persistence/statement-slots';
 
 /** A statement that runs until the test ends it. */
@@ -81,27 +80,5 @@ describe('StatementSlots', () => {
 
   it('refuses a limit below one', () => {
     expect(() => new StatementSlots(0, 0)).toThrow(RangeError);
-  });
-});
-
-describe('INGEST_STATEMENTS', () => {
-  it('defaults to half the cores, at least one and at most half the request pool', () => {
-    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultIngestStatements(cores))).toEqual([
-      1,
-      1,
-      1,
-      2,
-      4,
-      MAX_INGEST_STATEMENTS,
-    ]);
-    expect(loadConfig({}).ingestStatements).toBe(defaultIngestStatements());
-  });
-
-  it('reads a value within its range and names the setting when it is not', () => {
-    expect(loadConfig({ INGEST_STATEMENTS: '3' }).ingestStatements).toBe(3);
-    expect(() => loadConfig({ INGEST_STATEMENTS: '0' })).toThrow(
-      /INGEST_STATEMENTS must be a whole number from 1 to 5/,
-    );
-    expect(() => loadConfig({ INGEST_STATEMENTS: String(MAX_INGEST_STATEMENTS + 1) })).toThrow(/INGEST_STATEMENTS/);
   });
 });

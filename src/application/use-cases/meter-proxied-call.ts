@@ -1,4 +1,5 @@
 import { inject, injectable } from 'tsyringe';
+import { DatabaseUnavailableError } from '../../domain/errors';
 import type { Principal } from '../../domain/principal';
 import type { TokenUsage } from '../../domain/token-usage';
 import type { TokenSource } from '../../domain/usage-record';
@@ -189,6 +190,21 @@ export class MeterProxiedCall {
     }
   }
 
+  private async storeWithRetries(
+    principal: Principal,
+    drafts: Parameters<IngestUsage['execute']>[1],
+  ): ReturnType<IngestUsage['execute']> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.ingest.execute(principal, drafts);
+      } catch (error) {
+        const pause = RECORD_RETRY_PAUSES_MS[attempt];
+        if (!(error instanceof DatabaseUnavailableError) || pause === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
   private async store({ principal, items }: PendingGroup): Promise<void> {
     const drafts = items.map(({ call, outcome }) => ({
       requestId: outcome.responseId ?? call.plan.proxyRequestId,
@@ -209,7 +225,7 @@ export class MeterProxiedCall {
     }));
     let rejected: Set<number>;
     try {
-      const result = await this.ingest.execute(principal, drafts);
+      const result = await this.storeWithRetries(principal, drafts);
       rejected = new Set(result.rejected.map((r) => r.index));
     } catch (error) {
       // nothing was stored: the reservations stay and expire by themselves
@@ -226,6 +242,14 @@ export class MeterProxiedCall {
     items.forEach((item, index) => item.resolve(!rejected.has(index)));
   }
 }
+
+/**
+ * Pauses before storing a batch of proxied calls' records again after the database was
+ * unavailable or the service too busy to take it (ms, ~16 s in all). Nobody else can retry
+ * them: the client has its answer and sent no record. Ingest is idempotent on request ids,
+ * so a retry of a batch whose commit was in fact made counts nothing twice.
+ */
+export const RECORD_RETRY_PAUSES_MS = [250, 500, 1_000, 2_000, 4_000, 8_000];
 
 /** How long a finished call's record waits for others to be stored with. */
 export const RECORD_LINGER_MS = 50;

@@ -6,6 +6,7 @@ import type { Settings } from '../../application/ports/settings.port';
 import { TOKENS } from '../../application/ports/tokens';
 import { Decimal } from '../../domain/decimal';
 import { STARTER_PLANS, type Plan, type PlanDraft, type UserLimits } from '../../domain/plan';
+import { sayingUnavailable } from './database-unavailable';
 
 interface PlanRow {
   id: string;
@@ -112,6 +113,12 @@ export class PgPlanStore implements PlanStore {
 
   async ensureWorkspace(workspaceId: string): Promise<void> {
     if (this.known.has(workspaceId)) return;
+    await sayingUnavailable(() => this.seedPlans(workspaceId));
+    this.known.add(workspaceId);
+  }
+
+  /** Creates the workspace and its starter plans unless they exist. */
+  private async seedPlans(workspaceId: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(`INSERT INTO workspaces (workspace_id) VALUES ($1) ON CONFLICT DO NOTHING`, [workspaceId]);
       // the lock makes two first requests of a new workspace seed its plans once
@@ -125,7 +132,6 @@ export class PgPlanStore implements PlanStore {
       if (existing) return;
       for (const plan of STARTER_PLANS) await this.insert(tx, workspaceId, plan);
     });
-    this.known.add(workspaceId);
   }
 
   async timeZone(workspaceId: string): Promise<string> {

@@ -6,6 +6,7 @@ import type { UsageRepository } from '../../application/ports/usage-repository.p
 import { showsCost } from '../../domain/deployment-mode';
 import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
+import { sayingUnavailable } from './database-unavailable';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
 import { IngestStatementSlots } from './statement-slots';
@@ -73,11 +74,9 @@ export class PgUsageRepository implements UsageRepository {
     // one text parameter (usage-batch-text.ts): the driver passes it as it is
     const batch = encodeBatch(records);
     // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
-    const rows = (await this.slots.run(() =>
-      this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost]),
-    )) as Array<{
-      inserted: number;
-    }>;
+    const rows = (await sayingUnavailable(() =>
+      this.slots.run(() => this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])),
+    )) as Array<{ inserted: number }>;
     return rows[0]?.inserted ?? 0;
   }
 }

@@ -9,6 +9,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../domain/errors';
+import { databaseUnavailable } from '../../infrastructure/persistence/database-unavailable';
 
 interface ErrorBody {
   statusCode: number;
@@ -27,62 +28,6 @@ function statusOf(error: DomainError): number {
   if (error instanceof DatabaseUnavailableError) return 503;
   if (error instanceof LimitReachedError) return 429;
   return 400;
-}
-
-/** Socket and DNS failures of the connection to the database. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/**
- * What node-postgres, its pool and TypeORM say when the connection is gone or never came:
- * the server closed it (a restart), a connect or a wait for a free connection timed out, or
- * a client that already failed was used again.
- */
-const CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|not queryable|Query read timeout|Driver not Connected|Cannot use a pool after calling end/i;
-
-/** The error itself and what it wraps (TypeORM's driverError, a cause, an AggregateError's errors). */
-function* causes(error: unknown, depth = 0): Generator<unknown> {
-  if (error === null || error === undefined || depth > 4) return;
-  yield error;
-  if (typeof error !== 'object') return;
-  const wrapper = error as { driverError?: unknown; cause?: unknown; errors?: unknown };
-  yield* causes(wrapper.driverError, depth + 1);
-  yield* causes(wrapper.cause, depth + 1);
-  if (Array.isArray(wrapper.errors)) for (const inner of wrapper.errors) yield* causes(inner, depth + 1);
-}
-
-/**
- * A database failure the caller should retry rather than a bug: the connection class
- * (SQLSTATE 08…, the server shutting down or restarting: 57P01–57P03, too many connections:
- * 53300, socket errors, pool and connect timeouts) and a statement cancelled by its timeout
- * (57014). Anything else is not recognised (null).
- */
-export function databaseUnavailable(error: unknown): DatabaseUnavailableError | null {
-  for (const cause of causes(error)) {
-    if (cause instanceof DatabaseUnavailableError) return cause;
-    if (!(cause instanceof Error)) continue;
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (code === '57014') return new DatabaseUnavailableError('the database did not answer in time; retry later');
-      if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code) || NETWORK_CODES.has(code)) {
-        return new DatabaseUnavailableError();
-      }
-    }
-    if (CONNECTION_MESSAGES.test(cause.message)) return new DatabaseUnavailableError();
-  }
-  return null;
 }
 
 const FASTIFY_CODES: Record<string, string> = {
@@ -139,7 +84,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const body = toErrorBody(error);
     if (body.statusCode === 503) {
       // the database is away: one line per request, not a stack; the client is told when to retry
-      request.log.warn({ code: body.code, cause: error.message }, 'request failed: database unavailable');
+      const cause = (error as { cause?: unknown }).cause;
+      request.log.warn(
+        { code: body.code, cause: cause instanceof Error ? cause.message : error.message },
+        'request failed: database unavailable',
+      );
       const retryAfter = (databaseUnavailable(error) ?? new DatabaseUnavailableError()).retryAfterSeconds;
       reply.header('retry-after', String(retryAfter));
     } else if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');

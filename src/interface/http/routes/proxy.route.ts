@@ -11,7 +11,8 @@ import { LimitReachedError, UnauthorizedError, ValidationError } from '../../../
 import type { Principal } from '../../../domain/principal';
 import type { ProxyConfig } from '../../../infrastructure/config';
 import { countTokens } from '../../../infrastructure/tokenizer';
-import { databaseUnavailable, toErrorBody } from '../error-handler';
+import { databaseUnavailable } from '../../../infrastructure/persistence/database-unavailable';
+import { toErrorBody } from '../error-handler';
 import { PROXY_ROUTES, type Dialect, type RequestFacts } from '../proxy/dialects';
 import { forward, forwardedHeaders, type ForwardResult } from '../proxy/forward';
 import { providerError } from '../proxy/provider-errors';
