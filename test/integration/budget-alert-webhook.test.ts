@@ -199,6 +199,8 @@ describe('budget alerts by webhook', () => {
       type: 'quota.threshold_crossed',
       data: { userId: 'cleo', threshold: 80, tokens: { limit: 1000, used: 850 } },
     });
+    // the receiver has the body before the service has written down its answer
+    await waitUntil(10_000, async () => (await attemptsToHook())[0]?.status !== 'pending');
     expect(await attemptsToHook()).toEqual([{ attempts: 2, status: 'delivered' }]);
   }, 90_000); // a service process starts from source here
 });
