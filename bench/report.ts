@@ -77,8 +77,9 @@ export interface Results {
 const NOTES = [
   'A batch of 1000 records takes ~200-240 ms (p50) with 4 clients on 2 cores; PostgreSQL runs its ingest',
   "statement for most of it (backend s / batches), a fifth of that waiting for the busiest users' quota",
-  'counts. The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s) and, for a backfill,',
-  'falls 4-23 s behind. PostgreSQL uses 4-7x the CPU seconds of the service (84-140 against ~19-22 us per',
+  'counts. The fold keeps ~0.8 of a core busy beside it (backend s of the fold / ours s); with one ingest',
+  'statement at a time (INGEST_STATEMENTS, half the cores) it stays within 0.4-2.3 s of the last answer (4-33 s',
+  'behind on backfills with 2-4 at once). PostgreSQL uses 4-7x the CPU seconds of the service (84-140 against ~19-22 us per',
   'record at 1M records, 2026-12-06 evening; 130-145 before retries in flight waited in the service and the',
   'batch went as tab-separated text instead of JSON objects, which PostgreSQL read at ~25 us per record).',
   "The service's CPU was ~25-30 us per record, 35-40% of it pg writing the statement's 18 arrays as text",
