@@ -1,53 +1,25 @@
 import 'reflect-metadata';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INGEST_STATEMENT_MARK } from '../../src/infrastructure/persistence/pg-usage-repository';
 import { IngestStatementSlots } from '../../src/infrastructure/persistence/statement-slots';
 import { waitUntil } from '../support/outage-checks';
 import { usageRecords } from '../support/records';
+import { holdIngest, type IngestHold } from '../support/row-locks';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
  * INGEST_STATEMENTS: an instance runs at most that many ingest statements at once; further
  * batches wait in the service (they hold no connection, so queries are still answered), and a
  * batch that waits longer than its limit is answered 503 with nothing of it written.
- *
- * A transaction holding usage_request_ids in SHARE mode keeps every ingest statement waiting
- * inside PostgreSQL, where pg_stat_activity shows how many were sent.
  */
 
 let t: TestApp | undefined;
-let holder: pg.Client | undefined;
-let observer: pg.Client | undefined;
+let hold: IngestHold | undefined;
 afterEach(async () => {
-  for (const client of [holder, observer]) await client?.end().catch(() => undefined);
-  holder = observer = undefined;
+  await hold?.close();
+  hold = undefined;
   await t?.close();
   t = undefined;
 });
-
-async function connect(databaseUrl: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  return client;
-}
-
-/** Holds the lock on `holder` and opens `observer`, which reads outside any transaction. */
-async function blockIngest(databaseUrl: string): Promise<void> {
-  holder = await connect(databaseUrl);
-  observer = await connect(databaseUrl);
-  await holder.query('BEGIN');
-  await holder.query('LOCK TABLE usage_request_ids IN SHARE MODE');
-}
-
-/** Read outside a transaction: inside one, pg_stat_activity is a snapshot taken at its first read. */
-async function ingestStatementsInDatabase(): Promise<number> {
-  const { rows } = await observer!.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND starts_with(query, $1)`,
-    [INGEST_STATEMENT_MARK],
-  );
-  return rows[0]!.n;
-}
 
 const send = (app: TestApp, headers: Record<string, string>, batch: number) =>
   app.app.inject({
@@ -64,25 +36,21 @@ describe('ingest statements at once', () => {
       t = await createTestApp({ ingest: { statements: limit, maxWaitMs: 0 } });
       const admin = bearer(t.token('root', { role: 'admin' }));
       const slots = t.container.resolve(IngestStatementSlots);
-      await blockIngest(t.databaseUrl);
+      const held = (hold = await holdIngest(t.databaseUrl));
 
       const answers = [1, 2, 3].map((batch) => send(t!, admin, batch));
-      await waitUntil(
-        10_000,
-        async () => slots.queued === 3 - limit && (await ingestStatementsInDatabase()) === limit,
-        20,
-      );
+      await waitUntil(10_000, async () => slots.queued === 3 - limit && (await held.statements()) === limit, 20);
       // the queued batches hold no connection: the Usage tab is answered meanwhile
       const stats = await t.app.inject({ method: 'GET', url: '/v1/admin/usage/stats', headers: admin });
       expect(stats.statusCode, stats.body).toBe(200);
-      expect(await ingestStatementsInDatabase()).toBe(limit);
+      expect(await held.statements()).toBe(limit);
 
-      await holder!.query('COMMIT');
+      await held.release();
       for (const answer of await Promise.all(answers)) {
         expect(answer.statusCode, answer.body).toBe(200);
         expect(answer.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
       }
-      const { rows } = await observer!.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_records');
+      const { rows } = await held.observer.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_records');
       expect(rows[0]!.n).toBe(9);
     },
   );
@@ -90,20 +58,20 @@ describe('ingest statements at once', () => {
   it('answers 503 with Retry-After to a batch that waited too long, writes nothing of it, and takes its retry', async () => {
     t = await createTestApp({ ingest: { statements: 1, maxWaitMs: 300 } });
     const admin = bearer(t.token('root', { role: 'admin' }));
-    await blockIngest(t.databaseUrl);
+    const held = (hold = await holdIngest(t.databaseUrl));
 
     const first = send(t, admin, 1);
-    await waitUntil(10_000, async () => (await ingestStatementsInDatabase()) === 1, 20);
+    await held.untilStatements(1);
     const second = await send(t, admin, 2);
     expect(second.statusCode, second.body).toBe(503);
     expect(second.headers['retry-after']).toBe('2');
     expect(second.json()).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
 
-    await holder!.query('COMMIT');
+    await held.release();
     expect((await first).json()).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
     const stored = async () =>
       (
-        await observer!.query<{ user_id: string; n: number }>(
+        await held.observer.query<{ user_id: string; n: number }>(
           'SELECT user_id, count(*)::int AS n FROM usage_records GROUP BY user_id ORDER BY user_id',
         )
       ).rows;

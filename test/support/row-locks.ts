@@ -1,4 +1,6 @@
+import 'reflect-metadata';
 import pg from 'pg';
+import { INGEST_STATEMENT_MARK } from '../../src/infrastructure/persistence/pg-usage-repository';
 import { waitUntil } from './outage-checks';
 
 export interface LockOrderProbe {
@@ -62,4 +64,55 @@ export async function locksTakenBeforeHeldRow(probe: LockOrderProbe): Promise<bo
     await holder.end();
     await prober.end();
   }
+}
+
+/** Ingest statements kept waiting inside PostgreSQL, and a connection to watch them from. */
+export interface IngestHold {
+  /** outside the lock and outside any transaction (inside one, pg_stat_activity is a snapshot) */
+  observer: pg.Client;
+  /** the ingest statements PostgreSQL is running now (the service's, found by their first line) */
+  statements(): Promise<number>;
+  /** waits until PostgreSQL runs exactly `n` of them */
+  untilStatements(n: number): Promise<void>;
+  /** ends the lock: the waiting statements go on */
+  release(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Holds `usage_request_ids` in SHARE mode, which every ingest statement's claim of its request
+ * ids waits for: they stay in PostgreSQL, where pg_stat_activity shows how many were sent.
+ */
+export async function holdIngest(databaseUrl: string): Promise<IngestHold> {
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    return client;
+  };
+  const holder = await connect();
+  const observer = await connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE usage_request_ids IN SHARE MODE');
+  const statements = async (): Promise<number> => {
+    const { rows } = await observer.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND starts_with(query, $1)`,
+      [INGEST_STATEMENT_MARK],
+    );
+    return rows[0]!.n;
+  };
+  let released = false;
+  return {
+    observer,
+    statements,
+    untilStatements: (n) => waitUntil(10_000, async () => (await statements()) === n, 20),
+    async release() {
+      if (released) return;
+      released = true;
+      await holder.query('COMMIT');
+    },
+    async close() {
+      await holder.end().catch(() => undefined);
+      await observer.end().catch(() => undefined);
+    },
+  };
 }
