@@ -6,7 +6,7 @@ import type { TokenSource } from '../../domain/usage-record';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import { TOKENS } from '../ports/tokens';
-import { IngestUsage } from './ingest-usage';
+import { IngestUsage, type BatchItem, type IngestResult } from './ingest-usage';
 import { ReserveQuota } from './reserve-quota';
 
 /** What the proxy knows of a call before forwarding it. */
@@ -190,10 +190,7 @@ export class MeterProxiedCall {
     }
   }
 
-  private async storeWithRetries(
-    principal: Principal,
-    drafts: Parameters<IngestUsage['execute']>[1],
-  ): ReturnType<IngestUsage['execute']> {
+  private async storeWithRetries(principal: Principal, drafts: ReadonlyArray<BatchItem>): Promise<IngestResult> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await this.ingest.execute(principal, drafts);
