@@ -18,6 +18,7 @@ import { BinaryCopyEncoder, copyHeader, copyTrailer, type CopyType, type CopyVal
 import { connect, createDatabase } from './database';
 import { ConsistencyError } from './ingest';
 import { Progress } from './progress';
+import { walCounts, walWritten, type WalWritten } from './wal';
 
 const RECORD_COLUMNS: Array<[column: string, type: CopyType]> = [
   ['workspace_id', 'text'],
@@ -64,6 +65,8 @@ export interface CopyResult {
   partitions: number;
   seconds: number;
   rowsPerSecond: number;
+  /** what the COPY wrote to the WAL (a CHECKPOINT just before) */
+  wal: WalWritten;
 }
 
 export async function checkpoint(client: { query(sql: string): Promise<unknown> }): Promise<void> {
@@ -155,6 +158,7 @@ export async function copyBaseline(options: {
     const progress = new Progress('COPY baseline (binary, 2 connections)', options.expectedRows, 'rows');
     let read = 0;
     const recordBytes = statSync(paths.records).size;
+    const walBefore = await walCounts(records);
     const started = performance.now();
     await Promise.all([
       copyFile(
@@ -170,6 +174,7 @@ export async function copyBaseline(options: {
       ),
     ]);
     const seconds = (performance.now() - started) / 1000;
+    const wal = walWritten(walBefore, await walCounts(records), written);
     progress.finish();
 
     const counted = (
@@ -182,7 +187,7 @@ export async function copyBaseline(options: {
         `COPY stored ${counted.records} records and ${counted.ledger} ledger rows, expected ${written}`,
       );
     }
-    return { rows: written, partitions: partitions.n, seconds, rowsPerSecond: written / seconds };
+    return { rows: written, partitions: partitions.n, seconds, rowsPerSecond: written / seconds, wal };
   } finally {
     await Promise.all(clients.map((c) => c.end()));
     await target.drop();

@@ -7,6 +7,7 @@ import type { BatchFile } from './dataset';
 import { Progress } from './progress';
 import { memoryOf, type RunningService } from './service';
 import { percentiles, type Percentiles } from './stats';
+import { walCounts, walWritten, type WalWritten } from './wal';
 
 export class ConsistencyError extends Error {
   override name = 'ConsistencyError';
@@ -31,6 +32,8 @@ export interface IngestResult {
    * the fold's "anything pending?" look).
    */
   backendSeconds: { ingest: number; fold: number; other: number };
+  /** what ingest and the fold wrote to the WAL, per unique record (a CHECKPOINT just before) */
+  wal: WalWritten;
 }
 
 /** What each active backend of the database runs, counted by kind. */
@@ -88,6 +91,7 @@ export async function runIngest(
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const handle = await open(file.path, 'r');
   const rssIdleMB = memoryOf(service.pid).rssMB;
+  const walBefore = await walCounts(db);
   const backendSeconds = { ingest: 0, fold: 0, other: 0 };
   let sampling = true;
   const sampler = (async () => {
@@ -154,6 +158,7 @@ export async function runIngest(
   }
   const seconds = (performance.now() - started) / 1000;
   const unique = file.sent - file.duplicatesSent;
+  const wal = walWritten(walBefore, await walCounts(db), unique);
   if (accepted !== unique || duplicates !== file.duplicatesSent) {
     throw new ConsistencyError(
       `the service accepted ${accepted} records and called ${duplicates} duplicates; expected ${unique} unique records and ${file.duplicatesSent} duplicates`,
@@ -169,5 +174,6 @@ export async function runIngest(
     rssIdleMB,
     peakRssMB: memoryOf(service.pid).hwmMB,
     backendSeconds,
+    wal,
   };
 }

@@ -139,6 +139,7 @@ export function printReport(r: Results): void {
       `Ingest: ${num(o.records)} records + ${num(first.http.duplicatesSent)} re-sent per run, ${o.clients} clients, batches of ${o.batch}; RAW_RETENTION_DAYS ${o.rawRetentionDays} (${first.copy.partitions} partitions)`,
       `  ours: over HTTP until every record is folded into the rollups; COPY: binary, same rows into the same tables and keys (raw partitions + dedup ledger), fresh database, 2 connections`,
       `  live: records of the last hour; backfill: the last 30 days. backend s: PostgreSQL backends active in the ingest statement / the fold (sampled)`,
+      `  WAL: written per record by ingest and the fold / by COPY; FPI: full-page images per record (ours); forced ckpt: checkpoints max_wal_size forced during ours`,
     );
     const rows = [
       [
@@ -155,6 +156,9 @@ export function printReport(r: Results): void {
         `<=${TARGETS.peakRssMB.target}`,
         'CPU s svc/PG',
         'backend s',
+        'WAL KB/rec ours/COPY',
+        'FPI/rec',
+        'forced ckpt',
         'load',
       ],
     ];
@@ -174,6 +178,9 @@ export function printReport(r: Results): void {
         grade(i.peakRssMB <= TARGETS.peakRssMB.target, false),
         `${num(run.cpuSeconds.service, 1)}/${run.cpuSeconds.postgres === null ? '-' : num(run.cpuSeconds.postgres, 1)}`,
         `${num(i.backendSeconds.ingest, 1)}/${num(i.backendSeconds.fold, 1)}`,
+        `${num(i.wal.kBPerRecord, 2)}/${num(run.copy.wal.kBPerRecord, 2)}`,
+        num(i.wal.fullPageImagesPerRecord, 3),
+        num(i.wal.checkpointsRequested),
         num(run.loadAverage1m, 2),
       ]);
     }
