@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,6 +12,7 @@ describe('the embedded PostgreSQL of npm start', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokentally-embedded-'));
+    chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, which must enter it
     server = await startEmbeddedPostgres({ dir: join(dir, 'pg') });
   }, 120_000);
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -31,6 +31,9 @@ async function startPostgres(): Promise<{ url: string; stop: () => Promise<void>
   }
   // The OS temp folder, not the checkout: the postgres user must be able to enter it.
   const dir = mkdtempSync(join(tmpdir(), 'tokentally-test-'));
+  // as root, PostgreSQL runs as the postgres user, which must enter it (else the cluster moves
+  // to a folder of its own under /var/tmp, which this clean-up would leave behind)
+  chmodSync(dir, 0o755);
   const server = await startEmbeddedPostgres({ dir: join(dir, 'pg'), ephemeral: true });
   return {
     url: server.url,
