@@ -71,7 +71,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'max_connections=200',
       // at full ingest speed the default 1GB of WAL filled every ~20 s: PostgreSQL warned that
       // checkpoints came too often, and after each the next change of every page is logged
-      // whole. 4GB: a fifth less WAL written per record (npm run bench), pg_wal up to ~4GB
+      // whole. 4GB: 18-19% less WAL written per record (npm run bench), pg_wal up to ~4GB
       '-c',
       `max_wal_size=${EMBEDDED_MAX_WAL_SIZE}`,
       ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
