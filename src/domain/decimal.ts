@@ -2,6 +2,9 @@
  * Exact non-negative-or-negative decimal numbers for money and prices.
  * Backed by BigInt so that 0.1 + 0.2 is 0.3 and a million micro-dollars sum to one dollar.
  */
+/** Beyond any amount of money or price: 10^±400 already has no double either. */
+const MAX_EXPONENT = 400;
+
 export class Decimal {
   private constructor(
     /** the value times 10^scale */
@@ -32,10 +35,17 @@ export class Decimal {
    */
   static fromNumber(value: number): Decimal {
     if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
-    const match = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(value));
-    if (!match) throw new RangeError(`not a decimal number: ${value}`);
+    return Decimal.fromLiteral(String(value));
+  }
+
+  /** A number as JSON writes it ("1.5", "-2e-7", "3.0000000000000001E+2"), exactly. */
+  static fromLiteral(text: string): Decimal {
+    const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+    if (!match) throw new RangeError(`not a decimal number: ${text}`);
     const [, sign, whole, fraction = '', exponent = '0'] = match;
     const shift = Number(exponent);
+    // a hostile "1e999999999" would otherwise be a billion-digit BigInt
+    if (Math.abs(shift) > MAX_EXPONENT) throw new RangeError(`exponent out of range: ${text}`);
     let units = BigInt(`${whole}${fraction}`);
     let scale = fraction.length - shift;
     if (scale < 0) {

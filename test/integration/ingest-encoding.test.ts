@@ -60,6 +60,28 @@ describe('a batch as stored', () => {
     expect(row!.metadata).toEqual({ ['k\ufffd']: ['x\ufffdy', { deep: '\ufffd', fine: '😀' }], n: 2 });
   });
 
+  it('stores a cost sent as a JSON number with the digits written, even those a double drops', async () => {
+    const admin = bearer(t.token('root', { role: 'admin' }));
+    const record = (requestId: string, cost: string): string =>
+      JSON.stringify(usageRecord({ requestId, cost: 0 })).replace('"cost":0', `"cost":${cost}`);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/usage/records',
+      headers: { ...admin, 'content-type': 'application/json' },
+      payload: `{"records":[${record('enc-num-1', '0.30000000000000001')},${record('enc-num-2', '12345678.1234567891')},${record('enc-num-3', '2.5e-7')}]}`,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+    const rows = (await t.db.query(
+      `SELECT request_id, cost::text AS cost, cost_status FROM usage_records WHERE request_id LIKE 'enc-num-%' ORDER BY request_id`,
+    )) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([
+      { request_id: 'enc-num-1', cost: '0.30000000000000001', cost_status: 'provided' },
+      { request_id: 'enc-num-2', cost: '12345678.1234567891', cost_status: 'provided' },
+      { request_id: 'enc-num-3', cost: '0.00000025', cost_status: 'provided' },
+    ]);
+  });
+
   it('keeps any text exactly, whatever tabs, line breaks and backslashes it holds (property)', async () => {
     const admin = bearer(t.token('root', { role: 'admin' }));
     // the batch goes to PostgreSQL as tab-separated lines with `\`-escapes: these pieces are what

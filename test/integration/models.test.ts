@@ -34,6 +34,23 @@ const TALLY = {
 describe('POST /v1/admin/models', () => {
   let tallyId: string;
 
+  it('keeps a price sent as a JSON number with the digits written, even those a double drops', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/admin/models',
+      // a workspace of its own: the lists below count this one's models
+      headers: {
+        ...bearer(t.token('root', { role: 'admin', workspaceId: 'money-digits' })),
+        'content-type': 'application/json',
+      },
+      payload:
+        '{"provider":"acmeai","model":"exact-digits-1","kind":"language","price":' +
+        '{"effectiveFrom":"2020-01-01T00:00:00Z","inputPerMillion":12345.123456789012,"outputPerMillion":0.1}}',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().prices[0]).toMatchObject({ inputPerMillion: '12345.123456789012', outputPerMillion: '0.1' });
+  });
+
   it("creates the issue's example model (201 with its id and prices)", async () => {
     const res = await createModel(TALLY);
     expect(res.statusCode, res.body).toBe(201);

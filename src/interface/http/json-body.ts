@@ -1,5 +1,6 @@
 import { errorCodes, type FastifyInstance } from 'fastify';
 import { ValidationError } from '../../domain/errors';
+import { exactMoneyNumbers } from './json-money';
 
 /**
  * Keys that reach an object's prototype when code merges or copies the parsed body. Also
@@ -32,12 +33,16 @@ function* forbiddenKeys(value: unknown, path: string): Generator<{ path: string;
   }
 }
 
-/** Parses a JSON body; a key that could reach a prototype is a 400 naming where it is. */
+/**
+ * Parses a JSON body; a key that could reach a prototype is a 400 naming where it is. Numbers
+ * under a money key keep every digit (json-money.ts).
+ */
 export function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY();
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    // money written as a JSON number is read from its digits, never through a double
+    body = JSON.parse(exactMoneyNumbers(text));
   } catch (error) {
     const invalid = new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
     invalid.message = `the body is not valid JSON: ${(error as Error).message}`;

@@ -9,7 +9,10 @@ const PriceInputValue = (description: string, example: string) =>
     [Type.String({ pattern: PRICE_STRING_PATTERN, description }), Type.Number({ minimum: 0, maximum: 9_999_999 })],
     // examples on the union, not a branch: OpenAPI 3.0 knows only `example`, which the
     // document generator derives from a property's `examples`, not from inside anyOf
-    { description: `${description}; a decimal string (exact) or a number`, examples: [example] },
+    {
+      description: `${description}; a decimal string or a number, either read exactly as written`,
+      examples: [example],
+    },
   );
 
 export const PriceInput = Type.Object(

@@ -167,7 +167,9 @@ function toDraft(
 const EXACT_DIGITS = 15;
 
 /**
- * A cost sent as a JSON number has been a binary double since the body was parsed. Its shortest
+ * A cost that reaches the check as a number: the HTTP body parser hands one with more than 15
+ * significant digits over as its exact decimal string (json-money.ts), so this guards callers
+ * that build records themselves. A binary double's shortest
  * decimal is the number the client wrote when that has at most 15 significant digits (and at
  * most 18 decimals, as a string may have); more digits mean the client's value was already a
  * float's approximation (0.1 + 0.2 gives 0.30000000000000004) or was rounded on the way, and

@@ -48,7 +48,7 @@ export const UsageRecordInput = Type.Object(
         [Type.String({ pattern: '^\\d{1,9}(\\.\\d{1,18})?$' }), Type.Number({ minimum: 0, maximum: 999_999_999 })],
         {
           description:
-            'USD the provider charged, if known; kept as is (costStatus "provided"). As a JSON number: at most 15 significant digits and 18 decimals, else a 400 at the field (a decimal string keeps any value exactly)',
+            'USD the provider charged, if known; kept as is (costStatus "provided"). A decimal string, or a JSON number, which is read from the digits written (never through a binary double); at most 18 decimals, else a 400 at the field',
           examples: ['0.004215'],
         },
       ),
