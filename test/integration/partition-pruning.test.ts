@@ -116,7 +116,7 @@ describe('raw records in a range', () => {
           sort: 'totalTokens',
           order: 'desc',
           activeSince: new Date('2026-03-01T00:00:00Z'),
-          quotaPeriodStart: new Date('2026-03-01T00:00:00Z'),
+          quotaAt: new Date('2026-03-15T00:00:00Z'),
           limit: 10,
           offset: 0,
         });

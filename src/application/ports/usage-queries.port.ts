@@ -78,8 +78,8 @@ export interface UserListQuery {
   /** active: used since `activeSince` */
   status?: 'active' | 'inactive';
   activeSince: Date;
-  /** the start of the current quota period, for each user's plan and usage percentage */
-  quotaPeriodStart: Date;
+  /** now: each user's usage percentage is of the quota period holding it (the month in the workspace's zone) */
+  quotaAt: Date;
   limit: number;
   offset: number;
 }

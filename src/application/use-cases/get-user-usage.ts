@@ -1,5 +1,4 @@
 import { inject, injectable } from 'tsyringe';
-import { quotaPeriod } from '../../domain/plan';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import { TOKENS } from '../ports/tokens';
@@ -40,14 +39,13 @@ export class GetUserUsage {
     const scope = scopeOf(workspaceId, usage, now);
     const activeSince = new Date(now.getTime() - ACTIVE_WITHIN_MS);
     await this.plans.ensureWorkspace(workspaceId);
-    const quotaPeriodStart = quotaPeriod(now, await this.plans.timeZone(workspaceId)).start;
     const result = await this.queries.users(scope, {
       search,
       sort,
       order,
       status,
       activeSince,
-      quotaPeriodStart,
+      quotaAt: now,
       limit: pageSize,
       offset: (page - 1) * pageSize,
     });

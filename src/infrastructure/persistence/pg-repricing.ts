@@ -15,6 +15,7 @@ import {
 import { Decimal } from '../../domain/decimal';
 import { FOLD } from './pg-rollup-folder';
 import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql';
+import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { withRollupLock } from './rollup-lock';
 import {
   ALL_DIMENSIONS,
@@ -219,7 +220,7 @@ updated AS (
 quota_deltas AS (
   INSERT INTO repricing_quota_deltas (workspace_id, run_id, user_id, period_start, cost)
   SELECT $1, $8::uuid, c.user_id,
-    date_trunc('month', c.occurred_at, coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = $1), 'UTC')),
+    ${quotaPeriodStartSql('c.occurred_at', workspaceZoneSql('$1'))},
     sum(coalesce(c.new_cost, 0) - coalesce(c.old_cost, 0))
   FROM changed c GROUP BY 3, 4
   RETURNING 1

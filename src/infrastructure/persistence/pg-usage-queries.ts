@@ -20,6 +20,7 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { DIMENSIONS, GRAINS, PENDING, ROLLUPS, smallestRollup } from './rollup-registry';
+import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 
 type TotalsRow = Record<
@@ -63,7 +64,8 @@ type SummaryRow = Record<'all_providers' | 'all_models' | 'all_operations', numb
   operation: string | null;
 };
 
-type ModelJson = { provider: string; model: string; requests: number; total_tokens: number };
+/** A model of a user's list as the statement sends it: [provider, model, requests, total tokens]. */
+type ModelTuple = [provider: string, model: string, requests: number, totalTokens: number];
 
 function toTotals(row: TotalsRow): UsageTotals {
   return {
@@ -292,7 +294,8 @@ export class PgUsageQueries implements UsageQueries {
     const lastForAll = query.status !== undefined || query.sort === 'lastActiveAt';
     // and the plan and usage percentage likewise, only where the list is sorted by it
     const quotaForAll = query.sort === 'usagePercentage';
-    const period = p.add(query.quotaPeriodStart.toISOString());
+    // the period's start computed where it is used: no round trip for the workspace's zone
+    const period = quotaPeriodStartSql(`${p.add(query.quotaAt.toISOString())}::timestamptz`, workspaceZoneSql(ws));
     const status =
       query.status === undefined
         ? ''
@@ -313,7 +316,7 @@ export class PgUsageQueries implements UsageQueries {
         user_id: string;
         last_active_at: Date;
         total: number;
-        models: ModelJson[];
+        models: ModelTuple[] | null;
         plan_id: string | null;
         plan_name: string | null;
         usage_percentage: string | null;
@@ -334,8 +337,9 @@ export class PgUsageQueries implements UsageQueries {
          SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
        ),
        models AS (
-         SELECT pu.user_id, json_agg(json_build_object('provider', m.provider, 'model', m.model, 'requests', m.requests,
-                  'total_tokens', m.total_tokens) ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model) AS models
+         -- arrays, not objects: the page's ~1,200 models built as objects took ~3 ms more
+         SELECT pu.user_id, json_agg(json_build_array(m.provider, m.model, m.requests, m.total_tokens)
+                  ORDER BY m.total_tokens DESC, m.requests DESC, m.provider, m.model) AS models
          FROM page pu CROSS JOIN LATERAL (
            SELECT provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
            FROM (${pageFacts}) f GROUP BY provider, model HAVING sum(requests) <> 0
@@ -366,11 +370,11 @@ export class PgUsageQueries implements UsageQueries {
         unpricedRequests: Number(row.unpriced_requests),
         plan: row.plan_id === null ? null : { id: row.plan_id, name: row.plan_name! },
         usagePercentage: row.usage_percentage === null ? null : Number(row.usage_percentage),
-        models: (row.models ?? []).map((m) => ({
-          provider: m.provider,
-          model: m.model,
-          requests: Number(m.requests),
-          totalTokens: Number(m.total_tokens),
+        models: (row.models ?? []).map(([provider, model, requests, totalTokens]) => ({
+          provider,
+          model,
+          requests: Number(requests),
+          totalTokens: Number(totalTokens),
         })),
       })),
     };

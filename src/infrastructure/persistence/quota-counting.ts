@@ -11,13 +11,23 @@ import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql
  * Counts are added in (user, period) order and reservations settled in id order (as a release of
  * several locks them), so concurrent statements lock rows in one order.
  */
+/** The workspace's time zone for quota periods (UTC until one is set). */
+export function workspaceZoneSql(workspace: string): string {
+  return `coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = ${workspace}), 'UTC')`;
+}
+
+/** The start of the quota period (calendar month in the workspace's zone) that holds `instant`. */
+export function quotaPeriodStartSql(instant: string, zone: string): string {
+  return `date_trunc('month', ${instant}, ${zone})`;
+}
+
 export function quotaCountingCtes(stored: string, workspace: string, showsCost: string): string {
   return `
 zone AS (
-  SELECT coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = ${workspace}), 'UTC') AS name
+  SELECT ${workspaceZoneSql(workspace)} AS name
 ),
 quota_added AS (
-  SELECT s.user_id, date_trunc('month', s.occurred_at, zone.name) AS period_start,
+  SELECT s.user_id, ${quotaPeriodStartSql('s.occurred_at', 'zone.name')} AS period_start,
          sum(s.total_tokens)::bigint AS tokens, coalesce(sum(s.cost), 0) AS cost
   FROM ${stored} s, zone GROUP BY 1, 2
 ),

@@ -117,7 +117,15 @@ function metricColumns(metrics: readonly MetricName[]): Pick<FactsContext, 'metr
   return {
     metrics: chosen.map((m) => m.name).join(', '),
     record: `${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d)).join(', ')}, ${chosen.map((m) => `${m.ofRecord} AS ${m.name}`).join(', ')}`,
-    signed: chosen.map((m) => `p.sign * r.${m.name} AS ${m.name}`).join(', '),
+    // a numeric metric is negated, not multiplied: `sign * cost` converts the sign to numeric
+    // and multiplies for every row read (~1 ms of the users page's 9k rows)
+    signed: chosen
+      .map((m) =>
+        m.type === 'numeric'
+          ? `CASE WHEN p.sign = 1 THEN r.${m.name} ELSE -r.${m.name} END AS ${m.name}`
+          : `p.sign * r.${m.name} AS ${m.name}`,
+      )
+      .join(', '),
   };
 }
 

@@ -31,7 +31,7 @@ export async function warmUpConnections(queries: UsageQueries, connections: numb
         sort: 'totalTokens',
         order: 'desc',
         activeSince: now,
-        quotaPeriodStart: now,
+        quotaAt: now,
         limit: 1,
         offset: 0,
       }),
