@@ -42,6 +42,8 @@ export interface ServiceOptions {
   cpuProfileDir?: string;
   /** more environment for the service (e.g. the proxy's upstream URLs) */
   env?: Record<string, string>;
+  /** a build of the service to run instead of the current sources (an A/B comparison's other side) */
+  entry?: string;
 }
 
 export async function startService(databaseUrl: string, options: ServiceOptions): Promise<RunningService> {
@@ -54,7 +56,7 @@ export async function startService(databaseUrl: string, options: ServiceOptions)
   };
   // its own process group: a Ctrl-C at the terminal reaches the bench, which stops it in order
   const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  const entry = await buildServer(); // the current sources, as `npm start` builds them
+  const entry = options.entry ?? (await buildServer()); // the current sources, as `npm start` builds them
   const child: ChildProcess = spawn(process.execPath, [...profile, '--enable-source-maps', entry], {
     cwd: REPO_ROOT,
     detached: true,
