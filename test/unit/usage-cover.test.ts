@@ -37,9 +37,51 @@ describe('covering a range with signed rollup pieces', () => {
       const a = start + Math.floor(random() * 24 * 120) * HOUR;
       const b = a + (1 + Math.floor(random() * 24 * (random() < 0.5 ? 3 : 100))) * HOUR;
       const now = new Date(start + Math.floor(random() * 24 * 150) * HOUR);
-      for (const levels of [['month', 'day', 'hour'], ['day', 'hour'], ['hour']] as Level[][]) {
+      for (const levels of [
+        ['month', 'dekad', 'day', 'hour'],
+        ['month', 'day', 'hour'],
+        ['dekad', 'day', 'hour'],
+        ['day', 'hour'],
+        ['hour'],
+      ] as Level[][]) {
         expectExact(new Date(a), new Date(b), levels, now);
       }
+    }
+  });
+
+  it('reads a range from the middle of a month with at most five days at each end, with dekads', () => {
+    const from = utc('2026-11-15T23:00:00Z');
+    const to = utc('2026-12-07T23:00:00Z');
+    const now = utc('2026-12-07T21:30:00Z');
+    /** rows read per key: units of each piece up to now */
+    const rows = (pieces: Piece[]) =>
+      pieces.reduce((n, p) => {
+        const end = Math.min(p.to.getTime(), now.getTime());
+        const unit = { month: 30 * 24 * HOUR, dekad: 10 * 24 * HOUR, day: 24 * HOUR, hour: HOUR }[p.level];
+        return n + Math.max(0, Math.ceil((end - p.from.getTime()) / unit));
+      }, 0);
+    const withDekads = expectExact(from, to, ['month', 'dekad', 'day', 'hour'], now);
+    const days = (pieces: Piece[]) =>
+      Math.max(
+        ...pieces.filter((p) => p.level === 'day').map((p) => (p.to.getTime() - p.from.getTime()) / (24 * HOUR)),
+      );
+    expect(days(withDekads)).toBeLessThanOrEqual(5);
+    expect(rows(withDekads)).toBeLessThanOrEqual(10);
+    // without dekads: a fortnight of days
+    const withoutDekads = expectExact(from, to, ['month', 'day', 'hour'], now);
+    expect(days(withoutDekads)).toBeGreaterThanOrEqual(14);
+    expect(rows(withoutDekads)).toBeGreaterThanOrEqual(16);
+  });
+
+  it('ends dekads on the 11th, the 21st and the first of the next month, February and leap years included', () => {
+    for (const [from, to] of [
+      ['2026-02-21T00:00:00Z', '2026-03-01T00:00:00Z'],
+      ['2028-02-21T00:00:00Z', '2028-03-01T00:00:00Z'],
+      ['2026-12-21T00:00:00Z', '2027-01-01T00:00:00Z'],
+      ['2026-04-11T00:00:00Z', '2026-04-21T00:00:00Z'],
+    ]) {
+      const pieces = expectExact(utc(from!), utc(to!), ['dekad', 'day', 'hour'], utc('2030-01-01T00:00:00Z'));
+      expect(summary(pieces)).toEqual([`+dekad ${utc(from!).toISOString()}..${utc(to!).toISOString()}`]);
     }
   });
 

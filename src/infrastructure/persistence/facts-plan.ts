@@ -7,7 +7,8 @@ import { coverRange, type Level, type Piece } from './usage-cover';
 
 export const HOUR_MS = 3_600_000;
 export const SLOT_MS = 15 * 60_000;
-const SHORT_MS = 14 * 24 * HOUR_MS;
+/** Parts shorter than these are read without months / dekads (see splitSegments). */
+const SHORT_FOR: Partial<Record<Level, number>> = { month: 14 * 24 * HOUR_MS, dekad: 5 * 24 * HOUR_MS };
 export const floorHour = (date: Date): Date => new Date(Math.floor(date.getTime() / HOUR_MS) * HOUR_MS);
 export const ceilHour = (date: Date): Date => new Date(Math.ceil(date.getTime() / HOUR_MS) * HOUR_MS);
 
@@ -89,7 +90,10 @@ export function splitSegments(
     }
     if (wholeFrom < wholeTo) {
       // a month less the days outside costs more rows than the days of a part under two weeks
-      const useful = wholeTo.getTime() - wholeFrom.getTime() < SHORT_MS ? levels.filter((l) => l !== 'month') : levels;
+      // (a key that has a row in a month may have none in most of its days), a dekad less
+      // days likewise under five days
+      const span = wholeTo.getTime() - wholeFrom.getTime();
+      const useful = levels.filter((l) => span >= (SHORT_FOR[l] ?? 0));
       for (const piece of coverRange(wholeFrom, wholeTo, useful, now)) {
         pieces.push({ ...piece, bucket: segment.bucket });
       }

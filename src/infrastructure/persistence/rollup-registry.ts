@@ -6,7 +6,7 @@
  */
 
 export type Dimension = 'user_id' | 'provider' | 'model' | 'operation';
-export type Grain = 'slot' | 'hour' | 'day' | 'month';
+export type Grain = 'slot' | 'hour' | 'day' | 'dekad' | 'month';
 
 /**
  * Each dimension's value for a raw record. A record may name no operation; a key cannot hold
@@ -148,13 +148,30 @@ export const GRAINS: Record<Grain, GrainDefinition> = {
     ofStart: (column) => `date_trunc('day', ${column}, 'UTC')`,
     from: ['hour'],
   },
+  dekad: {
+    column: 'dekad_start',
+    ofRecord: dekadStart('occurred_at'),
+    ofStart: dekadStart,
+    from: ['day', 'hour'],
+  },
   month: {
     column: 'month_start',
     ofRecord: "date_trunc('month', occurred_at, 'UTC')",
     ofStart: (column) => `date_trunc('month', ${column}, 'UTC')`,
-    from: ['day', 'hour'],
+    from: ['dekad', 'day', 'hour'],
   },
 };
+
+/**
+ * The start of the UTC dekad an instant lies in: the 1st, 11th or 21st of its month (the last
+ * dekad runs to the month's end). Dekads sit between days and months: a range that starts in
+ * the middle of a month is a month less up to five days and a dekad, not up to fifteen days.
+ * Computed in UTC wall time, whatever the session's zone.
+ */
+function dekadStart(instant: string): string {
+  return `((date_trunc('month', ${instant} AT TIME ZONE 'UTC')
+    + make_interval(days => least((extract(day FROM ${instant} AT TIME ZONE 'UTC')::int - 1) / 10, 2) * 10)) AT TIME ZONE 'UTC')`;
+}
 
 export interface RollupDefinition {
   table: string;
@@ -172,8 +189,8 @@ export interface RollupDefinition {
  * The rollups, chosen for the questions the Usage tab asks:
  * - by user, provider and model (hour, day, month): one user's or a page of users' models,
  *   filters combining a user with a model, and each user's share when a user is erased;
- * - by user (day, month): the users table's totals, sorting and paging, active users, one
- *   user's series and their last activity;
+ * - by user (day, dekad, month): the users table's totals, sorting and paging, active users,
+ *   one user's series and their last activity;
  * - by provider and model (hour, day, month): totals and the model distribution;
  * - by provider (hour, day): provider charts, a twelfth of the rows of the above per bucket
  *   (by month, the provider × model rows are few already);
@@ -206,6 +223,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     key: ['day_start', 'user_id'],
     keepsLastOccurrence: true,
   },
+  { table: 'usage_dekad_users', grain: 'dekad', dimensions: ['user_id'], key: ['dekad_start', 'user_id'] },
   { table: 'usage_monthly_users', grain: 'month', dimensions: ['user_id'], key: ['month_start', 'user_id'] },
   {
     table: 'usage_hourly_models',
@@ -309,7 +327,7 @@ export function rollupNamed(table: string): RollupDefinition {
   return rollup;
 }
 
-const GRAIN_ORDER: readonly Grain[] = ['slot', 'hour', 'day', 'month'];
+const GRAIN_ORDER: readonly Grain[] = ['slot', 'hour', 'day', 'dekad', 'month'];
 
 /**
  * Roughly how many values a dimension takes in a workspace: it only orders rollups by the
@@ -323,12 +341,19 @@ const breadth = (r: RollupDefinition): number => r.dimensions.reduce((n, d) => n
  * carry all the needed ones.
  */
 export function smallestRollup(grain: Exclude<Grain, 'slot'>, dimensions: readonly Dimension[]): RollupDefinition {
-  const candidates = ROLLUPS.filter(
-    (r) => r.grain === grain && !r.rawWindowOnly && dimensions.every((d) => r.dimensions.includes(d)),
-  ).sort((a, b) => breadth(a) - breadth(b));
-  const best = candidates[0];
+  const best = smallestRollupIfAny(grain, dimensions);
   if (!best) throw new Error(`no ${grain} rollup has ${dimensions.join(', ')}`);
   return best;
+}
+
+/** As smallestRollup, or undefined where no rollup of that grain carries the dimensions (dekads: users only). */
+export function smallestRollupIfAny(
+  grain: Exclude<Grain, 'slot'>,
+  dimensions: readonly Dimension[],
+): RollupDefinition | undefined {
+  return ROLLUPS.filter(
+    (r) => r.grain === grain && !r.rawWindowOnly && dimensions.every((d) => r.dimensions.includes(d)),
+  ).sort((a, b) => breadth(a) - breadth(b))[0];
 }
 
 /** Whether `source`'s rows can be summed into `target`'s: every dimension, a grain as fine or finer. */

@@ -1,10 +1,11 @@
 /**
  * Which rollup rows add up to a range. Every rollup metric is a sum, so a range can be read
- * as the UTC months, days and hours it spans, and just as well as a whole month minus the
- * days of it outside the range: `+ November − November 1st` is two rows per key where the
- * 29 days would be 29. The cover picks, level by level, whichever costs fewer rows.
+ * as the UTC months, dekads (where a rollup has them), days and hours it spans, and just as
+ * well as a whole month minus the days of it outside the range: `+ November − November 1st`
+ * is two rows per key where the 29 days would be 29. The cover picks, level by level,
+ * whichever costs fewer rows.
  */
-export type Level = 'month' | 'day' | 'hour';
+export type Level = 'month' | 'dekad' | 'day' | 'hour';
 
 export interface Piece {
   level: Level;
@@ -24,8 +25,15 @@ const DAY_MS = 24 * HOUR_MS;
 /** reading a range costs an index probe even where it holds nothing */
 const PROBE_COST = 0.25;
 
+/** A dekad starts on the 1st, 11th or 21st of a month; the last runs to the month's end. */
+const DEKAD_STARTS = [1, 11, 21];
+
 export function floorUnit(level: Level, at: Date): Date {
   if (level === 'month') return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+  if (level === 'dekad') {
+    const day = DEKAD_STARTS[Math.min(2, Math.floor((at.getUTCDate() - 1) / 10))]!;
+    return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), day));
+  }
   const unit = level === 'day' ? DAY_MS : HOUR_MS;
   return new Date(Math.floor(at.getTime() / unit) * unit);
 }
@@ -33,6 +41,12 @@ export function floorUnit(level: Level, at: Date): Date {
 /** The start of the unit after the one starting at `start`. */
 function nextUnit(level: Level, start: Date): Date {
   if (level === 'month') return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+  if (level === 'dekad') {
+    const day = start.getUTCDate();
+    return day >= 21
+      ? new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1))
+      : new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), day + 10));
+  }
   return new Date(start.getTime() + (level === 'day' ? DAY_MS : HOUR_MS));
 }
 
@@ -46,7 +60,7 @@ function costOf(level: Level, from: Date, to: Date, now: Date): number {
   const end = to < now ? to : now;
   if (end <= from) return PROBE_COST;
   const span = end.getTime() - from.getTime();
-  const units = level === 'month' ? span / (30 * DAY_MS) : span / (level === 'day' ? DAY_MS : HOUR_MS);
+  const units = span / { month: 30 * DAY_MS, dekad: 10 * DAY_MS, day: DAY_MS, hour: HOUR_MS }[level];
   return PROBE_COST + Math.ceil(units);
 }
 

@@ -20,6 +20,7 @@ import {
   METRICS,
   ROLLUPS,
   smallestRollup,
+  smallestRollupIfAny,
   type Dimension,
   type MetricName,
   type RollupDefinition,
@@ -98,11 +99,14 @@ export function dimensionsNeeded(scope: UsageScope, needs: FactsNeeds): Dimensio
   return ALL_DIMENSIONS.filter((d) => needed[d]);
 }
 
-/** Per level, the rollup with the fewest rows that still carries the needed dimensions. */
-function rollupsFor(dimensions: Dimension[]): Record<Level, RollupDefinition> {
+/** Per level, the rollup with the fewest rows that still carries the needed dimensions (dekads: where one does). */
+function rollupsFor(dimensions: Dimension[]): Partial<Record<Level, RollupDefinition>> & {
+  [level in Exclude<Level, 'dekad'>]: RollupDefinition;
+} {
   return {
     hour: smallestRollup('hour', dimensions),
     day: smallestRollup('day', dimensions),
+    dekad: smallestRollupIfAny('dekad', dimensions),
     month: smallestRollup('month', dimensions),
   };
 }
@@ -320,14 +324,18 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
 
   const dimensions = dimensionsNeeded(scope, needs);
   const rollups = rollupsFor(dimensions);
-  const levels: Level[] = hourly ? ['hour'] : ['month', 'day', 'hour'];
+  const levels: Level[] = hourly
+    ? ['hour']
+    : rollups.dekad
+      ? ['month', 'dekad', 'day', 'hour']
+      : ['month', 'day', 'hour'];
   const segments = segmentsOf(window, bucketed && !hourly ? localBuckets(window) : null);
   const { pieces, partials } = splitSegments(segments, levels, now);
 
   const parts: string[] = [];
   for (const level of levels) {
     const mine = pieces.filter((p) => p.level === level);
-    if (mine.length > 0) parts.push(piecesFacts(c, mine, rollups[level], hourly));
+    if (mine.length > 0) parts.push(piecesFacts(c, mine, rollups[level]!, hourly));
   }
 
   const firstWhole = ceilHour(window.from);
