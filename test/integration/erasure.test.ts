@@ -235,10 +235,10 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       );
       const res = await erase(t, 'x', bearer(admin));
       expect(res.statusCode).toBe(200);
-      // hours 2 + model-hours 2 + provider-hours 2 + provider-slots 2 + one row each of
-      // user-day, user-model-day, model-day, provider-day, user-dekad, user-month,
-      // user-model-month and model-month
-      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 16 });
+      // hours 2 + user-hours 2 + model-hours 2 + provider-hours 2 + provider-slots 2 + one
+      // row each of user-day, user-model-day, model-day, provider-day, user-dekad,
+      // user-month, user-model-month and model-month
+      expect(res.json()).toEqual({ userId: 'x', deletedRecords: 2, deletedRollupRows: 18 });
       await writer.query('COMMIT');
     } finally {
       await writer.end();

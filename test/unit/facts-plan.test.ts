@@ -131,7 +131,9 @@ describe('the rollup registry', () => {
     expect(smallestRollup('month', ['provider']).table).toBe('usage_monthly_models');
     expect(smallestRollup('day', ['user_id']).table).toBe('usage_daily_users');
     expect(smallestRollup('month', ['user_id', 'model']).table).toBe('usage_monthly_user_models');
-    expect(smallestRollup('hour', ['user_id']).table).toBe('usage_hourly');
+    expect(smallestRollup('hour', ['user_id']).table).toBe('usage_hourly_users');
+    expect(smallestRollup('hour', ['user_id', 'provider']).table).toBe('usage_hourly');
+    expect(smallestRollup('dekad', ['user_id']).table).toBe('usage_dekad_users');
   });
 
   it('sums every rollup in the fold from a delta computed before it, or from the moved rows', () => {
@@ -142,7 +144,8 @@ describe('the rollup registry', () => {
       usage_hourly_models: 'usage_hourly',
       usage_daily_user_models: 'usage_hourly',
       usage_daily_models: 'usage_hourly_models',
-      usage_daily_users: 'usage_daily_user_models',
+      usage_hourly_users: 'usage_hourly',
+      usage_daily_users: 'usage_hourly_users',
       usage_monthly_user_models: 'usage_daily_user_models',
       usage_dekad_users: 'usage_daily_users',
       usage_monthly_users: 'usage_dekad_users',

@@ -189,13 +189,13 @@ export interface RollupDefinition {
  * The rollups, chosen for the questions the Usage tab asks:
  * - by user, provider and model (hour, day, month): one user's or a page of users' models,
  *   filters combining a user with a model, and each user's share when a user is erased;
- * - by user (day, dekad, month): the users table's totals, sorting and paging, active users,
- *   one user's series and their last activity;
+ * - by user (hour, day, dekad, month): the users table's totals, sorting and paging, active
+ *   users, one user's series and their last activity (a local day's edge hours are a row a
+ *   user, not a row for every model they called);
  * - by provider and model (hour, day, month): totals and the model distribution;
  * - by provider (hour, day): provider charts, a twelfth of the rows of the above per bucket
  *   (by month, the provider × model rows are few already);
  * - by provider per 15 minutes for the raw months: provider charts in half-hour zones.
- * A user's hours come from the user × model hours (a query reads hours only at range edges).
  */
 export const ROLLUPS: readonly RollupDefinition[] = [
   {
@@ -215,6 +215,12 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     grain: 'month',
     dimensions: ['user_id', 'provider', 'model', 'operation'],
     key: ['user_id', 'month_start', 'provider', 'model', 'operation'],
+  },
+  {
+    table: 'usage_hourly_users',
+    grain: 'hour',
+    dimensions: ['user_id'],
+    key: ['bucket_start', 'user_id'],
   },
   {
     table: 'usage_daily_users',
