@@ -9,8 +9,7 @@ import { PricingTruth1796450757401 } from '../../../migrations/1796450757401-pri
 import { OperationDimension1796500000000 } from '../../../migrations/1796500000000-operation-dimension';
 import { RepricingHistory1796510000000 } from '../../../migrations/1796510000000-repricing-history';
 import { QuotaUsageFillfactor1796520000000 } from '../../../migrations/1796520000000-quota-usage-fillfactor';
-import { DekadUsers1796530000000 } from '../../../migrations/1796530000000-dekad-users';
-import { HourlyUsers1796540000000 } from '../../../migrations/1796540000000-hourly-users';
+import { PerUserRollups1796530000000 } from '../../../migrations/1796530000000-per-user-rollups';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -23,8 +22,7 @@ export const MIGRATIONS = [
   OperationDimension1796500000000,
   RepricingHistory1796510000000,
   QuotaUsageFillfactor1796520000000,
-  DekadUsers1796530000000,
-  HourlyUsers1796540000000,
+  PerUserRollups1796530000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -100,9 +100,9 @@ export function dimensionsNeeded(scope: UsageScope, needs: FactsNeeds): Dimensio
 }
 
 /** Per level, the rollup with the fewest rows that still carries the needed dimensions (dekads: where one does). */
-function rollupsFor(dimensions: Dimension[]): Partial<Record<Level, RollupDefinition>> & {
-  [level in Exclude<Level, 'dekad'>]: RollupDefinition;
-} {
+function rollupsFor(
+  dimensions: Dimension[],
+): Record<Exclude<Level, 'dekad'>, RollupDefinition> & { dekad?: RollupDefinition } {
   return {
     hour: smallestRollup('hour', dimensions),
     day: smallestRollup('day', dimensions),
