@@ -8,7 +8,7 @@ import { createSigner } from 'fast-jwt';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../src/infrastructure/embedded-postgres';
-import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
+import { gatedChatCall, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 
 /**
  * `npm start` on its embedded PostgreSQL, stopped with Ctrl-C at a terminal: the signal goes
@@ -76,19 +76,7 @@ describe('Ctrl-C on npm start', () => {
 
     const response = await fetch(`${base}/proxy/openai/v1/chat/completions`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: 'Bearer sk-provider',
-        'x-tokentally-key': key,
-        'x-tokentally-user': 'ctrl-c',
-        'x-fake': 'gate',
-      },
-      body: JSON.stringify({
-        model: 'gpt-4o',
-        messages: [{ role: 'user', content: 'go' }],
-        max_tokens: 20,
-        stream: true,
-      }),
+      ...gatedChatCall(key, 'ctrl-c'),
     });
     const reader = response.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toContain('"role":"assistant"');

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
+import { gatedChatCall, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -39,19 +39,7 @@ describe('closing the service during a streamed call', () => {
     const response = await request(`${base}/proxy/openai/v1/chat/completions`, {
       method: 'POST',
       dispatcher: client,
-      headers: {
-        'content-type': 'application/json',
-        authorization: 'Bearer sk-provider',
-        'x-tokentally-key': key,
-        'x-tokentally-user': 'closing',
-        'x-fake': 'gate',
-      },
-      body: JSON.stringify({
-        model: 'gpt-4o',
-        messages: [{ role: 'user', content: 'go' }],
-        max_tokens: 20,
-        stream: true,
-      }),
+      ...gatedChatCall(key, 'closing'),
     });
     const chunks = response.body[Symbol.asyncIterator]();
     const first = await chunks.next();

@@ -312,3 +312,28 @@ function anthropicEvents(scenario: string): { whole: unknown; stream: string[] }
   );
   return { whole, stream };
 }
+
+/**
+ * A streamed chat completion through the proxy that the fake upstream holds after its first
+ * event until `openGate()`: headers and body for `POST /proxy/openai/v1/chat/completions`.
+ */
+export function gatedChatCall(
+  tokentallyKey: string,
+  userId: string,
+): { headers: Record<string, string>; body: string } {
+  return {
+    headers: {
+      'content-type': 'application/json',
+      authorization: 'Bearer sk-provider',
+      'x-tokentally-key': tokentallyKey,
+      'x-tokentally-user': userId,
+      'x-fake': 'gate',
+    },
+    body: JSON.stringify({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'go' }],
+      max_tokens: 20,
+      stream: true,
+    }),
+  };
+}
