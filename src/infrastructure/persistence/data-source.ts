@@ -10,6 +10,7 @@ import { OperationDimension1796500000000 } from '../../../migrations/17965000000
 import { RepricingHistory1796510000000 } from '../../../migrations/1796510000000-repricing-history';
 import { QuotaUsageFillfactor1796520000000 } from '../../../migrations/1796520000000-quota-usage-fillfactor';
 import { PerUserRollups1796530000000 } from '../../../migrations/1796530000000-per-user-rollups';
+import { QuotaReserveCachedPlan1796540000000 } from '../../../migrations/1796540000000-quota-reserve-cached-plan';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   RepricingHistory1796510000000,
   QuotaUsageFillfactor1796520000000,
   PerUserRollups1796530000000,
+  QuotaReserveCachedPlan1796540000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */
