@@ -7,7 +7,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * would look request ids up through the wrong index. $1 workspace, $2 now, $3… the items' users,
  * request ids, tokens, costs, providers, models, TTLs and new ids.
  */
-const ITEMS_WITH_STATE = `
+export const ITEMS_WITH_STATE = `
   WITH zone AS (
     SELECT coalesce((SELECT w.time_zone FROM workspaces w WHERE w.workspace_id = $1), 'UTC') AS name
   ),
@@ -85,15 +85,23 @@ const ITEMS_WITH_STATE = `
  * `quota_reserve` (one reservation a call) becomes a call of this one with one item, so instances
  * still running the previous version take the same locks during an upgrade.
  */
-const RESERVE_BATCH_FUNCTION = `
-CREATE FUNCTION quota_reserve_batch(
+export function reserveBatchFunction(how: {
+  /** `CREATE` or `CREATE OR REPLACE` */
+  create: string;
+  /** settings the function runs with (`SET name = value` lines), or none */
+  settings: string;
+  /** what the loop reads: a query, or `EXECUTE` of one */
+  items: string;
+}): string {
+  return `
+${how.create} FUNCTION quota_reserve_batch(
   p_workspace text, p_now timestamptz, p_users text[], p_requests text[], p_tokens bigint[], p_costs numeric[],
   p_providers text[], p_models text[], p_ttl_seconds integer[], p_ids uuid[])
 RETURNS TABLE (
   item integer, outcome text, reservation_id uuid, reserved_for text, period_start timestamptz,
   resets_at timestamptz, expires_at timestamptz, over_limit boolean, token_limit bigint, cost_limit numeric,
   used_tokens bigint, used_cost numeric, reserved_tokens bigint, reserved_cost numeric, retry_after_seconds integer)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql${how.settings} AS $fn$
 DECLARE
   r record;
   v_period timestamptz;
@@ -132,8 +140,7 @@ BEGIN
   FROM (SELECT DISTINCT hashtext(p_workspace) AS workspace_key, hashtext(u.name) AS user_key
         FROM unnest(p_users) AS u(name) ORDER BY 1, 2 OFFSET 0) k;
 
-  FOR r IN EXECUTE $items$${ITEMS_WITH_STATE}$items$
-    USING p_workspace, p_now, p_users, p_requests, p_tokens, p_costs, p_providers, p_models, p_ttl_seconds, p_ids
+  FOR r IN ${how.items}
   LOOP
     v_period := r.starts;
     v_resets := r.resets;
@@ -250,6 +257,14 @@ BEGIN
   END IF;
 END
 $fn$`;
+}
+
+const RESERVE_BATCH_FUNCTION = reserveBatchFunction({
+  create: 'CREATE',
+  settings: '',
+  items: `EXECUTE $items$${ITEMS_WITH_STATE}$items$
+    USING p_workspace, p_now, p_users, p_requests, p_tokens, p_costs, p_providers, p_models, p_ttl_seconds, p_ids`,
+});
 
 /** The one-reservation function of the previous version, now one item of a batch (same signature and columns). */
 const RESERVE_ONE_FUNCTION = `
