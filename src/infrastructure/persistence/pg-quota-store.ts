@@ -68,8 +68,14 @@ function outcomeOf(request: ReservationRequest, row: ReserveRow): ReservationOut
   }
 }
 
-/** One database call (and one commit) decides at most this many reservations. */
-export const MAX_RESERVATION_BATCH = 500;
+/**
+ * One database call (and one commit) decides at most this many reservations. The call's plan
+ * is made once, for a batch of unknown size, and matches items to their users by a nested
+ * loop, which grows with the square of the batch: 500 items of as many users took 36 ms
+ * against 12 ms for 200 (30 and 14 ms with a plan made per call), so 200 a call also decide
+ * more a second when reservations queue up.
+ */
+export const MAX_RESERVATION_BATCH = 200;
 /**
  * Batch calls of one instance in flight at once, each for another workspace: one workspace has
  * one call in flight, and the reservations that arrive meanwhile go together in its next call.
