@@ -318,10 +318,12 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     const record = await recordOf('user_id', 'hank');
     expect(record).toMatchObject({ token_source: 'estimated', success: false, error: 'client disconnected' });
     expect(record.request_id).toMatch(/^msg_fake_/);
-    expect(record.input_tokens).toBe(countTokens(prompt));
+    expect(record.input_tokens).toBe(await countTokens(prompt));
     // the words that reached the proxy before the client left: at least the six the client saw
-    expect(record.output_tokens).toBeGreaterThanOrEqual(countTokens(' word0 word1 word2 word3 word4 word5'));
-    expect(record.output_tokens).toBeLessThan(countTokens(Array.from({ length: 200 }, (_, i) => ` word${i}`).join('')));
+    expect(record.output_tokens).toBeGreaterThanOrEqual(await countTokens(' word0 word1 word2 word3 word4 word5'));
+    expect(record.output_tokens).toBeLessThan(
+      await countTokens(Array.from({ length: 200 }, (_, i) => ` word${i}`).join('')),
+    );
     await expect.poll(() => fake.aborted, { timeout: 5000 }).toBe(abortedBefore + 1);
   });
 
@@ -362,7 +364,7 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
           )) as unknown[],
         { timeout: 5000 },
       )
-      .toEqual([{ status: 'released', estimated_tokens: countTokens('Say hello') + 100 }]);
+      .toEqual([{ status: 'released', estimated_tokens: (await countTokens('Say hello')) + 100 }]);
     const quota = (await t.db.query(
       `SELECT tokens::int FROM quota_usage WHERE workspace_id = 'default' AND user_id = 'ivy'`,
     )) as Array<{ tokens: number }>;

@@ -19,7 +19,7 @@ export interface ProxiedCallPlan {
    * The prompt's tokens by tokenizer plus the requested maximum output. Called only when a
    * reservation is made: counting a long prompt takes milliseconds before the first byte.
    */
-  estimateTokens(): number;
+  estimateTokens(): number | Promise<number>;
   /** a request id of the proxy's own, unique per call (the provider's id is known only afterwards) */
   proxyRequestId: string;
 }
@@ -78,7 +78,7 @@ export class MeterProxiedCall {
     const granted = await this.quota.reserve(principal, {
       userId: plan.userId,
       requestId: plan.proxyRequestId,
-      estimatedTokens: plan.estimateTokens(),
+      estimatedTokens: await plan.estimateTokens(),
       provider: plan.provider,
       model: plan.model,
     });

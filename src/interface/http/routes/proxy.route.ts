@@ -74,8 +74,17 @@ export const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, op
     anthropic: options.upstreams.anthropicUpstreamUrl,
   };
 
-  // the records of calls that ended are stored before the database goes
-  app.addHook('onClose', async () => meter.drain());
+  // the records of calls that ended are stored before the database goes, also those whose
+  // tokens the tokenizer is still counting
+  const counting = new Set<Promise<void>>();
+  const track = (recorded: Promise<void>): void => {
+    counting.add(recorded);
+    void recorded.finally(() => counting.delete(recorded));
+  };
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(counting);
+    await meter.drain();
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: PROXY_BODY_LIMIT }, (_request, body, done) =>
@@ -136,6 +145,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, op
           dialect: route.dialect,
           url: `${upstreamBase[route.provider]}${upstreamPath}`,
           meter,
+          track,
         });
       },
     );
@@ -163,10 +173,12 @@ interface ProxyCall {
   dialect: Dialect;
   url: string;
   meter: MeterProxiedCall;
+  /** a record on its way to the meter (its tokens being counted), for shutting down */
+  track: (recorded: Promise<void>) => void;
 }
 
 async function proxyCall(call: ProxyCall): Promise<void> {
-  const { request, reply, principal, provider, dialect, meter } = call;
+  const { request, reply, principal, provider, dialect, meter, track } = call;
   const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   const body = parseBody(raw);
   const facts = dialect.inspect(body);
@@ -176,14 +188,14 @@ async function proxyCall(call: ProxyCall): Promise<void> {
   const userId = userOf(request, facts);
   const prepared = dialect.prepare(body);
   // counted only when needed: for a reservation, or for a call whose usage never came
-  let promptTokens: number | undefined;
-  const countPrompt = (): number => (promptTokens ??= countTokens(facts.promptText));
+  let promptTokens: Promise<number> | undefined;
+  const countPrompt = (): Promise<number> => (promptTokens ??= countTokens(facts.promptText));
 
   const admitted = await meter.admit(principal, {
     userId,
     provider: dialect.provider,
     model: facts.model,
-    estimateTokens: () => countPrompt() + facts.maxOutputTokens,
+    estimateTokens: async () => (await countPrompt()) + facts.maxOutputTokens,
     proxyRequestId: `proxy-${randomUUID()}`,
   });
 
@@ -198,9 +210,13 @@ async function proxyCall(call: ProxyCall): Promise<void> {
     raw: reply.raw,
     unreachable: (message) => ({ status: 502, body: providerError(provider, 502, 'upstream_unreachable', message) }),
   });
-  const outcome = outcomeOf(result, dialect, countPrompt, Math.round(performance.now() - started));
+  const durationMs = Math.round(performance.now() - started);
   // the client has its answer: recording happens after, and a failure to record is logged, never sent
-  meter.record(principal, admitted, outcome).catch((error: unknown) => logRecordFailure(request, admitted, error));
+  const failed = (error: unknown): void => logRecordFailure(request, admitted, error);
+  const record = (outcome: ProxiedCallOutcome): void => void meter.record(principal, admitted, outcome).catch(failed);
+  const reported = reportedOutcome(result, dialect, durationMs);
+  if (reported) record(reported);
+  else track(estimatedOutcome(result, dialect, countPrompt, durationMs).then(record, failed));
 }
 
 function parseBody(raw: Buffer): Record<string, unknown> {
@@ -239,42 +255,58 @@ const NO_TOKENS = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cache
 const storable = (value: string | undefined, max: number): string | undefined =>
   value === undefined ? undefined : value.replaceAll('\u0000', '').slice(0, max);
 
-/**
- * The record of a forwarded call. Reported usage as the provider gave it; a stream cut short
- * (or one that ended without usage) counted by the tokenizer: the prompt, and the text that
- * reached the proxy. An upstream error: a failure without tokens (providers bill none).
- */
-function outcomeOf(
-  result: ForwardResult,
-  dialect: Dialect,
-  promptTokens: () => number,
-  durationMs: number,
-): ProxiedCallOutcome {
-  const { reading } = result;
-  const base = {
-    responseId: storable(reading.responseId, 200),
-    model: storable(reading.model, 200),
+/** What every record of a forwarded call says. */
+function baseOutcome(result: ForwardResult, dialect: Dialect, durationMs: number) {
+  return {
+    responseId: storable(result.reading.responseId, 200),
+    model: storable(result.reading.model, 200),
     operation: dialect.operation,
     durationMs,
   };
+}
+
+/**
+ * The record of a forwarded call with what the provider said: its usage, or an upstream error
+ * (a failure without tokens: providers bill none). None for a stream cut short or one that
+ * ended without usage: those are counted by the tokenizer (`estimatedOutcome`).
+ */
+function reportedOutcome(result: ForwardResult, dialect: Dialect, durationMs: number): ProxiedCallOutcome | null {
+  const { reading } = result;
   const failed = result.status === null || result.status >= 300;
   if (failed && !result.cutShort) {
-    return { ...base, ...NO_TOKENS, tokenSource: 'reported', success: false, error: storable(result.failure, 2000) };
+    return {
+      ...baseOutcome(result, dialect, durationMs),
+      ...NO_TOKENS,
+      tokenSource: 'reported',
+      success: false,
+      error: storable(result.failure, 2000),
+    };
   }
   if (reading.tokens && !result.cutShort) {
     return {
-      ...base,
+      ...baseOutcome(result, dialect, durationMs),
       ...reading.tokens,
       tokenSource: 'reported',
       success: result.failure === undefined,
       error: storable(result.failure, 2000),
     };
   }
+  return null;
+}
+
+/** The record of a stream cut short (or one that ended without usage): the prompt and the text that reached the proxy, counted. */
+async function estimatedOutcome(
+  result: ForwardResult,
+  dialect: Dialect,
+  promptTokens: () => Promise<number>,
+  durationMs: number,
+): Promise<ProxiedCallOutcome> {
+  const [inputTokens, outputTokens] = await Promise.all([promptTokens(), countTokens(result.generatedText)]);
   return {
-    ...base,
+    ...baseOutcome(result, dialect, durationMs),
     ...NO_TOKENS,
-    inputTokens: promptTokens(),
-    outputTokens: countTokens(result.generatedText),
+    inputTokens,
+    outputTokens,
     tokenSource: 'estimated',
     success: !result.cutShort && result.failure === undefined,
     error: storable(result.failure ?? (result.cutShort ? 'stream cut short' : undefined), 2000),
