@@ -31,7 +31,7 @@ parentPort.on('message', ({ id, text }) => {
   }
 });`;
 
-const resolve = createRequire(import.meta.url).resolve;
+const resolveModule = createRequire(import.meta.url).resolve;
 
 interface Waiting {
   resolve: (tokens: number) => void;
@@ -55,7 +55,7 @@ class TokenCounter {
   private start(): Worker {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { encoder: resolve('js-tiktoken/lite'), ranks: resolve('js-tiktoken/ranks/o200k_base') },
+      workerData: { encoder: resolveModule('js-tiktoken/lite'), ranks: resolveModule('js-tiktoken/ranks/o200k_base') },
     });
     // never what keeps the process running
     worker.unref();
