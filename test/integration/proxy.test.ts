@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/infrastructure/tokenizer';
-import { FAKE, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
+import { FAKE, gatedChatCall, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { planFor } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -261,19 +261,7 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
   it('passes a stream on event by event, never waiting for its end', async () => {
     const response = await fetch(`${base}/proxy/openai/v1/chat/completions`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${PROVIDER_KEY}`,
-        'x-tokentally-key': key,
-        'x-tokentally-user': 'gina',
-        'x-fake': 'gate',
-      },
-      body: JSON.stringify({
-        model: 'gpt-4o',
-        messages: [{ role: 'user', content: 'go' }],
-        max_tokens: 20,
-        stream: true,
-      }),
+      ...gatedChatCall(key, 'gina'),
     });
     const reader = response.body!.getReader();
     // the upstream holds back everything after its first event until the gate opens
