@@ -1,6 +1,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countTokens } from '../../src/infrastructure/tokenizer';
 import { gatedChatCall, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
+import { planFor } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -9,7 +11,9 @@ import { bearer, createTestApp, type TestApp } from '../support/test-app';
  * (HTTP clients keep spares; fetch opened one here too) no longer holds the shutdown until
  * Node's header timeout (it took ~70 s).
  */
-const PROMPT = 'Tell me a long story about tokens. '.repeat(50);
+// ~3 MB of distinct words: counting them takes the tokenizer about a second, so the close
+// begins while the count is still running, and the record exists only if the close waits for it
+const PROMPT = Array.from({ length: 150_000 }, (_, i) => `story${(i * 7919) % 100_003} about tokens,`).join(' ');
 let fake: FakeUpstream;
 let t: TestApp;
 let port: number;
@@ -27,6 +31,8 @@ beforeAll(async () => {
     payload: { name: 'counting' },
   });
   key = (created.json() as { key: string }).key;
+  // no limits: a prompt this long goes out without a reservation
+  await planFor(t, bearer(t.token('root', { role: 'admin' })), ['leaving'], { monthlyTokenLimit: null });
 });
 afterAll(async () => {
   await t.close();
@@ -63,6 +69,6 @@ describe('closing the service just after a client left a stream', () => {
     const records = (await t.db.query(
       `SELECT token_source, success, input_tokens::int FROM usage_records WHERE user_id = 'leaving'`,
     )) as unknown[];
-    expect(records).toEqual([{ token_source: 'estimated', success: false, input_tokens: 401 }]);
+    expect(records).toEqual([{ token_source: 'estimated', success: false, input_tokens: await countTokens(PROMPT) }]);
   }, 120_000);
 });
