@@ -57,6 +57,8 @@ export interface TestAppOptions {
   proxy?: ProxyConfig;
   /** ingest statements at once and the longest wait for a turn; absent: as the service */
   ingest?: ContainerOptions['ingest'];
+  /** connections of the app's pool (default 5); with 1, `db` queries share the app's session */
+  poolSize?: number;
 }
 
 export interface TestApp {
@@ -73,7 +75,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const database = options.databaseUrl
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createTestDatabase();
-  const db = createDataSource(database.url, 5);
+  const db = createDataSource(database.url, options.poolSize ?? 5);
   await db.initialize();
   const settings = {
     deploymentMode: options.deploymentMode ?? 'self-hosted',

@@ -13,7 +13,7 @@ import {
   type SkippedHours,
 } from '../../application/ports/repricing.port';
 import { Decimal } from '../../domain/decimal';
-import { FOLD } from './pg-rollup-folder';
+import { foldAllPendingIn } from './pg-rollup-folder';
 import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { withRollupLock } from './rollup-lock';
@@ -425,11 +425,8 @@ export class PgRepricing implements RepricingStore {
     { createdBy, showsCost }: { createdBy: string; showsCost: boolean },
   ): Promise<RepricingOutcome> {
     const outcome = await withRollupLock(this.db, async (runner) => {
-      await runner.query(`SET LOCAL work_mem = '64MB'`);
-      for (;;) {
-        const [folded] = (await runner.query(FOLD)) as Array<{ rows: number }>;
-        if ((folded?.rows ?? 0) === 0) break;
-      }
+      // (which also gives the rest of this transaction the fold's 64 MB of work_mem)
+      await foldAllPendingIn(runner);
       const query: Query = (sql, p) => runner.query(sql, p);
       const id = randomUUID();
       const withMonths = [...params, await this.monthsWithoutRecords(query, range)];

@@ -1,4 +1,5 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { prepared, runPreparedIn } from './prepared-statements';
 import {
   FOLD_ORDER,
   foldSourceOf,
@@ -73,7 +74,7 @@ const MAX_ROWS = 100_000;
  * from one side or the other. Which rows go together does not matter; they are picked by
  * their place in the table, the cheapest way to find some.
  */
-export const FOLD = `
+const FOLD = `
 WITH moved AS (
   DELETE FROM usage_pending
   WHERE ctid = ANY (ARRAY(SELECT ctid FROM usage_pending LIMIT ${MAX_ROWS}))
@@ -82,6 +83,33 @@ WITH moved AS (
 ${FOLD_ORDER.map(deltaSums).join(',\n')},
 ${FOLD_ORDER.map(deltaUpsert).join(',\n')}
 SELECT count(*)::int AS rows FROM moved`;
+
+export const FOLD_STATEMENT = prepared('fold', FOLD);
+
+/**
+ * One fold step inside the caller's transaction (which holds the rollup lock). The statement's
+ * plan is made once per connection, and so possibly while usage_pending is empty: made then,
+ * the delete would filter a sequential scan by the list of picked rows (a row against every
+ * one of up to 100,000, for every row) instead of fetching them by ctid. Without sequential
+ * scans to choose from, every plan of it — first or remade after ANALYZE — fetches by ctid.
+ */
+async function foldStep(session: EntityManager | QueryRunner): Promise<number> {
+  // the sums and sorts of a large round stay in memory
+  await session.query(`SET LOCAL work_mem = '64MB'; SET LOCAL enable_seqscan = off`);
+  const [row] = await runPreparedIn<{ rows: number }>(session, FOLD_STATEMENT);
+  // the caller's other statements in this transaction (re-pricing's) plan as usual; after a
+  // failure the transaction is rolled back, and the setting with it
+  await session.query(`SET LOCAL enable_seqscan = on`);
+  return row?.rows ?? 0;
+}
+
+/**
+ * Folds everything pending inside the caller's transaction, which holds the rollup lock: for
+ * re-pricing and the retention of the raw window's rollups, which must find nothing pending.
+ */
+export async function foldAllPendingIn(session: EntityManager | QueryRunner): Promise<void> {
+  while ((await foldStep(session)) > 0);
+}
 
 /**
  * Folds pending rows until none is left, another process is folding, or `maxRounds`
@@ -98,11 +126,10 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
         ok: boolean;
       }>;
       if (!lock?.ok) return 0;
-      // the sums and sorts of a large round stay in memory; a fold lost in a crash before its
-      // commit reached the disk took its pending rows with it, so it need not wait for the flush
-      await tx.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
-      const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
-      return row?.rows ?? 0;
+      // a fold lost in a crash before its commit reached the disk took its pending rows with
+      // it, so it need not wait for the flush
+      await tx.query(`SET LOCAL synchronous_commit = off`);
+      return foldStep(tx);
     });
     if (moved === 0) return folded;
     folded += moved;
@@ -118,11 +145,7 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
 export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY]);
-    await tx.query(`SET LOCAL work_mem = '64MB'`);
-    for (;;) {
-      const [row] = (await tx.query(FOLD)) as Array<{ rows: number }>;
-      if ((row?.rows ?? 0) === 0) break;
-    }
+    await foldAllPendingIn(tx);
     for (const rollup of ROLLUPS.filter((r) => r.rawWindowOnly)) {
       await tx.query(`DELETE FROM ${rollup.table} WHERE ${GRAINS[rollup.grain].column} < $1`, [end.toISOString()]);
     }

@@ -6,6 +6,7 @@ import type { Clock } from '../../application/ports/clock.port';
 import { TOKENS } from '../../application/ports/tokens';
 import type { ExportQuery, UsageExport } from '../../application/ports/usage-export.port';
 import type { DayColumnName, ExportValue, RecordColumnName } from '../../domain/usage-export';
+import { poolOf } from './prepared-statements';
 import { METRICS } from './rollup-registry';
 import { factsSource, filters, SqlParams } from './usage-facts';
 
@@ -114,7 +115,7 @@ export class PgUsageExport implements UsageExport {
 
   /** The pool the DataSource keeps: a cursor needs a connection of its own for the whole export. */
   private get pool(): pg.Pool {
-    return (this.db.driver as unknown as { master: pg.Pool }).master;
+    return poolOf(this.db);
   }
 
   async *batches(query: ExportQuery, signal: AbortSignal): AsyncGenerator<ExportValue[][]> {

@@ -9,6 +9,7 @@ import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry'
 import { sayingUnavailable } from './database-unavailable';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
+import { prepared, runPrepared } from './prepared-statements';
 import { IngestStatementSlots } from './statement-slots';
 import { batchRowsSql, encodeBatch } from './usage-batch-text';
 
@@ -53,6 +54,8 @@ pending AS (
 ${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
+export const INGEST_STATEMENT = prepared('ingest', INSERT_NEW);
+
 @injectable()
 export class PgUsageRepository implements UsageRepository {
   private readonly showsCost: boolean;
@@ -74,9 +77,11 @@ export class PgUsageRepository implements UsageRepository {
     // one text parameter (usage-batch-text.ts): the driver passes it as it is
     const batch = encodeBatch(records);
     // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
-    const rows = (await sayingUnavailable(() =>
-      this.slots.run(() => this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])),
-    )) as Array<{ inserted: number }>;
+    const rows = await sayingUnavailable(() =>
+      this.slots.run(() =>
+        runPrepared<{ inserted: number }>(this.db, INGEST_STATEMENT, [workspaceId, batch, this.showsCost]),
+      ),
+    );
     return rows[0]?.inserted ?? 0;
   }
 }
