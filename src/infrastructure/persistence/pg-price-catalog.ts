@@ -15,22 +15,9 @@ import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
 import type { PriceVersion } from '../../domain/model-price';
 import { ModelEntity, ModelPriceEntity } from './entities';
 import { sayingUnavailable } from './database-unavailable';
-import { prepared, runPrepared } from './prepared-statements';
 
 /** The built-in catalog's rows belong to this workspace id, which no caller can have. */
 export const BUILT_IN_WORKSPACE = '';
-
-/** Every price version of the candidate names of a batch's models, in the workspace and the built-in catalog. */
-const PRICES_OF_MODELS = prepared(
-  'prices_of_models',
-  `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom",
-    p.input_per_million::text AS "inputPerMillion", p.output_per_million::text AS "outputPerMillion",
-    p.cached_input_per_million::text AS "cachedInputPerMillion",
-    p.cache_write_per_million::text AS "cacheWritePerMillion",
-    p.reasoning_per_million::text AS "reasoningPerMillion"
-  FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
-  WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
-);
 
 /** A price version's columns, as the entity holds them or as the SQL below names them. */
 type PriceFields = Pick<
@@ -136,14 +123,18 @@ export class PgPriceCatalog implements PriceCatalog {
     const names = [...new Set([...unique.values()].flatMap((u) => u.keys))];
     // SQL: one set-based join for every candidate name (snapshot suffixes, provider aliases)
     // of a whole batch, in the workspace and the built-in catalog at once
-    const rows = await sayingUnavailable(() =>
-      runPrepared<PriceFields & { workspace_id: string; provider: string; model: string }>(this.db, PRICES_OF_MODELS, [
-        workspaceId,
-        BUILT_IN_WORKSPACE,
-        providers,
-        names,
-      ]),
-    );
+    const rows = (await sayingUnavailable(() =>
+      this.db.query(
+        `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom",
+              p.input_per_million::text AS "inputPerMillion", p.output_per_million::text AS "outputPerMillion",
+              p.cached_input_per_million::text AS "cachedInputPerMillion",
+              p.cache_write_per_million::text AS "cacheWritePerMillion",
+              p.reasoning_per_million::text AS "reasoningPerMillion"
+       FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
+       WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
+        [workspaceId, BUILT_IN_WORKSPACE, providers, names],
+      ),
+    )) as Array<PriceFields & { workspace_id: string; provider: string; model: string }>;
 
     const found = new Map<string, PriceVersion[]>();
     for (const row of rows) {

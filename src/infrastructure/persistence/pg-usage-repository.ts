@@ -9,7 +9,6 @@ import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry'
 import { sayingUnavailable } from './database-unavailable';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
-import { prepared, runPrepared } from './prepared-statements';
 import { IngestStatementSlots } from './statement-slots';
 import { batchRowsSql, encodeBatch } from './usage-batch-text';
 
@@ -54,8 +53,6 @@ pending AS (
 ${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
-export const INGEST_STATEMENT = prepared('ingest', INSERT_NEW);
-
 @injectable()
 export class PgUsageRepository implements UsageRepository {
   private readonly showsCost: boolean;
@@ -76,12 +73,11 @@ export class PgUsageRepository implements UsageRepository {
   private async insert(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
     // one text parameter (usage-batch-text.ts): the driver passes it as it is
     const batch = encodeBatch(records);
-    // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
-    const rows = await sayingUnavailable(() =>
-      this.slots.run(() =>
-        runPrepared<{ inserted: number }>(this.db, INGEST_STATEMENT, [workspaceId, batch, this.showsCost]),
-      ),
-    );
+    // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot. Planned
+    // for every batch, not kept per connection as the fold's plan is (prepared-statements.ts)
+    const rows = (await sayingUnavailable(() =>
+      this.slots.run(() => this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])),
+    )) as Array<{ inserted: number }>;
     return rows[0]?.inserted ?? 0;
   }
 }

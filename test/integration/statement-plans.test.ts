@@ -1,0 +1,114 @@
+import 'reflect-metadata';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FOLD_STATEMENT } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { INGEST_STATEMENT_MARK } from '../../src/infrastructure/persistence/pg-usage-repository';
+import { ingest, usageRecords } from '../support/records';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+/**
+ * Plans the ingest statement and the fold get in the states a fresh service meets: tables
+ * still empty or never analyzed while they fill.
+ */
+let t: TestApp;
+let db: pg.Client;
+let admin: Record<string, string>;
+
+async function start(poolSize?: number): Promise<void> {
+  t = await createTestApp({ poolSize });
+  admin = bearer(t.token('root', { role: 'admin' }));
+  db = new pg.Client({ connectionString: t.databaseUrl });
+  await db.connect();
+}
+async function stop(): Promise<void> {
+  await db.end();
+  await t.close();
+}
+
+const lines = (rows: Array<{ 'QUERY PLAN': string }>): string[] => rows.map((r) => r['QUERY PLAN']);
+const scansOf = (plan: string[], table: string): string[] =>
+  plan
+    .filter((line) => new RegExp(`Scan.* on ${table}\\b`).test(line))
+    .map((line) => line.replace(/^[\s>-]+/, '').replace(/\s+\(cost=.*$/, ''));
+
+describe('the fold, planned once per connection', () => {
+  // one connection: the test's queries see the app's session and the fold it prepared
+  beforeAll(() => start(1));
+  afterAll(stop);
+
+  it('takes the rows it moves by their ctid, in the plan made on a nearly empty queue', async () => {
+    await ingest(
+      t,
+      admin,
+      usageRecords(3, (i) => ({ requestId: `fold-${i}` })),
+      { fold: true },
+    );
+    const [pending] = (await t.db.query(`SELECT count(*)::int AS n FROM usage_pending`)) as Array<{ n: number }>;
+    expect(pending!.n).toBe(0);
+    // the plan the app's connection keeps for the fold (made at its first round, just above)
+    const plan = lines(await t.db.query(`EXPLAIN EXECUTE ${FOLD_STATEMENT.name}`));
+    expect(scansOf(plan, 'usage_pending')).toEqual([
+      'Seq Scan on usage_pending',
+      'Tid Scan on usage_pending usage_pending_1',
+    ]);
+  });
+});
+
+describe('the ingest statement while quota_reservations has never been analyzed', () => {
+  beforeAll(() => start());
+  afterAll(stop);
+
+  it('reaches reservations by their request id and id only, never by walking the active ones', async () => {
+    // many active reservations, and no ANALYZE to tell the planner so
+    await db.query(`ALTER TABLE quota_reservations SET (autovacuum_enabled = off)`);
+    await db.query(
+      `INSERT INTO quota_reservations (workspace_id, id, request_id, user_id, period_start, estimated_tokens, status, expires_at)
+       SELECT 'default', gen_random_uuid(), 'held-' || g, 'u' || (g % 100), date_trunc('month', now()), 10, 'active',
+              now() + interval '10 minutes'
+       FROM generate_series(1, 5000) g`,
+    );
+    const { rows: analyzed } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_user_tables
+       WHERE relname = 'quota_reservations' AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`,
+    );
+    expect(analyzed[0]!.n).toBe(0);
+
+    // the statement the service sends for a batch, with its values, as it sends it
+    const sent: Array<{ sql: string; params: unknown[] }> = [];
+    const query = t.db.query.bind(t.db);
+    t.db.query = (async (sql: string, params?: unknown[]) => {
+      if (sql.startsWith(INGEST_STATEMENT_MARK)) sent.push({ sql, params: params ?? [] });
+      return query(sql, params);
+    }) as typeof t.db.query;
+    try {
+      await ingest(
+        t,
+        admin,
+        usageRecords(5, (i) => ({ requestId: `held-${i + 1}`, userId: `u${i + 1}` })),
+        {
+          expectAccepted: true,
+        },
+      );
+    } finally {
+      t.db.query = query;
+    }
+    expect(sent).toHaveLength(1);
+
+    const plan = lines((await db.query(`EXPLAIN ${sent[0]!.sql}`, sent[0]!.params)).rows);
+    // every access to quota_reservations goes through the request-id or the primary key index
+    const reservationAccess = plan.filter((line) => / on quota_reservations/.test(line));
+    expect(reservationAccess.filter((line) => line.includes('Seq Scan'))).toEqual([]);
+    expect(reservationAccess.filter((line) => line.includes('quota_reservations_holding'))).toEqual([]);
+    expect(reservationAccess.some((line) => line.includes('quota_reservations_workspace_id_request_id_key'))).toBe(
+      true,
+    );
+    // and the five it settled are settled, the rest still held
+    const { rows } = await db.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM quota_reservations GROUP BY status ORDER BY status`,
+    );
+    expect(rows).toEqual([
+      { status: 'active', n: 4995 },
+      { status: 'settled', n: 5 },
+    ]);
+  });
+});
