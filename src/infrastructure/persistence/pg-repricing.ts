@@ -425,8 +425,8 @@ export class PgRepricing implements RepricingStore {
     { createdBy, showsCost }: { createdBy: string; showsCost: boolean },
   ): Promise<RepricingOutcome> {
     const outcome = await withRollupLock(this.db, async (runner) => {
-      // (which also gives the rest of this transaction the fold's 64 MB of work_mem)
       await foldAllPendingIn(runner);
+      await runner.query(`SET LOCAL work_mem = '64MB'`);
       const query: Query = (sql, p) => runner.query(sql, p);
       const id = randomUUID();
       const withMonths = [...params, await this.monthsWithoutRecords(query, range)];

@@ -97,18 +97,17 @@ async function foldStep(session: EntityManager | QueryRunner): Promise<number> {
   // the sums and sorts of a large round stay in memory
   await session.query(`SET LOCAL work_mem = '64MB'; SET LOCAL enable_seqscan = off`);
   const [row] = await runPreparedIn<{ rows: number }>(session, FOLD_STATEMENT);
-  // the caller's other statements in this transaction (re-pricing's) plan as usual; after a
-  // failure the transaction is rolled back, and the setting with it
-  await session.query(`SET LOCAL enable_seqscan = on`);
   return row?.rows ?? 0;
 }
 
 /**
  * Folds everything pending inside the caller's transaction, which holds the rollup lock: for
  * re-pricing and the retention of the raw window's rollups, which must find nothing pending.
+ * The caller's own statements after it plan with sequential scans allowed again.
  */
 export async function foldAllPendingIn(session: EntityManager | QueryRunner): Promise<void> {
   while ((await foldStep(session)) > 0);
+  await session.query(`SET LOCAL enable_seqscan = on`);
 }
 
 /**
