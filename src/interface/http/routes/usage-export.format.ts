@@ -14,6 +14,9 @@ export const MEDIA_TYPES: Record<ExportFormat, string> = {
  */
 const CSV: Options = {
   record_delimiter: 'windows',
+  // a lone LF or CR in a cell quoted too: with a CRLF record delimiter the library would
+  // otherwise quote only a cell holding CRLF itself, and a reader would split the row there
+  quote_record_delimiter: true,
   escape_formulas: true,
   cast: { boolean: (value) => (value ? 'true' : 'false') },
 };
