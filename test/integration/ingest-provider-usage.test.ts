@@ -11,6 +11,7 @@ import {
   geminiStream,
   openaiChatCompletion,
   openaiChatStream,
+  openaiEmbedding,
   openaiResponse,
   openaiResponsesStream,
 } from '../fixtures/provider-responses';
@@ -183,6 +184,24 @@ describe('provider usage objects and responses are stored in our convention', ()
       duplicates: 2,
       rejected: [],
     });
+  });
+
+  it('stores an embeddings response as input only; it has no id, so the record names its own', async () => {
+    expect(await ingest(t, admin, [{ requestId: 'emb-1', response: openaiEmbedding }])).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [],
+    });
+    expect(await ingest(t, admin, [{ ...call, requestId: 'emb-2', usage: openaiEmbedding.usage }])).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [],
+    });
+    expect(await stored(['emb-1', 'emb-2'])).toEqual([
+      row('emb-1', 'openai', 'text-embedding-3-small', [8, 0, 0, 0, 0]),
+      row('emb-2', 'openai', 'gpt-4o', [8, 0, 0, 0, 0]),
+    ]);
+    expect(await paths({ response: openaiEmbedding })).toEqual(['/requestId']);
   });
 
   it('records usage sent with an API key as the same numbers', async () => {

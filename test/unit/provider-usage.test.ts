@@ -17,6 +17,7 @@ import {
   geminiStream,
   openaiChatCompletion,
   openaiChatStream,
+  openaiEmbedding,
   openaiResponse,
   openaiResponsesStream,
 } from '../fixtures/provider-responses';
@@ -119,6 +120,18 @@ describe('each format in our convention (cached and cache-write inside input, re
     expect(mapProviderUsage('anthropic.messages', usage)).toEqual({ ok: true, tokens: tokens(105, 2, 0, 100) });
   });
 
+  it('reads an OpenAI embeddings usage (no completion_tokens, a total equal to the prompt) as no output', () => {
+    expect(mapProviderUsage('openai.chat', openaiEmbedding.usage)).toEqual({ ok: true, tokens: tokens(8, 0) });
+    expect(detectUsageFormat(openaiEmbedding.usage)).toEqual({ ok: true, format: 'openai.chat' });
+    expect(readProviderResponse(openaiEmbedding)).toMatchObject({
+      ok: true,
+      format: 'openai.chat',
+      requestId: undefined,
+      model: 'text-embedding-3-small',
+      tokens: tokens(8, 0),
+    });
+  });
+
   it('accepts a Bedrock total with or without the cache buckets', () => {
     const usage = { inputTokens: 10, cacheReadInputTokens: 90, outputTokens: 5 };
     expect(mapProviderUsage('bedrock.converse', { ...usage, totalTokens: 105 })).toMatchObject({ ok: true });
@@ -185,6 +198,14 @@ describe('rejections at the field that is wrong', () => {
       '/cache_creation',
     ],
     ['a missing required count', 'openai.chat', { completion_tokens: 1 }, '/prompt_tokens'],
+    // only a total equal to the prompt says there was no output (embeddings)
+    ['chat without completion_tokens or a total', 'openai.chat', { prompt_tokens: 10 }, '/completion_tokens'],
+    [
+      'chat without completion_tokens, its total over the prompt',
+      'openai.chat',
+      { prompt_tokens: 10, total_tokens: 15 },
+      '/completion_tokens',
+    ],
     ['a null input (a message_delta alone)', 'anthropic.messages', anthropicStream[4]!.usage, '/input_tokens'],
     ['a count as text', 'gemini', { promptTokenCount: '12' }, '/promptTokenCount'],
     ['a negative count', 'bedrock.converse', { inputTokens: -1, outputTokens: 1 }, '/inputTokens'],

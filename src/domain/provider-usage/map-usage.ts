@@ -26,11 +26,17 @@ const MAPPERS: Record<ProviderUsageFormat, Mapper> = {
   'bedrock.converse': bedrockConverse,
 };
 
-/** Chat Completions: every detail is a part of its parent, as in our convention. */
-function openaiChat(reader: CountReader): ProviderTokens {
+/**
+ * Chat Completions: every detail is a part of its parent, as in our convention. Embeddings
+ * report the same object without `completion_tokens`: no output, and a total equal to the
+ * prompt says so.
+ */
+function openaiChat(reader: CountReader, usage: JsonObject): ProviderTokens {
+  const embeddings =
+    !reader.has('/completion_tokens') && reader.has('/total_tokens') && usage.total_tokens === usage.prompt_tokens;
   const tokens = {
     inputTokens: reader.count('/prompt_tokens', true),
-    outputTokens: reader.count('/completion_tokens', true),
+    outputTokens: reader.count('/completion_tokens', !embeddings),
     cachedInputTokens: reader.count('/prompt_tokens_details/cached_tokens'),
     cacheWriteTokens: reader.count('/prompt_tokens_details/cache_write_tokens'),
     reasoningTokens: reader.count('/completion_tokens_details/reasoning_tokens'),

@@ -209,9 +209,8 @@ const openaiEmbeddings: Dialect = {
   prepare: () => null,
   fromJson(body) {
     if (!isObject(body)) return {};
-    // embeddings report prompt and total tokens only: chat's usage without output
-    const usage = isObject(body.usage) ? { completion_tokens: 0, ...body.usage } : undefined;
-    return { model: text(body.model), tokens: usage && tokensOf('openai.chat', usage) };
+    // embeddings report chat's usage without output (openai.chat reads it so)
+    return { model: text(body.model), tokens: tokensOf('openai.chat', body.usage) };
   },
   watch: () => openaiChat.watch(false),
 };
