@@ -63,7 +63,9 @@ describe('closing the service just after a client left a stream', () => {
 
     const started = performance.now();
     await t.app.close();
-    expect(performance.now() - started).toBeLessThan(5_000);
+    // a spare connection held it ~70 s (Node's header timeout); counting ~3 MB on a loaded
+    // machine may take several seconds, so the bound only tells those apart
+    expect(performance.now() - started).toBeLessThan(30_000);
     // the server closed it: the spare sees its end
     await expect.poll(() => spare.readableEnded || spare.destroyed, { timeout: 1000 }).toBe(true);
     const records = (await t.db.query(
