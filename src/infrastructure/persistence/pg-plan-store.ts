@@ -55,10 +55,12 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * The current quota period of every user of the workspace, counted again in `zone`: from the
- * raw records where they are kept, and from the hourly rollup (with what is still pending)
- * for hours before that. Both are exact for zones whose offsets are whole hours; elsewhere an
- * hour older than the raw window that straddles the period's start counts by its start.
+ * The current quota period of every user of the workspace, and any later one (a record may be
+ * stamped up to an hour ahead), counted again in `zone`: from the raw records where they are
+ * kept, each in the period of its own time, and from the hourly rollup (with what is still
+ * pending) for hours before that. Both are exact for zones whose offsets are whole hours;
+ * elsewhere an hour older than the raw window that straddles the period's start counts by its
+ * start.
  */
 const RECOUNT_PERIOD = `
 WITH bounds AS (
@@ -66,20 +68,22 @@ WITH bounds AS (
          greatest(date_trunc('month', $2::timestamptz, $3), date_trunc('hour', $4::timestamptz)) AS raw_from
 ),
 hourly AS (
-  SELECT h.user_id, h.total_tokens AS tokens, h.cost FROM usage_hourly h, bounds b
+  SELECT h.user_id, b.period_start, h.total_tokens AS tokens, h.cost FROM usage_hourly h, bounds b
   WHERE h.workspace_id = $1 AND h.bucket_start >= b.period_start AND h.bucket_start < b.raw_from
   UNION ALL
-  SELECT p.user_id, p.total_tokens, p.cost FROM usage_pending p, bounds b
+  SELECT p.user_id, b.period_start, p.total_tokens, p.cost FROM usage_pending p, bounds b
   WHERE p.workspace_id = $1 AND p.bucket_start >= b.period_start AND p.bucket_start < b.raw_from
 ),
 raw AS (
-  SELECT r.user_id, r.total_tokens AS tokens, coalesce(r.cost, 0) AS cost FROM usage_records r, bounds b
+  SELECT r.user_id, date_trunc('month', r.occurred_at, $3) AS period_start, r.total_tokens AS tokens,
+         coalesce(r.cost, 0) AS cost
+  FROM usage_records r, bounds b
   WHERE r.workspace_id = $1 AND r.occurred_at >= b.raw_from
 )
 INSERT INTO quota_usage (workspace_id, user_id, period_start, tokens, cost)
-SELECT $1, u.user_id, b.period_start, sum(u.tokens), sum(u.cost)
-FROM (SELECT * FROM hourly UNION ALL SELECT * FROM raw) u, bounds b
-GROUP BY u.user_id, b.period_start
+SELECT $1, u.user_id, u.period_start, sum(u.tokens), sum(u.cost)
+FROM (SELECT * FROM hourly UNION ALL SELECT * FROM raw) u
+GROUP BY u.user_id, u.period_start
 ON CONFLICT (workspace_id, user_id, period_start) DO UPDATE SET tokens = EXCLUDED.tokens, cost = EXCLUDED.cost`;
 
 /**
@@ -151,7 +155,8 @@ export class PgPlanStore implements PlanStore {
       await tx.query(`UPDATE workspaces SET time_zone = $2 WHERE workspace_id = $1`, [workspaceId, zone]);
       // ingest waits for this lock before it takes its snapshot, so it then counts in the new zone
       await tx.query(`LOCK TABLE quota_usage IN SHARE ROW EXCLUSIVE MODE`);
-      // the current period's row under any zone starts within a day of its start in the new one
+      // the current period's row under any zone starts within a day of its start in the new one;
+      // later periods' rows (records stamped ahead) go too, and are counted again with it
       await tx.query(
         `DELETE FROM quota_usage WHERE workspace_id = $1 AND period_start > date_trunc('month', $2::timestamptz, $3) - interval '2 days'`,
         [workspaceId, now, zone],
