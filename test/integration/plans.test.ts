@@ -111,6 +111,48 @@ describe('plans', () => {
     expect((await plans()).filter((p) => p.isDefault)).toHaveLength(1);
   });
 
+  it('keeps exactly one default when plans are made the default and deleted at the same moment', async () => {
+    const create = async (name: string): Promise<string> => {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/admin/plans', headers: admin, payload: { name } });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().id;
+    };
+    const makeDefault = (id: string) =>
+      t.app.inject({ method: 'PATCH', url: `/v1/admin/plans/${id}`, headers: admin, payload: { isDefault: true } });
+    const outcomes = new Set<string>();
+    for (let round = 0; round < 15; round += 1) {
+      // one plan made the default while it is deleted
+      const racy = await create(`racy-${round}`);
+      const [made, deleted] = await Promise.all([
+        makeDefault(racy),
+        t.app.inject({ method: 'DELETE', url: `/v1/admin/plans/${racy}`, headers: admin }),
+      ]);
+      // either the change came first (the default is not deleted) or the delete (nothing to change)
+      const outcome = `${made.statusCode}/${deleted.statusCode}`;
+      expect(['200/409', '404/204'], `${outcome}: ${made.body} ${deleted.body}`).toContain(outcome);
+      outcomes.add(outcome);
+      expect((await plans()).filter((p) => p.isDefault)).toHaveLength(1);
+      // two plans made the default at once: both succeed, one after the other
+      const [a, b] = [await create(`twin-a-${round}`), await create(`twin-b-${round}`)];
+      const answers = await Promise.all([makeDefault(a), makeDefault(b)]);
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200]);
+      const defaults = (await plans()).filter((p) => p.isDefault);
+      expect(defaults).toHaveLength(1);
+      expect([a, b]).toContain(defaults[0]!.id);
+    }
+    // a user without a plan has the default's limits
+    const quota = await t.app.inject({ method: 'GET', url: '/v1/admin/users/nobody/quota', headers: admin });
+    expect(quota.statusCode, quota.body).toBe(200);
+    const free = await byName('free');
+    const back = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/plans/${free.id}`,
+      headers: admin,
+      payload: { isDefault: true },
+    });
+    expect(back.statusCode).toBe(200);
+  });
+
   it('assigns a plan with a per-user override, and a deleted plan’s users fall back to the default', async () => {
     const team = await byName('team');
     const assign = (userId: string, payload: object) =>

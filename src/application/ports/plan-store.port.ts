@@ -18,10 +18,10 @@ export interface PlanStore {
   get(workspaceId: string, planId: string): Promise<Plan | null>;
   /** Creates a plan; a new default replaces the old one. Null when the name is taken. */
   create(workspaceId: string, draft: PlanDraft): Promise<Plan | null>;
-  /** Replaces a plan's fields; a new default replaces the old one. Null when the name is taken. */
-  update(workspaceId: string, plan: Plan): Promise<Plan | null>;
-  /** Deletes a plan; its users fall back to the default. */
-  remove(workspaceId: string, planId: string): Promise<boolean>;
+  /** Replaces a plan's fields; a new default replaces the old one. Changes to a workspace's plans run one at a time. */
+  update(workspaceId: string, plan: Plan): Promise<Plan | 'missing' | 'name-taken'>;
+  /** Deletes a plan unless it is (by now) the default; its users fall back to the default. */
+  remove(workspaceId: string, planId: string): Promise<'removed' | 'missing' | 'default'>;
   assign(workspaceId: string, userId: string, assignment: PlanAssignment): Promise<void>;
   limitsOf(workspaceId: string, userId: string): Promise<UserLimits>;
 }

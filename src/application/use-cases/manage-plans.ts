@@ -70,15 +70,18 @@ export class ManagePlans {
         input.alertThresholds === undefined ? current.alertThresholds : alertThresholds(input.alertThresholds),
     };
     const updated = await this.plans.update(workspaceId, changed);
-    if (!updated) throw new ConflictError(`a plan named ${JSON.stringify(changed.name)} exists`);
+    if (updated === 'missing') throw new NotFoundError(`no plan ${planId} in this workspace`);
+    if (updated === 'name-taken') throw new ConflictError(`a plan named ${JSON.stringify(changed.name)} exists`);
     return updated;
   }
 
   async remove(workspaceId: string, planId: string): Promise<void> {
-    const plan = await this.existing(workspaceId, planId);
-    if (plan.isDefault)
+    await this.plans.ensureWorkspace(workspaceId);
+    const removed = await this.plans.remove(workspaceId, planId);
+    if (removed === 'missing') throw new NotFoundError(`no plan ${planId} in this workspace`);
+    if (removed === 'default') {
       throw new ConflictError('the default plan cannot be deleted; make another plan the default first');
-    await this.plans.remove(workspaceId, planId);
+    }
   }
 
   async assign(workspaceId: string, userId: string, input: AssignmentInput): Promise<Plan> {

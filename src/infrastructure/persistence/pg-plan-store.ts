@@ -185,6 +185,7 @@ export class PgPlanStore implements PlanStore {
   async create(workspaceId: string, draft: PlanDraft): Promise<Plan | null> {
     try {
       return await this.db.transaction(async (tx) => {
+        await this.lockPlans(tx, workspaceId);
         if (draft.isDefault) await this.clearDefault(tx, workspaceId);
         return this.insert(tx, workspaceId, draft);
       });
@@ -194,30 +195,45 @@ export class PgPlanStore implements PlanStore {
     }
   }
 
-  async update(workspaceId: string, plan: Plan): Promise<Plan | null> {
+  async update(workspaceId: string, plan: Plan): Promise<Plan | 'missing' | 'name-taken'> {
     try {
       return await this.db.transaction(async (tx) => {
+        await this.lockPlans(tx, workspaceId);
+        // deleted since it was read: nothing changes, the old default included
+        const [found] = (await tx.query(`SELECT 1 FROM plans WHERE workspace_id = $1 AND id = $2`, [
+          workspaceId,
+          plan.id,
+        ])) as unknown[];
+        if (!found) return 'missing';
         if (plan.isDefault) await this.clearDefault(tx, workspaceId, plan.id);
-        const [row] = (await tx.query(
+        const [rows] = (await tx.query(
           `UPDATE plans SET name = $3, monthly_token_limit = $4, monthly_cost_limit = $5, limit_type = $6,
-             alert_thresholds = $7, requests_per_minute = $8, is_default = $9
+             -- never unset here: a plan stops being the default only when another becomes it
+             alert_thresholds = $7, requests_per_minute = $8, is_default = is_default OR $9
            WHERE workspace_id = $1 AND id = $2 RETURNING ${PLAN_COLUMNS}`,
           [workspaceId, plan.id, ...planValues(plan)],
         )) as [PlanRow[], number];
-        return toPlan(row[0]!);
+        return toPlan(rows[0]!);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) return null;
+      if (isUniqueViolation(error)) return 'name-taken';
       throw error;
     }
   }
 
-  async remove(workspaceId: string, planId: string): Promise<boolean> {
-    const [, affected] = (await this.db.query(`DELETE FROM plans WHERE workspace_id = $1 AND id = $2`, [
-      workspaceId,
-      planId,
-    ])) as [unknown, number];
-    return affected > 0;
+  async remove(workspaceId: string, planId: string): Promise<'removed' | 'missing' | 'default'> {
+    return this.db.transaction(async (tx) => {
+      await this.lockPlans(tx, workspaceId);
+      const [row] = (await tx.query(`SELECT is_default FROM plans WHERE workspace_id = $1 AND id = $2`, [
+        workspaceId,
+        planId,
+      ])) as Array<{ is_default: boolean }>;
+      if (!row) return 'missing';
+      // made the default since it was read: a workspace always keeps one
+      if (row.is_default) return 'default';
+      await tx.query(`DELETE FROM plans WHERE workspace_id = $1 AND id = $2`, [workspaceId, planId]);
+      return 'removed';
+    });
   }
 
   async assign(workspaceId: string, userId: string, assignment: PlanAssignment): Promise<void> {
@@ -282,6 +298,15 @@ export class PgPlanStore implements PlanStore {
       [workspaceId, randomUUID(), ...planValues(draft)],
     )) as PlanRow[];
     return toPlan(row!);
+  }
+
+  /**
+   * Changes to a workspace's plans one at a time: a plan made the default while another request
+   * deletes it, or two made the default at once, would otherwise leave no default or clash on
+   * the one-default index. Reads after the lock see what the one before committed.
+   */
+  private async lockPlans(tx: EntityManager, workspaceId: string): Promise<void> {
+    await tx.query(`SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE`, [workspaceId]);
   }
 
   private async clearDefault(tx: EntityManager, workspaceId: string, except?: string): Promise<void> {
