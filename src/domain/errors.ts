@@ -24,8 +24,8 @@ export class NotFoundError extends DomainError {
 }
 
 export class ConflictError extends DomainError {
-  constructor(message: string) {
-    super('conflict', message);
+  constructor(message: string, code = 'conflict', details?: ReadonlyArray<{ path: string; message: string }>) {
+    super(code, message, details);
   }
 }
 

@@ -98,9 +98,55 @@ describe('reservations', () => {
     );
   });
 
+  it('answers a retry whose reservation was released, expired or settled with 409 reservation_ended, granting nothing', async () => {
+    await planFor(['ender'], { monthlyTokenLimit: 1000 });
+    const released = await reserve(t, { userId: 'ender', requestId: 'end-released', estimatedTokens: 500 });
+    const expiring = await reserve(t, {
+      userId: 'ender',
+      requestId: 'end-expired',
+      estimatedTokens: 100,
+      ttlSeconds: 60,
+    });
+    const settling = await reserve(t, { userId: 'ender', requestId: 'end-settled', estimatedTokens: 100 });
+    for (const first of [released, expiring, settling]) expect(first.statusCode, first.body).toBe(201);
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/quota/reservations/${released.json().reservationId}`,
+      headers: admin,
+    });
+    expect(del.statusCode).toBe(204);
+    await spend('ender', 50, 'end-settled');
+    now = new Date(now.getTime() + 61_000);
+    // the limit is taken meanwhile: a retry granted again would go past it
+    expect((await reserve(t, { userId: 'ender', requestId: 'end-other', estimatedTokens: 950 })).statusCode).toBe(201);
+
+    for (const [requestId, how] of [
+      ['end-released', 'was released'],
+      ['end-expired', 'expired'],
+      ['end-settled', 'was settled'],
+    ] as const) {
+      const retry = await reserve(t, { userId: 'ender', requestId, estimatedTokens: 100 });
+      expect(retry.statusCode, retry.body).toBe(409);
+      expect(retry.json()).toMatchObject({
+        statusCode: 409,
+        code: 'reservation_ended',
+        message: expect.stringMatching(new RegExp(`requestId "${requestId}" has ended: it ${how}.*new requestId`)),
+        details: [{ path: '/requestId', message: expect.stringContaining(how) }],
+      });
+    }
+    expect((await quota('ender')).tokens).toMatchObject({ used: 50, reserved: 950, remaining: 0 });
+    // a live reservation is still answered with itself, and held once
+    const live = await reserve(t, { userId: 'ender', requestId: 'end-other', estimatedTokens: 950 });
+    expect(live.statusCode, live.body).toBe(200);
+    expect((await quota('ender')).tokens).toMatchObject({ used: 50, reserved: 950, remaining: 0 });
+    // and another user's request id is the conflict it was
+    const theirs = await reserve(t, { userId: 'someone-else', requestId: 'end-released', estimatedTokens: 1 });
+    expect(theirs.json()).toMatchObject({ statusCode: 409, code: 'conflict' });
+  });
+
   it('is settled by the usage record with the same requestId, whether it used more or less', async () => {
     await planFor(['settler'], { monthlyTokenLimit: 10_000 });
-    await reserve(t, { userId: 'settler', requestId: 'call-more', estimatedTokens: 1000 });
+    const more = await reserve(t, { userId: 'settler', requestId: 'call-more', estimatedTokens: 1000 });
     await reserve(t, { userId: 'settler', requestId: 'call-less', estimatedTokens: 1000 });
     expect((await quota('settler')).tokens).toMatchObject({ used: 0, reserved: 2000, remaining: 8000 });
     await spend('settler', 1500, 'call-more');
@@ -108,10 +154,9 @@ describe('reservations', () => {
     await spend('settler', 200, 'call-less');
     expect((await quota('settler')).tokens).toMatchObject({ used: 1700, reserved: 0, remaining: 8300 });
     // a settled reservation cannot be released
-    const settled = await reserve(t, { userId: 'settler', requestId: 'call-more', estimatedTokens: 1000 });
     const release = await t.app.inject({
       method: 'DELETE',
-      url: `/v1/quota/reservations/${settled.json().reservationId}`,
+      url: `/v1/quota/reservations/${more.json().reservationId}`,
       headers: admin,
     });
     expect(release.statusCode).toBe(409);

@@ -41,7 +41,12 @@ export type ReservationOutcome =
   | { kind: 'quota_exceeded'; periodStart: Date; resetsAt: Date; view: ReservationView }
   | { kind: 'rate_limited'; retryAfterSeconds: number; resetsAt: Date; view: ReservationView }
   /** the request id holds a reservation of another user */
-  | { kind: 'conflict' };
+  | { kind: 'conflict' }
+  /** the request id's reservation (this user's) is no longer held: a retry must not be granted */
+  | { kind: 'ended'; how: ReservationEnd; reservationId: string };
+
+/** How a reservation stopped holding budget. */
+export type ReservationEnd = 'released' | 'expired' | 'settled';
 
 export type ReleaseOutcome = 'released' | 'not_found' | 'settled' | 'forbidden';
 

@@ -6,10 +6,17 @@ import type { Principal } from '../../domain/principal';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import type { PriceCatalog } from '../ports/price-catalog.port';
-import type { Reservation, ReservationView, QuotaStore } from '../ports/quota-store.port';
+import type { Reservation, ReservationEnd, ReservationView, QuotaStore } from '../ports/quota-store.port';
 import { TOKENS } from '../ports/tokens';
 
 export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
+
+/** How a reservation that no longer holds ended, as a retry of its request id is told. */
+const ENDED: Record<ReservationEnd, string> = {
+  released: 'was released',
+  expired: 'expired unsettled',
+  settled: 'was settled by its usage record',
+};
 export const MAX_RESERVATION_TTL_SECONDS = 3600;
 
 export interface ReservationInput {
@@ -62,6 +69,15 @@ export class ReserveQuota {
         return { reservation: outcome.reservation, created: outcome.kind === 'granted', view: outcome.view };
       case 'conflict':
         throw new ConflictError(`requestId ${JSON.stringify(input.requestId)} holds another user's reservation`);
+      case 'ended':
+        // a retry is answered with the reservation only while it holds: one that ended holds
+        // nothing, and granting it again would skip the limit
+        throw new ConflictError(
+          `the reservation for requestId ${JSON.stringify(input.requestId)} has ended: it ${ENDED[outcome.how]}` +
+            ` (reservation ${outcome.reservationId}); a new reservation needs a new requestId`,
+          'reservation_ended',
+          [{ path: '/requestId', message: `its reservation ${ENDED[outcome.how]}` }],
+        );
       case 'quota_exceeded': {
         const { resetsAt } = outcome;
         throw new LimitReachedError(

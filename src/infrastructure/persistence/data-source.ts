@@ -11,6 +11,7 @@ import { RepricingHistory1796510000000 } from '../../../migrations/1796510000000
 import { QuotaUsageFillfactor1796520000000 } from '../../../migrations/1796520000000-quota-usage-fillfactor';
 import { PerUserRollups1796530000000 } from '../../../migrations/1796530000000-per-user-rollups';
 import { QuotaReserveCachedPlan1796540000000 } from '../../../migrations/1796540000000-quota-reserve-cached-plan';
+import { QuotaReserveEndedRetry1796550000000 } from '../../../migrations/1796550000000-quota-reserve-ended-retry';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   QuotaUsageFillfactor1796520000000,
   PerUserRollups1796530000000,
   QuotaReserveCachedPlan1796540000000,
+  QuotaReserveEndedRetry1796550000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

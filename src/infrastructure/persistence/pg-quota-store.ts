@@ -7,13 +7,14 @@ import type {
   ReleaseOutcome,
   ReservationOutcome,
   ReservationRequest,
+  ReservationEnd,
   ReservationView,
 } from '../../application/ports/quota-store.port';
 import { Decimal } from '../../domain/decimal';
 
 interface ReserveRow {
   item: number;
-  outcome: 'granted' | 'existing' | 'quota_exceeded' | 'rate_limited' | 'conflict';
+  outcome: 'granted' | 'existing' | 'quota_exceeded' | 'rate_limited' | 'conflict' | ReservationEnd;
   reservation_id: string | null;
   reserved_for: string;
   period_start: Date;
@@ -65,6 +66,10 @@ function outcomeOf(request: ReservationRequest, row: ReserveRow): ReservationOut
       return { kind: 'rate_limited', retryAfterSeconds: row.retry_after_seconds ?? 60, resetsAt: row.resets_at, view };
     case 'conflict':
       return { kind: 'conflict' };
+    case 'released':
+    case 'expired':
+    case 'settled':
+      return { kind: 'ended', how: row.outcome, reservationId: row.reservation_id! };
   }
 }
 

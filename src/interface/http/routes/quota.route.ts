@@ -6,7 +6,14 @@ import { Decimal } from '../../../domain/decimal';
 import { principalOf, userOf } from '../auth';
 import { BEARER, BEARER_OR_API_KEY, errorResponses } from '../schemas/common';
 import { access, costVisible, type RouteContext } from './route-context';
-import { Quota, ReservationBody, ReservationGranted, ReservationParams, UserQuotaParams } from './quota.schemas';
+import {
+  Quota,
+  ReservationBody,
+  ReservationConflict,
+  ReservationGranted,
+  ReservationParams,
+  UserQuotaParams,
+} from './quota.schemas';
 
 const TAGS = ['quota'];
 
@@ -78,14 +85,17 @@ export const quotaRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         summary:
           'Before a call: hold its estimated tokens (and cost) if the user’s limits allow; its usage record settles it',
         description:
-          'Atomic across any number of instances. Idempotent on requestId: a retry returns the same reservation. ' +
-          'Refused with 429 quota_exceeded (or rate_limited for the plan’s requestsPerMinute) and Retry-After.',
+          'Atomic across any number of instances. Idempotent on requestId: a retry returns the same reservation ' +
+          'while it holds. Refused with 429 quota_exceeded (or rate_limited for the plan’s requestsPerMinute) and ' +
+          'Retry-After. 409 reservation_ended when the requestId’s reservation was released, expired or settled ' +
+          '(a new call needs a new requestId); 409 conflict when the requestId is another user’s.',
         security: BEARER_OR_API_KEY,
         body: ReservationBody,
         response: {
           200: Type.Ref(ReservationGranted, { description: 'The reservation made before for this requestId' }),
           201: Type.Ref(ReservationGranted, { description: 'Reserved' }),
           ...errorResponses(400, 401, 403, 409, 429),
+          409: ReservationConflict,
         },
       },
     },

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { DecimalString, Nullable, StringEnum } from '../schemas/common';
+import { DecimalString, ErrorResponse, Nullable, StringEnum } from '../schemas/common';
 
 const Tokens = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
 const Money = (description: string) => DecimalString(description, '12.5');
@@ -95,6 +95,15 @@ export const ReservationGranted = Type.Object(
   },
   { $id: 'ReservationGranted', title: 'ReservationGranted' },
 );
+
+/** A reservation's 409s, in the one error shape: both say the requestId cannot be reserved (again). */
+export const ReservationConflict = Type.Unsafe({
+  ...Type.Ref(ErrorResponse),
+  description:
+    '`reservation_ended`: this requestId’s reservation was released, expired or settled and holds nothing ' +
+    '(the message says which; `details` names /requestId): a retry is not granted again, a new call needs a new ' +
+    'requestId. `conflict`: the requestId holds another user’s reservation',
+});
 
 export const ReservationParams = Type.Object({ reservationId: Type.String({ format: 'uuid' }) });
 
