@@ -100,6 +100,40 @@ describe('coverage', () => {
     expect(stats.json().coverage).toEqual(coverage);
   });
 
+  it('first and last seen are the hours of the unpriced records in the range, also in its partial hours', async () => {
+    // another workspace: unknown-a at 10:10, 11:30 and 14:50 (folded), unknown-b at 12:20 (pending)
+    const other = bearer(t.token('hana', { role: 'admin', workspaceId: 'hours' }));
+    const at = (model: string, hm: string) =>
+      usageRecord({ provider: 'acmeai', model, occurredAt: `2026-11-10T${hm}:00Z`, inputTokens: 100, outputTokens: 0 });
+    await ingest(t, other, [at('unknown-a', '10:10'), at('unknown-a', '11:30'), at('unknown-a', '14:50')], {
+      expectAccepted: true,
+    });
+    await ingest(t, other, [at('unknown-b', '12:20')], { expectAccepted: true, fold: false });
+    const models = async (from: string, to: string) => {
+      const res = await get(`/v1/admin/models/unpriced?from=2026-11-10T${from}:00Z&to=2026-11-10T${to}:00Z`, other);
+      expect(res.statusCode, res.body).toBe(200);
+      return (res.json().models as Array<Record<string, unknown>>).map(
+        (m) => `${m.model} ${m.requests} ${m.firstSeenHour} ${m.lastSeenHour}`,
+      );
+    };
+    // whole hours: every record, the latest seen first
+    expect(await models('10:00', '15:00')).toEqual([
+      'unknown-a 3 2026-11-10T10:00:00.000Z 2026-11-10T14:00:00.000Z',
+      'unknown-b 1 2026-11-10T12:00:00.000Z 2026-11-10T12:00:00.000Z',
+    ]);
+    // [10:15, 14:45) holds unknown-a's 11:30 only: not the hours 10:00 and 14:00 of the records
+    // outside it, so unknown-b (12:00) is the more recently seen
+    expect(await models('10:15', '14:45')).toEqual([
+      'unknown-b 1 2026-11-10T12:00:00.000Z 2026-11-10T12:00:00.000Z',
+      'unknown-a 1 2026-11-10T11:00:00.000Z 2026-11-10T11:00:00.000Z',
+    ]);
+    // a partial hour counts where a record of the range lies in it
+    expect(await models('10:05', '14:55')).toEqual([
+      'unknown-a 3 2026-11-10T10:00:00.000Z 2026-11-10T14:00:00.000Z',
+      'unknown-b 1 2026-11-10T12:00:00.000Z 2026-11-10T12:00:00.000Z',
+    ]);
+  });
+
   it('is the admin’s: a member gets 403, another workspace sees nothing of it', async () => {
     const member = bearer(t.token('mia', { role: 'member' }));
     expect((await get(`/v1/admin/models/unpriced`, member)).statusCode).toBe(403);

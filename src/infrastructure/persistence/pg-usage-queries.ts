@@ -19,7 +19,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
-import { DIMENSIONS, GRAINS, PENDING, ROLLUPS, smallestRollup } from './rollup-registry';
+import { DIMENSIONS, GRAINS, PENDING, ROLLUPS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 
@@ -158,9 +158,6 @@ function lastActivity(ws: string, user: string): string {
      ORDER BY d.${time} DESC LIMIT 1),
     (SELECT max(q.last_occurred_at) FROM ${PENDING.table} q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
 }
-
-/** Where the hours a model was seen unpriced in are read from: its hours by provider and model. */
-const MODEL_HOURS = smallestRollup('hour', ['provider', 'model']);
 
 @injectable()
 export class PgUsageQueries implements UsageQueries {
@@ -390,15 +387,15 @@ export class PgUsageQueries implements UsageQueries {
 
   async unpricedModels(scope: UsageScope): Promise<UnpricedModel[]> {
     const p = new SqlParams();
-    const facts = this.facts(scope, p, { model: true, metrics: ['requests', 'unpriced_requests', 'unpriced_tokens'] });
-    const ws = p.add(scope.workspaceId);
-    const from = p.add(scope.window.from.toISOString());
-    const to = p.add(scope.window.to.toISOString());
-    // the counts are exact for any range (as every Usage tab figure); first and last seen
-    // are hours, read from the hourly rollup and what is pending for it
-    const hours = (table: string) => `SELECT provider, model, bucket_start FROM ${table}
-      WHERE workspace_id = ${ws} AND unpriced_requests > 0
-        AND bucket_start >= date_trunc('hour', ${from}::timestamptz, 'UTC') AND bucket_start < ${to}::timestamptz`;
+    // the facts by UTC hour: whole hours from the hourly rollup and what is pending for it, a
+    // partial hour at either end from its records in the range (as every Usage tab figure), so
+    // the counts are exact and the first and last hours are those of the range's own records
+    const hourly = { ...scope, window: { ...scope.window, timeZone: 'UTC', granularity: 'hour' as const } };
+    const facts = this.facts(hourly, p, {
+      model: true,
+      bucketed: true,
+      metrics: ['unpriced_requests', 'unpriced_tokens'],
+    });
     const rows = await this.rows<{
       provider: string;
       model: string;
@@ -407,15 +404,13 @@ export class PgUsageQueries implements UsageQueries {
       first_seen: Date;
       last_seen: Date;
     }>(
-      `WITH counts AS (
-         SELECT provider, model, sum(unpriced_requests)::bigint AS requests, sum(unpriced_tokens)::bigint AS tokens
-         FROM (${facts}) f GROUP BY provider, model HAVING sum(unpriced_requests) <> 0),
-       seen AS (
-         SELECT provider, model, min(bucket_start) AS first_seen, max(bucket_start) AS last_seen
-         FROM (${hours(MODEL_HOURS.table)} UNION ALL ${hours(PENDING.table)}) h GROUP BY provider, model)
-       SELECT c.provider, c.model, c.requests, c.tokens, s.first_seen, s.last_seen
-       FROM counts c JOIN seen s USING (provider, model)
-       ORDER BY s.last_seen DESC, c.requests DESC, c.provider, c.model`,
+      `WITH hours AS (
+         SELECT provider, model, bucket_start, sum(unpriced_requests) AS requests, sum(unpriced_tokens) AS tokens
+         FROM (${facts}) f GROUP BY provider, model, bucket_start HAVING sum(unpriced_requests) <> 0)
+       SELECT provider, model, sum(requests)::bigint AS requests, sum(tokens)::bigint AS tokens,
+         min(bucket_start) AS first_seen, max(bucket_start) AS last_seen
+       FROM hours GROUP BY provider, model
+       ORDER BY last_seen DESC, requests DESC, provider, model`,
       p,
     );
     return rows.map((row) => ({
