@@ -162,6 +162,20 @@ describe('reservations', () => {
     expect(release.statusCode).toBe(409);
   });
 
+  it('is settled only by a record of its own user: another user’s record with its requestId leaves it held', async () => {
+    await planFor(['owner', 'stranger'], { monthlyTokenLimit: 1000 });
+    const held = await reserve(t, { userId: 'owner', requestId: 'owned-call', estimatedTokens: 900 });
+    expect(held.statusCode, held.body).toBe(201);
+    await spend('stranger', 10, 'owned-call');
+    expect((await quota('owner')).tokens).toMatchObject({ used: 0, reserved: 900, remaining: 100 });
+    expect((await quota('stranger')).tokens).toMatchObject({ used: 10, reserved: 0 });
+    expect((await reserve(t, { userId: 'owner', requestId: 'owned-2', estimatedTokens: 101 })).statusCode).toBe(429);
+    const [row] = (await t.db.query(`SELECT status FROM quota_reservations WHERE id = $1`, [
+      held.json().reservationId,
+    ])) as Array<{ status: string }>;
+    expect(row!.status).toBe('active');
+  });
+
   it('stops holding budget when released or expired', async () => {
     await planFor(['holder'], { monthlyTokenLimit: 1000 });
     const released = await reserve(t, { userId: 'holder', requestId: 'hold-1', estimatedTokens: 600 });

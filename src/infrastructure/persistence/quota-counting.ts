@@ -46,14 +46,16 @@ quota_counted AS (
 -- it is now (a release that came first has ended it), and the update finds each row by its id
 -- alone: with the status among its conditions, the held-reservations index fitted too, and
 -- before quota_reservations was first analyzed every batch walked all active reservations
--- (20,000 of them: 12 ms a batch that settled nothing).
+-- (20,000 of them: 12 ms a batch that settled nothing). A reservation is one user's: only a
+-- record of that user settles it (checked on the row found, not in the lookup, which stays on
+-- the request-id index); another user's record with the same request id leaves it held.
 quota_settling AS MATERIALIZED (
   SELECT h.id, h.status FROM quota_reservations h
   WHERE h.workspace_id = ${workspace} AND h.id = ANY (ARRAY(
     SELECT l.id FROM ${stored} s CROSS JOIN LATERAL (
-      SELECT x.id, x.status FROM quota_reservations x
+      SELECT x.id, x.status, x.user_id FROM quota_reservations x
       WHERE x.workspace_id = ${workspace} AND x.request_id = s.request_id LIMIT 1) l
-    WHERE l.status = 'active'))
+    WHERE l.status = 'active' AND l.user_id = s.user_id))
   ORDER BY h.id FOR UPDATE OF h
 ),
 quota_settled AS (
