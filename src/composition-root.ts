@@ -23,6 +23,7 @@ import { PgUsageExport } from './infrastructure/persistence/pg-usage-export';
 import { PgRepricing, settleQuotaDeltas } from './infrastructure/persistence/pg-repricing';
 import { PgUsageQueries } from './infrastructure/persistence/pg-usage-queries';
 import { PgUsageRepository } from './infrastructure/persistence/pg-usage-repository';
+import { PgTimeZoneRules } from './infrastructure/persistence/pg-time-zone-rules';
 import { IngestStatementSlots } from './infrastructure/persistence/statement-slots';
 import { warmUpConnections } from './infrastructure/persistence/warm-up';
 import { PublicDestinationGuard, systemHostResolver, type HostResolver } from './infrastructure/webhooks/destination';
@@ -70,6 +71,7 @@ export function createContainer(
   container.registerSingleton(TOKENS.WebhookEndpointStore, PgWebhookEndpointStore);
   container.registerSingleton(TOKENS.WebhookOutbox, PgWebhookOutbox);
   container.registerSingleton(TOKENS.RepricingStore, PgRepricing);
+  container.registerSingleton(TOKENS.TimeZoneRules, PgTimeZoneRules);
   container.registerInstance(
     TOKENS.WebhookDestinationGuard,
     new PublicDestinationGuard(options.resolveHost ?? systemHostResolver),

@@ -1,4 +1,5 @@
 import { ValidationError } from './errors';
+import { isRefusedZone, offsetByRules } from './time-zone-rules';
 
 export type Granularity = 'hour' | 'day' | 'week' | 'month';
 export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'week', 'month'];
@@ -24,7 +25,9 @@ const APPROX_BUCKET_MS: Record<Granularity, number> = {
 const validZones = new Set<string>();
 const VALID_ZONES_KEPT = 2000;
 
+/** A zone both Intl and the database know (time-zone-rules.ts: names the database refused are kept). */
 export function isTimeZone(name: string): boolean {
+  if (isRefusedZone(name)) return false;
   if (validZones.has(name)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
@@ -35,7 +38,6 @@ export function isTimeZone(name: string): boolean {
   return true;
 }
 
-/** Minutes east of UTC of `zone` at `at`. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
@@ -48,7 +50,10 @@ const CACHE_LIMIT = 100_000;
 const QUARTER_HOURS_SINCE = Date.UTC(1980, 0, 1);
 const knownOffsets = new Map<string, number>();
 
+/** Minutes east of UTC of `zone` at `at`: by the database's rules where they were read, else by Intl. */
 export function utcOffsetMinutes(zone: string, at: Date): number {
+  const ruled = offsetByRules(zone, at.getTime());
+  if (ruled !== undefined) return ruled;
   if (at.getTime() < QUARTER_HOURS_SINCE) return offsetFromIntl(zone, at);
   const key = `${zone}|${Math.floor(at.getTime() / QUARTER_HOUR_MS)}`;
   let offset = knownOffsets.get(key);

@@ -16,4 +16,5 @@ export const TOKENS = {
   WebhookOutbox: Symbol('WebhookOutbox'),
   WebhookDestinationGuard: Symbol('WebhookDestinationGuard'),
   RepricingStore: Symbol('RepricingStore'),
+  TimeZoneRules: Symbol('TimeZoneRules'),
 } as const;

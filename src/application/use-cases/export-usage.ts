@@ -4,7 +4,7 @@ import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageExport } from '../ports/usage-export.port';
 import type { UsageScope } from '../ports/usage-queries.port';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 export interface UsageExportRequest extends Omit<UsageRequest, 'granularity'> {
   level?: ExportLevel;
@@ -28,12 +28,13 @@ export class ExportUsage {
   constructor(
     @inject(TOKENS.UsageExport) private readonly usageExport: UsageExport,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
-  prepare(workspaceId: string, request: UsageExportRequest, showCost: boolean): PreparedExport {
+  async prepare(workspaceId: string, request: UsageExportRequest, showCost: boolean): Promise<PreparedExport> {
     const { level = 'record', ...rest } = request;
     // days are the export's buckets; a record export ignores them
-    const scope = scopeOf(workspaceId, { ...rest, granularity: 'day' }, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, { ...rest, granularity: 'day' }, this.clock.now());
     const columns = exportColumns(level, showCost);
     return {
       scope,

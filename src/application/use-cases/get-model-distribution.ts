@@ -5,7 +5,7 @@ import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { ModelUsage, UsageQueries, UsageScope } from '../ports/usage-queries.port';
 import { shareBasis } from './share-basis';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 export interface OthersBucket {
   models: number;
@@ -28,10 +28,11 @@ export class GetModelDistribution {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(workspaceId: string, request: UsageRequest, limit: number): Promise<ModelDistribution> {
-    const scope = scopeOf(workspaceId, request, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, request, this.clock.now());
     const all = await this.queries.byModel(scope);
     const top = all.slice(0, limit);
     const rest = all.slice(limit);

@@ -11,7 +11,7 @@ import type {
   UsageTotals,
 } from '../ports/usage-queries.port';
 import { shareBasis } from './share-basis';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 export interface MyUsage {
   scope: UsageScope;
@@ -27,10 +27,11 @@ export class GetMyUsage {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(workspaceId: string, userId: string, request: Omit<UsageRequest, 'userId'>): Promise<MyUsage> {
-    const scope = scopeOf(workspaceId, { ...request, userId }, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, { ...request, userId }, this.clock.now());
     const [{ totals, providers, models }, series] = await Promise.all([
       this.queries.summary(scope),
       this.queries.series(scope),

@@ -3,7 +3,7 @@ import { coverageOf, type PricingCoverage } from '../../domain/pricing-coverage'
 import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { UnpricedModel, UsageQueries, UsageScope } from '../ports/usage-queries.port';
-import { scopeOf } from './usage-scope';
+import { UsageScopes } from './usage-scope';
 
 export interface PricingCoverageReport {
   scope: UsageScope;
@@ -17,10 +17,11 @@ export class GetPricingCoverage {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(workspaceId: string, range: { from?: string; to?: string }): Promise<PricingCoverageReport> {
-    const scope = scopeOf(workspaceId, range, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, range, this.clock.now());
     const [totals, models] = await Promise.all([this.queries.totals(scope), this.queries.unpricedModels(scope)]);
     return { scope, coverage: coverageOf(totals), models };
   }

@@ -3,7 +3,7 @@ import { percentages } from '../../domain/percentages';
 import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { ProviderBucketUsage, ProviderUsage, UsageQueries, UsageScope } from '../ports/usage-queries.port';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 import { shareBasis } from './share-basis';
 
 export interface ProviderUsageReport {
@@ -18,10 +18,11 @@ export class GetProviderUsage {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(workspaceId: string, request: UsageRequest): Promise<ProviderUsageReport> {
-    const scope = scopeOf(workspaceId, request, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, request, this.clock.now());
     const [providers, series] = await Promise.all([
       this.queries.byProvider(scope),
       this.queries.seriesByProvider(scope),

@@ -2,13 +2,14 @@ import { inject, injectable } from 'tsyringe';
 import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageQueries, UsageRecordView, UsageScope } from '../ports/usage-queries.port';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 @injectable()
 export class GetRecentActivity {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(
@@ -16,7 +17,7 @@ export class GetRecentActivity {
     request: UsageRequest,
     limit: number,
   ): Promise<{ scope: UsageScope; items: UsageRecordView[] }> {
-    const scope = scopeOf(workspaceId, request, this.clock.now());
+    const scope = await this.scopes.of(workspaceId, request, this.clock.now());
     return { scope, items: await this.queries.recent(scope, limit) };
   }
 }

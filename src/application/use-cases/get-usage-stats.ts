@@ -6,7 +6,7 @@ import type { Clock } from '../ports/clock.port';
 import { TOKENS } from '../ports/tokens';
 import type { ModelUsage, OperationUsage, UsageQueries, UsageScope, UsageTotals } from '../ports/usage-queries.port';
 import { shareBasis } from './share-basis';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 export const TOP_MODELS = 5;
 
@@ -29,11 +29,12 @@ export class GetUsageStats {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(workspaceId: string, request: UsageRequest): Promise<UsageStats> {
     const now = this.clock.now();
-    const scope = scopeOf(workspaceId, request, now);
+    const scope = await this.scopes.of(workspaceId, request, now);
     const windowStarts = {
       today: localPeriodStart('day', now, scope.window.timeZone),
       week: localPeriodStart('week', now, scope.window.timeZone),

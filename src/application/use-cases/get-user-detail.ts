@@ -11,7 +11,7 @@ import type {
   UsageTotals,
 } from '../ports/usage-queries.port';
 import { ACTIVE_WITHIN_MS } from './get-user-usage';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 export const RECENT_RECORDS = 50;
 
@@ -32,6 +32,7 @@ export class GetUserDetail {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
   ) {}
 
   async execute(
@@ -40,7 +41,7 @@ export class GetUserDetail {
     request: Omit<UsageRequest, 'userId' | 'granularity'>,
   ): Promise<UserDetail> {
     const now = this.clock.now();
-    const scope = scopeOf(workspaceId, { ...request, userId, granularity: 'day' }, now);
+    const scope = await this.scopes.of(workspaceId, { ...request, userId, granularity: 'day' }, now);
     const lastActiveAt = await this.queries.lastActiveAt(workspaceId, userId);
     if (!lastActiveAt) throw new NotFoundError(`no usage recorded for user ${JSON.stringify(userId)}`);
     const monthly = { ...scope, window: { ...scope.window, granularity: 'month' as const } };

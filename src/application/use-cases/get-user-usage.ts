@@ -3,7 +3,7 @@ import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import { TOKENS } from '../ports/tokens';
 import type { UsageQueries, UsageScope, UserListQuery, UserUsage } from '../ports/usage-queries.port';
-import { scopeOf, type UsageRequest } from './usage-scope';
+import { UsageScopes, type UsageRequest } from './usage-scope';
 
 /** A user is active when they used anything in the last 7 days. */
 export const ACTIVE_WITHIN_MS = 7 * 24 * 60 * 60 * 1000;
@@ -30,13 +30,14 @@ export class GetUserUsage {
   constructor(
     @inject(TOKENS.UsageQueries) private readonly queries: UsageQueries,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(UsageScopes) private readonly scopes: UsageScopes,
     @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
   ) {}
 
   async execute(workspaceId: string, request: UserListRequest): Promise<UserUsagePage> {
     const now = this.clock.now();
     const { search, sort, order, status, page, pageSize, ...usage } = request;
-    const scope = scopeOf(workspaceId, usage, now);
+    const scope = await this.scopes.of(workspaceId, usage, now);
     const activeSince = new Date(now.getTime() - ACTIVE_WITHIN_MS);
     await this.plans.ensureWorkspace(workspaceId);
     const result = await this.queries.users(scope, {

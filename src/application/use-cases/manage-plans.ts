@@ -7,6 +7,7 @@ import { isTimeZone } from '../../domain/usage-window';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import type { Settings } from '../ports/settings.port';
+import type { TimeZoneRules } from '../ports/time-zone-rules.port';
 import { TOKENS } from '../ports/tokens';
 
 /** Fields of a plan as an admin sends them; absent fields keep their value (or take the default). */
@@ -32,6 +33,7 @@ export class ManagePlans {
     @inject(TOKENS.PlanStore) private readonly plans: PlanStore,
     @inject(TOKENS.Settings) private readonly settings: Settings,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.TimeZoneRules) private readonly zones: TimeZoneRules,
   ) {}
 
   async list(workspaceId: string): Promise<Plan[]> {
@@ -97,7 +99,8 @@ export class ManagePlans {
   }
 
   async setTimeZone(workspaceId: string, zone: string): Promise<void> {
-    if (!isTimeZone(zone)) {
+    // a zone Intl knows and PostgreSQL does not (US/Pacific-New) is refused here, not by a 500
+    if (!(await this.zones.load(zone)) || !isTimeZone(zone)) {
       throw new ValidationError(`unknown time zone ${JSON.stringify(zone)}`, [
         { path: '/timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
       ]);

@@ -3,6 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PlanAssignment, PlanStore } from '../../application/ports/plan-store.port';
 import type { Settings } from '../../application/ports/settings.port';
+import type { TimeZoneRules } from '../../application/ports/time-zone-rules.port';
 import { TOKENS } from '../../application/ports/tokens';
 import { Decimal } from '../../domain/decimal';
 import { STARTER_PLANS, type Plan, type PlanDraft, type UserLimits } from '../../domain/plan';
@@ -113,6 +114,7 @@ export class PgPlanStore implements PlanStore {
   constructor(
     @inject(DataSource) private readonly db: DataSource,
     @inject(TOKENS.Settings) private readonly settings: Settings,
+    @inject(TOKENS.TimeZoneRules) private readonly zones: TimeZoneRules,
   ) {}
 
   async ensureWorkspace(workspaceId: string): Promise<void> {
@@ -142,7 +144,10 @@ export class PgPlanStore implements PlanStore {
     const [row] = (await this.db.query(`SELECT time_zone FROM workspaces WHERE workspace_id = $1`, [
       workspaceId,
     ])) as Array<{ time_zone: string }>;
-    return row?.time_zone ?? 'UTC';
+    const zone = row?.time_zone ?? 'UTC';
+    // its periods are computed here too (domain/plan.ts), by the database's rules
+    await this.zones.load(zone);
+    return zone;
   }
 
   async setTimeZone(workspaceId: string, zone: string, now: Date): Promise<void> {

@@ -41,7 +41,7 @@ export const usageExportRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
     },
     async (request, reply) => {
       const { format, ...query } = request.query;
-      const prepared = exportUsage.prepare(userOf(request).workspaceId, query, showCost);
+      const prepared = await exportUsage.prepare(userOf(request).workspaceId, query, showCost);
       // a client that leaves ends the query at once, also one still computing its first rows
       const leaving = new AbortController();
       reply.raw.on('close', () => {
