@@ -271,6 +271,27 @@ describe('reservations', () => {
   });
 });
 
+describe('reservations in cloud mode', () => {
+  it('refuses a cost estimate with 400 naming /estimatedCost, and reserves tokens without one', async () => {
+    const cloud = await createTestApp({ deploymentMode: 'cloud', clock, databaseUrl: t.databaseUrl });
+    try {
+      await planFor(['cloudy'], { monthlyTokenLimit: 1000 });
+      const body = { userId: 'cloudy', requestId: 'cloud-cost', estimatedTokens: 10 };
+      const refused = await reserve(cloud, { ...body, estimatedCost: '0.50' });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json()).toMatchObject({
+        code: 'validation_failed',
+        details: [{ path: '/estimatedCost', message: 'not accepted when DEPLOYMENT_MODE=cloud' }],
+      });
+      expect((await quota('cloudy')).tokens).toMatchObject({ reserved: 0 });
+      expect((await reserve(cloud, body)).statusCode).toBe(201);
+    } finally {
+      await cloud.app.close();
+      await cloud.db.destroy();
+    }
+  });
+});
+
 describe('quota periods', () => {
   it('counts usage in the calendar month of the workspace’s zone, as the Usage tab does, and resets on the 1st', async () => {
     const tz = await t.app.inject({

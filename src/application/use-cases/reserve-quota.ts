@@ -1,11 +1,13 @@
 import { inject, injectable } from 'tsyringe';
 import { Decimal } from '../../domain/decimal';
-import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError } from '../../domain/errors';
+import { showsCost } from '../../domain/deployment-mode';
+import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError, ValidationError } from '../../domain/errors';
 import { priceInForce } from '../../domain/model-price';
 import type { Principal } from '../../domain/principal';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
 import type { PriceCatalog } from '../ports/price-catalog.port';
+import type { Settings } from '../ports/settings.port';
 import type { Reservation, ReservationEnd, ReservationView, QuotaStore } from '../ports/quota-store.port';
 import { TOKENS } from '../ports/tokens';
 
@@ -43,11 +45,18 @@ export class ReserveQuota {
     @inject(TOKENS.QuotaStore) private readonly quotas: QuotaStore,
     @inject(TOKENS.PriceCatalog) private readonly catalog: PriceCatalog,
     @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Settings) private readonly settings: Settings,
   ) {}
 
   async reserve(principal: Principal, input: ReservationInput): Promise<Granted> {
     if (principal.kind === 'user' && principal.role !== 'admin' && input.userId !== principal.userId) {
       throw new ForbiddenError('a member may reserve only for themself');
+    }
+    // cost exists only where the deployment shows it: in cloud mode an estimate is not accepted either
+    if (input.estimatedCost !== undefined && !showsCost(this.settings.deploymentMode)) {
+      throw new ValidationError('cost estimates are not available in this deployment', [
+        { path: '/estimatedCost', message: 'not accepted when DEPLOYMENT_MODE=cloud' },
+      ]);
     }
     const workspaceId = principal.workspaceId;
     await this.plans.ensureWorkspace(workspaceId);

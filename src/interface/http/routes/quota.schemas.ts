@@ -62,7 +62,9 @@ export const ReservationBody = Type.Object(
     estimatedCost: Type.Optional(
       Type.String({
         pattern: '^\\d{1,9}(\\.\\d{1,12})?$',
-        description: 'USD; default: estimatedTokens at the model’s dearest rate, when provider and model are priced',
+        description:
+          'USD; default: estimatedTokens at the model’s dearest rate, when provider and model are priced. ' +
+          'Refused (400) when DEPLOYMENT_MODE=cloud',
         examples: ['0.04'],
       }),
     ),
