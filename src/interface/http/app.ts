@@ -11,7 +11,7 @@ import { registerErrorHandling } from './error-handler';
 import { registerJsonBodyParser } from './json-body';
 import { swaggerOptions } from './openapi';
 import { registerRateLimit, type RateLimitSettings } from './rate-limit';
-import { rejectUnstorableText } from './request-text-guard';
+import { rejectUnstorableBodyText, rejectUnstorableText } from './request-text-guard';
 import { apiKeyRoutes } from './routes/api-keys.route';
 import { ApiKey } from './routes/api-keys.schemas';
 import { healthRoutes } from './routes/health.route';
@@ -109,6 +109,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   closeConnectionsOnceIdle(app);
   registerJsonBodyParser(app);
   app.addHook('onRequest', rejectUnstorableText);
+  // every route's parsed body too, unless its config says it takes any text (acceptsAnyBodyText)
+  app.addHook('preValidation', rejectUnstorableBodyText);
   app.addHook('preParsing', decodeContentEncoding);
   await registerJwt(app, options.jwt);
   // before the routes: it limits the routes registered after it (health and the docs excepted)

@@ -133,6 +133,8 @@ export const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, op
         },
         // the body is the provider's: read as bytes and sent on, never validated here
         validatorCompiler: () => () => true,
+        // a prompt may hold any text; it is forwarded untouched
+        config: { acceptsAnyBodyText: true },
       },
       async (request, reply) => {
         const principal = request.principal!;

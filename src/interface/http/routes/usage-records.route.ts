@@ -19,6 +19,8 @@ export const usageRecordRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
     {
       onRequest: access(context, { apiKey: true }),
       bodyLimit: context.maxBatchRecords * BYTES_PER_RECORD,
+      // a record with NUL or a lone surrogate is refused alone by checkRecord; the rest are stored
+      config: { acceptsAnyBodyText: true },
       // The documented schema lists full records; at run time only the envelope is checked
       // here, so that one bad record is reported on its own instead of failing the batch.
       validatorCompiler: ({ httpPart }) =>
