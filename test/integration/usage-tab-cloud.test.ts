@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/test-app';
-import { adminOf, createDatasetApp, getOk, memberOf, type Headers } from '../support/usage-dataset';
+import { adminOf, createDatasetApp, get, getOk, memberOf, type Headers } from '../support/usage-dataset';
 
 /**
  * DEPLOYMENT_MODE=cloud: the shared dataset (test/support/usage-dataset.ts) seeded in a cloud
@@ -46,7 +46,7 @@ describe('cloud mode', () => {
         ['/v1/admin/usage/models', admin, { ...query, limit: 2 }],
         ['/v1/admin/usage/models', admin, { ...query, limit: 50 }],
         ['/v1/admin/usage/users', admin, query],
-        ['/v1/admin/usage/users', admin, { ...query, sort: 'cost', order: 'asc' }],
+        ['/v1/admin/usage/users', admin, { ...query, sort: 'requests', order: 'asc' }],
         ['/v1/admin/usage/users/alice', admin, query],
         ['/v1/admin/usage/users/eve', admin, query],
         ['/v1/admin/usage/activity', admin, { ...query, limit: 100 }],
@@ -119,6 +119,29 @@ describe('cloud mode', () => {
       limit: 3,
     });
     expect(models.others).toEqual({ models: 2, requests: 3, totalTokens: 4500, percentage: 17.44 });
+  });
+
+  it('does not sort the users table by the cost it hides: sort=cost is a 400, absent from the document', async () => {
+    // an answer ordered by cost would tell the ranking of the cost it leaves out; other sorts answer
+    for (const order of ['asc', 'desc']) {
+      const res = await get<{ code: string; details: Array<{ path: string }> }>(t, '/v1/admin/usage/users', admin, {
+        ...WIDE,
+        sort: 'cost',
+        order,
+      });
+      expect(res.status, order).toBe(400);
+      expect(res.body.details.map((d) => d.path)).toContain('/querystring/sort');
+    }
+    const byTokens = await getOk<{ items: Array<{ userId: string }> }>(t, '/v1/admin/usage/users', admin, {
+      ...WIDE,
+      sort: 'totalTokens',
+    });
+    expect(byTokens.items.map((u) => u.userId).slice(0, 3)).toEqual(['carol', 'alice', 'bob']);
+    const doc = await getOk<{
+      paths: Record<string, { get: { parameters: Array<{ name: string; schema: { enum?: string[] } }> } }>;
+    }>(t, '/openapi.json', undefined);
+    const sort = doc.paths['/v1/admin/usage/users']!.get.parameters.find((p) => p.name === 'sort');
+    expect(sort?.schema.enum).toEqual(['totalTokens', 'requests', 'lastActiveAt', 'userId', 'usagePercentage']);
   });
 
   it('tells the UI not to draw cost', async () => {

@@ -186,24 +186,32 @@ export const ModelDistributionResponse = Type.Object({
   unpricedRequests: Unpriced(),
 });
 
-export const UserListQuery = Type.Composite([
-  UsageQuery,
-  Type.Object({
-    search: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
-    ),
-    sort: WithDefault(
-      StringEnum(['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'], {
-        default: 'totalTokens',
-        description: 'usagePercentage: of the current quota period, unlimited users last',
-      }),
-    ),
-    order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
-    status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
-    page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
-    pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  }),
-]);
+const USER_SORTS = ['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'] as const;
+const COSTLESS_USER_SORTS = ['totalTokens', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'] as const;
+
+/**
+ * The users table's query. Where the deployment hides cost (cloud), cost is no sort field
+ * either: the order would tell the cost ranking the answer leaves out.
+ */
+export const userListQuery = (showCost: boolean) =>
+  Type.Composite([
+    UsageQuery,
+    Type.Object({
+      search: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
+      ),
+      sort: WithDefault(
+        StringEnum(showCost ? USER_SORTS : COSTLESS_USER_SORTS, {
+          default: 'totalTokens',
+          description: `usagePercentage: of the current quota period, unlimited users last${showCost ? '; cost: not accepted when DEPLOYMENT_MODE=cloud' : ''}`,
+        }),
+      ),
+      order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
+      status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
+      page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
+      pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    }),
+  ]);
 
 export const UserUsageItem = Type.Object(
   {
