@@ -18,7 +18,8 @@ import { adminOf, createDatasetApp, get, getOk, zeroBucket, type Headers } from 
  *   carol | c1 c2       | 2        | 11500  | 0.028+0.0006 = 0.0286          | 03-30 22:30             | active
  *   dave  | d1 d2       | 2        |  3000  | 0 (d1 unpriced, d2 priced 0)   | 03-20 13:00             | inactive
  *   eve   | e1          | 1        |  1000  | null (only unpriced)           | 03-31 11:00             | active
- * Ties (requests 2: bob carol dave; cost 0: dave eve) are broken by userId in the same direction.
+ * Ties (requests 2: bob carol dave) are broken by userId in the same direction; eve's unknown cost
+ * sorts last in both directions, after dave's 0.
  */
 let t: TestApp;
 let admin: Headers;
@@ -200,9 +201,9 @@ describe('GET /v1/admin/usage/users', () => {
       // requests 3 | 2 2 2 | 1
       ['requests', 'desc', ['alice', 'dave', 'carol', 'bob', 'eve']],
       ['requests', 'asc', ['eve', 'bob', 'carol', 'dave', 'alice']],
-      // cost 0.03225 | 0.0286 | 0.02525 | 0 (dave) 0 (eve, unpriced)
-      ['cost', 'desc', ['alice', 'carol', 'bob', 'eve', 'dave']],
-      ['cost', 'asc', ['dave', 'eve', 'bob', 'carol', 'alice']],
+      // cost 0.03225 | 0.0286 | 0.02525 | 0 (dave) | null (eve, unpriced: unknown, last either way)
+      ['cost', 'desc', ['alice', 'carol', 'bob', 'dave', 'eve']],
+      ['cost', 'asc', ['dave', 'bob', 'carol', 'alice', 'eve']],
       ['lastActiveAt', 'desc', ['alice', 'eve', 'carol', 'bob', 'dave']],
       ['lastActiveAt', 'asc', ['dave', 'bob', 'carol', 'eve', 'alice']],
       ['userId', 'asc', ['alice', 'bob', 'carol', 'dave', 'eve']],
@@ -215,6 +216,23 @@ describe('GET /v1/admin/usage/users', () => {
     }
     // the default order is desc
     expect(await ids({ sort: 'requests' })).toEqual(['alice', 'dave', 'carol', 'bob', 'eve']);
+    // the unknown cost is answered as null and stays last on every page
+    const byCost = await Promise.all(
+      [1, 2, 3].map(async (page) =>
+        (await list({ sort: 'cost', order: 'asc', pageSize: 2, page })).items.map((u) => [u.userId, u.cost]),
+      ),
+    );
+    expect(byCost).toEqual([
+      [
+        ['dave', '0'],
+        ['bob', '0.02525'],
+      ],
+      [
+        ['carol', '0.0286'],
+        ['alice', '0.03225'],
+      ],
+      [['eve', null]],
+    ]);
     // a tie across a page boundary stays stable: requests desc, 2 per page
     const paged = await Promise.all(
       [1, 2, 3].map(async (page) => (await list({ sort: 'requests', pageSize: 2, page })).items.map((u) => u.userId)),

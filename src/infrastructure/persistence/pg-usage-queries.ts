@@ -113,10 +113,13 @@ function toChartSums(row: ChartRow): ChartSums {
   };
 }
 
-/** Orders by the largest first, ties broken by name so pages are stable. */
+/**
+ * Orders by the largest first, ties broken by name so pages are stable. A cost is unknown
+ * (answered null, sorted last) where every call of the user is unpriced.
+ */
 const SORT_COLUMNS: Record<UserSort, string> = {
   totalTokens: 'total_tokens',
-  cost: 'cost::numeric',
+  cost: 'CASE WHEN unpriced_requests <> requests THEN cost END',
   requests: 'requests',
   lastActiveAt: 'last_active_at',
   userId: 'user_id',

@@ -203,7 +203,7 @@ export const userListQuery = (showCost: boolean) =>
       sort: WithDefault(
         StringEnum(showCost ? USER_SORTS : COSTLESS_USER_SORTS, {
           default: 'totalTokens',
-          description: `usagePercentage: of the current quota period, unlimited users last${showCost ? '; cost: not accepted when DEPLOYMENT_MODE=cloud' : ''}`,
+          description: `usagePercentage: of the current quota period, unlimited users last${showCost ? '; cost: an unknown cost (null) last, not accepted when DEPLOYMENT_MODE=cloud' : ''}`,
         }),
       ),
       order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
