@@ -88,3 +88,7 @@ export function quotaStatus(percentages: ReadonlyArray<number | null>, threshold
   if (thresholds.length > 0 && highest >= thresholds[0]!) return 'warning';
   return 'ok';
 }
+
+/** How long an unsettled reservation holds budget unless it says otherwise, and at the most. */
+export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
+export const MAX_RESERVATION_TTL_SECONDS = 3600;

@@ -3,6 +3,7 @@ import { Decimal } from '../../domain/decimal';
 import { showsCost } from '../../domain/deployment-mode';
 import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError, ValidationError } from '../../domain/errors';
 import { priceInForce } from '../../domain/model-price';
+import { DEFAULT_RESERVATION_TTL_SECONDS } from '../../domain/plan';
 import type { Principal } from '../../domain/principal';
 import type { Clock } from '../ports/clock.port';
 import type { PlanStore } from '../ports/plan-store.port';
@@ -11,15 +12,12 @@ import type { Settings } from '../ports/settings.port';
 import type { Reservation, ReservationEnd, ReservationView, QuotaStore } from '../ports/quota-store.port';
 import { TOKENS } from '../ports/tokens';
 
-export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
-
 /** How a reservation that no longer holds ended, as a retry of its request id is told. */
 const ENDED: Record<ReservationEnd, string> = {
   released: 'was released',
   expired: 'expired unsettled',
   settled: 'was settled by its usage record',
 };
-export const MAX_RESERVATION_TTL_SECONDS = 3600;
 
 export interface ReservationInput {
   userId: string;

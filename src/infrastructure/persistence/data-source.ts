@@ -12,6 +12,7 @@ import { QuotaUsageFillfactor1796520000000 } from '../../../migrations/179652000
 import { PerUserRollups1796530000000 } from '../../../migrations/1796530000000-per-user-rollups';
 import { QuotaReserveCachedPlan1796540000000 } from '../../../migrations/1796540000000-quota-reserve-cached-plan';
 import { QuotaReserveEndedRetry1796550000000 } from '../../../migrations/1796550000000-quota-reserve-ended-retry';
+import { PurgeIndexes1796560000000 } from '../../../migrations/1796560000000-purge-indexes';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   PerUserRollups1796530000000,
   QuotaReserveCachedPlan1796540000000,
   QuotaReserveEndedRetry1796550000000,
+  PurgeIndexes1796560000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { DEFAULT_RESERVATION_TTL_SECONDS, MAX_RESERVATION_TTL_SECONDS } from '../../../domain/plan';
 import { DecimalString, ErrorResponse, Nullable, StringEnum } from '../schemas/common';
 
 const Tokens = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
@@ -73,8 +74,8 @@ export const ReservationBody = Type.Object(
     ttlSeconds: Type.Optional(
       Type.Integer({
         minimum: 1,
-        maximum: 3600,
-        default: 600,
+        maximum: MAX_RESERVATION_TTL_SECONDS,
+        default: DEFAULT_RESERVATION_TTL_SECONDS,
         description: 'an unsettled reservation expires after this',
       }),
     ),
