@@ -21,6 +21,8 @@ beforeAll(async () => {
         'loopback.example.com': ['127.0.0.1'],
         'mixed.example.com': ['93.184.215.14', '10.1.2.3'],
         'v6-private.example.com': ['fd00::1'],
+        'nat64-local.example.com': ['64:ff9b:1::a9fe:a9fe'],
+        'translated.example.com': ['::ffff:0:7f00:1'],
       }),
     }),
   ]);
@@ -180,6 +182,25 @@ describe('webhook endpoints', () => {
     expect(none.json()).toEqual({ items: [] });
   });
 
+  it('get a webhook.test event also when the test is asked for without a body, as with {}', async () => {
+    const { webhook } = await created(acme, { url: 'https://example.com/c', events: ['webhook.test'] });
+    const res = await t.app.inject({ method: 'POST', url: `/v1/admin/webhooks/${webhook.id}/test`, headers: acme });
+    expect(res.statusCode, res.body).toBe(202);
+    const [event] = (await t.db.query(`SELECT payload FROM webhook_events WHERE id = $1`, [
+      (res.json() as { eventId: string }).eventId,
+    ])) as Array<{ payload: { data: object } }>;
+    expect(event?.payload.data).toEqual({ webhookId: webhook.id, requestedBy: 'acme-admin' });
+    // a body that is there is still checked
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: `/v1/admin/webhooks/${webhook.id}/test`,
+      headers: acme,
+      payload: { message: 1 },
+    });
+    expect(bad.statusCode, bad.body).toBe(400);
+    expect(bad.json()).toMatchObject({ details: [{ path: '/message' }] });
+  });
+
   it('are for admins: a member gets 403, an anonymous caller 401', async () => {
     const member = bearerFor('bob', 'acme', 'member');
     const { webhook } = await created(acme);
@@ -243,6 +264,15 @@ describe('webhook URLs in the cloud', () => {
     'https://[fd00::1]/hook',
     'https://[fe80::1]/hook',
     'https://[::ffff:127.0.0.1]/hook',
+    // IPv4-translated (::ffff:0:0:0/96): the IPv4 address it carries is checked
+    'https://[::ffff:0:7f00:1]/hook',
+    'https://[::ffff:0:10.0.0.1]/hook',
+    'https://[::ffff:0:a9fe:a9fe]/hook',
+    // local-use NAT64 (64:ff9b:1::/48): a network's own translator, never public
+    'https://[64:ff9b:1::a9fe:a9fe]/hook',
+    'https://[64:ff9b:1:ffff::5db8:d70e]/hook',
+    'https://nat64-local.example.com/hook',
+    'https://translated.example.com/hook',
     'https://169.254.169.254/latest/meta-data',
     'https://100.64.0.1/hook',
     'https://0.0.0.0/hook',
@@ -264,6 +294,9 @@ describe('webhook URLs in the cloud', () => {
       'https://93.184.215.14/hook',
       'https://hooks.example.com/tokentally',
       'https://[2606:4700::1111]/h',
+      // 93.184.215.14, IPv4-translated and through the well-known NAT64 prefix
+      'https://[::ffff:0:5db8:d70e]/h',
+      'https://[64:ff9b::5db8:d70e]/h',
     ]) {
       const res = await create(cloud, admin, { url, events: ['quota.threshold_crossed'] });
       expect(res.statusCode, `${url} ${res.body}`).toBe(201);

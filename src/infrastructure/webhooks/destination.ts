@@ -35,8 +35,11 @@ const NON_PUBLIC: ReadonlyArray<[network: string, prefix: number, family: 'ipv4'
   ['240.0.0.0', 4, 'ipv4', 'reserved'],
   ['::', 128, 'ipv6', 'unspecified'],
   ['::1', 128, 'ipv6', 'loopback'],
-  // IPv4-compatible (deprecated); the IPv4-mapped ::ffff:0:0/96 is checked as its IPv4 address
+  // IPv4-compatible (deprecated); IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96),
+  // NAT64 (64:ff9b::/96) and 6to4 are checked as the IPv4 address they carry (embeddedIpv4)
   ['::', 96, 'ipv6', 'IPv4-compatible'],
+  // local-use NAT64 (RFC 8215): a network's own translator, to wherever it reaches
+  ['64:ff9b:1::', 48, 'ipv6', 'local-use NAT64'],
   ['100::', 64, 'ipv6', 'discard'],
   ['2001:db8::', 32, 'ipv6', 'documentation'],
   ['fc00::', 7, 'ipv6', 'private (unique local)'],
@@ -77,11 +80,15 @@ function ipv6Bytes(address: string): number[] {
   return bytes;
 }
 
-/** The IPv4 address an IPv6 one carries: IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16). */
+/**
+ * The IPv4 address an IPv6 one carries: IPv4-mapped (::ffff:0:0/96), IPv4-translated
+ * (::ffff:0:0:0/96, RFC 2765), NAT64 (64:ff9b::/96) or 6to4 (2002::/16).
+ */
 function embeddedIpv4(address: string): string | null {
   const b = ipv6Bytes(address);
   const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return b.slice(12, 16).join('.');
+  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12)) return b.slice(12, 16).join('.');
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return b.slice(12, 16).join('.');
   if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6).join('.');
   return null;

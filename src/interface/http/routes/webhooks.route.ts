@@ -99,6 +99,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     '/v1/admin/webhooks/:webhookId/test',
     {
       onRequest: adminOnly,
+      // every field is optional: a request without a body (`curl -X POST`) is read as {}
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
       schema: {
         operationId: 'testWebhook',
         tags: ['webhooks'],

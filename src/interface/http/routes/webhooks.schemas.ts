@@ -79,7 +79,7 @@ export const TestWebhookBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'may be left out: no body is read as {}' },
 );
 
 export const QueuedTestEvent = Type.Object({
