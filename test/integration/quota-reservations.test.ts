@@ -435,6 +435,56 @@ describe('budget alerts', () => {
     ]);
   });
 
+  it('alerts a user moved onto a smaller plan past its thresholds with their next usage, once each, on any instance', async () => {
+    now = new Date('2026-11-10T12:00:00Z');
+    await planFor(['mover'], { monthlyTokenLimit: 100_000, alertThresholds: [50, 80, 100] });
+    await spend('mover', 8_500);
+    expect(await alerts('mover')).toEqual([]);
+    // 85 % of the new plan, though no batch will move the usage across 50 % or 80 % of it
+    await planFor(['mover'], { monthlyTokenLimit: 10_000, alertThresholds: [50, 80, 100] });
+    const second = await createTestApp({ clock, databaseUrl: t.databaseUrl });
+    try {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          ingest(i % 2 === 0 ? t : second, admin, [usageRecord({ userId: 'mover', inputTokens: 10, outputTokens: 0 })]),
+        ),
+      );
+    } finally {
+      await second.app.close();
+      await second.db.destroy();
+    }
+    const november = (thresholds: number[]) =>
+      thresholds.map((threshold) => ({ threshold, period: '2026-11-01T00:00:00.000Z' }));
+    expect(await alerts('mover')).toEqual(november([50, 80]));
+    await spend('mover', 100);
+    expect(await alerts('mover')).toEqual(november([50, 80]));
+    // its limit lowered below the usage: the 100 % alert with the next record
+    const plan = await t.app.inject({ method: 'GET', url: '/v1/admin/users/mover/quota', headers: admin });
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/plans/${plan.json().plan.id}`,
+      headers: admin,
+      payload: { monthlyTokenLimit: 8_000 },
+    });
+    expect(patched.statusCode, patched.body).toBe(200);
+    await spend('mover', 1);
+    expect(await alerts('mover')).toEqual(november([50, 80, 100]));
+  });
+
+  it('alerts a user whose limit is 0 with their first usage, at every threshold, once', async () => {
+    now = new Date('2026-11-10T12:00:00Z');
+    await planFor(['blocked'], { monthlyTokenLimit: 0 });
+    await spend('blocked', 50);
+    expect((await quota('blocked')).status).toBe('exceeded');
+    expect((await alerts('blocked')).map((a) => a.threshold)).toEqual([80, 100]);
+    await spend('blocked', 50);
+    expect((await alerts('blocked')).map((a) => a.threshold)).toEqual([80, 100]);
+    // no usage, no alert
+    await planFor(['idle-blocked'], { monthlyTokenLimit: 0 });
+    await spend('idle-blocked', 0);
+    expect(await alerts('idle-blocked')).toEqual([]);
+  });
+
   it('gives each of many users crossing at once in one batch their own events', async () => {
     now = new Date('2026-11-10T12:00:00Z');
     const users = Array.from({ length: 150 }, (_, i) => `crowd-${String(i).padStart(3, '0')}`);

@@ -24,6 +24,14 @@ export function crossesSql(before: string, after: string, limit: string): string
   return `(${limit} > 0 AND (${before}) * 100 < t.threshold * ${limit} AND (${after}) * 100 >= t.threshold * ${limit})`;
 }
 
+/**
+ * Whether a count `after` is at or past `t.threshold` percent of `limit`: never when unlimited
+ * (null) or nothing is used; any usage is past every threshold of a limit of 0.
+ */
+export function reachedSql(after: string, limit: string): string {
+  return `((${after}) > 0 AND (${after}) * 100 >= t.threshold * ${limit})`;
+}
+
 /** The text key of one crossing: its workspace, user, period and threshold. */
 const crossingKey = (alias: string) =>
   `jsonb_build_array(${alias}.workspace_id, ${alias}.user_id, ${alias}.period_start, ${alias}.threshold)::text`;

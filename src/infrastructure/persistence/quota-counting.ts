@@ -1,13 +1,14 @@
-import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql';
+import { planThresholdsSql, quotaAlertCtes, reachedSql } from './quota-alert-sql';
 
 /**
  * CTEs that ingest adds after storing a batch's new records (`stored`: request_id, user_id,
  * occurred_at, total_tokens, cost), in the same statement and so the same transaction:
  * - each user's usage in their quota period (the calendar month of the workspace's zone);
  * - the reservations those records settle, which stop holding budget;
- * - one `quota.threshold_crossed` event per user, period and alert threshold crossed, also when
- *   one batch passes several at once, and its deliveries: the outbox the webhook worker sends
- *   from. `quota_alerts`' key makes each crossing happen once, whatever instance sees it.
+ * - one `quota.threshold_crossed` event per user, period and alert threshold their usage is at or
+ *   past and that was not alerted yet, also when one batch passes several at once, and its
+ *   deliveries: the outbox the webhook worker sends from. `quota_alerts`' key makes each crossing
+ *   happen once, whatever instance sees it.
  * Counts are added in (user, period) order and reservations settled in id order (as a release of
  * several locks them), so concurrent statements lock rows in one order.
  */
@@ -64,13 +65,24 @@ quota_settled AS (
   WHERE x.status = 'active' AND r.workspace_id = ${workspace} AND r.id = x.id
   RETURNING r.id
 ),
+-- Every threshold the user's usage is at or past after this batch and not alerted yet in the
+-- period, not only those this batch moved it across: a user moved onto a smaller plan (or whose
+-- limit was lowered) past a threshold is alerted with their next usage. A threshold not reached
+-- costs nothing; one reached costs one probe of quota_alerts' primary key per batch (alerted
+-- already: nothing more). OFFSET 0 keeps that probe a subplan run for the reached rows only:
+-- pulled up into an anti join, the plan after an ANALYZE merged with the workspace's alerts in
+-- key order (reading up to all of them, every batch), and a hashed subplan would read them all.
 quota_crossed AS (
   SELECT ${workspace}::text AS workspace_id, c.user_id, c.period_start, t.threshold, p.id AS plan_id,
          p.name AS plan_name, lim.token_limit, lim.cost_limit, c.tokens, c.cost, zone.name AS time_zone
-  FROM quota_counted c JOIN quota_added a USING (user_id, period_start) CROSS JOIN zone
+  FROM quota_counted c CROSS JOIN zone
   ${planThresholdsSql(workspace, 'c.user_id')}
-  WHERE ${crossesSql('c.tokens - a.tokens', 'c.tokens', 'lim.token_limit')}
-     OR ${crossesSql('c.cost - a.cost', 'c.cost', 'lim.cost_limit')}
+  WHERE (${reachedSql('c.tokens', 'lim.token_limit')} OR ${reachedSql('c.cost', 'lim.cost_limit')})
+    AND NOT EXISTS (
+      SELECT 1 FROM quota_alerts qa
+      WHERE qa.workspace_id = ${workspace} AND qa.user_id = c.user_id AND qa.period_start = c.period_start
+        AND qa.threshold = t.threshold
+      OFFSET 0)
 ),
 ${quotaAlertCtes('quota_crossed', showsCost)}`;
 }
