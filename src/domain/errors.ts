@@ -66,6 +66,8 @@ export class LimitReachedError extends DomainError {
     message: string,
     readonly retryAfterSeconds: number,
     readonly resetsAt?: Date,
+    /** tokens the user had left under a token limit when refused; absent without one */
+    readonly tokensLeft?: number,
   ) {
     super(code, message);
   }

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LIMITS_TTL_MS, MeterProxiedCall } from '../../src/application/use-cases/meter-proxied-call';
+import { LIMITS_TTL_MS, MeterProxiedCall, type CallEstimate } from '../../src/application/use-cases/meter-proxied-call';
 import type { Principal } from '../../src/domain/principal';
-import { planFor } from '../support/quotas';
+import { planFor, quotaOf } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -23,7 +23,7 @@ describe('the proxy’s view of a user’s plan', () => {
         userId,
         provider: 'openai',
         model: 'gpt-4o',
-        estimateTokens: () => 10,
+        estimate: () => ({ promptTokens: 10, outputTokens: 0, outputStated: true }),
         proxyRequestId: `proxy-${randomUUID()}`,
       })
     ).reservationId;
@@ -49,18 +49,18 @@ describe('the proxy’s view of a user’s plan', () => {
   });
 
   it('counts the prompt only when a reservation is made (a long prompt takes milliseconds)', async () => {
-    const plan = (userId: string, estimateTokens: () => number) => ({
+    const plan = (userId: string, estimate: () => CallEstimate) => ({
       userId,
       provider: 'openai',
       model: 'gpt-4o',
-      estimateTokens,
+      estimate,
       proxyRequestId: `proxy-${randomUUID()}`,
     });
-    const unlimited = vi.fn(() => 10);
+    const unlimited = vi.fn(() => ({ promptTokens: 10, outputTokens: 0, outputStated: true }));
     expect((await meter.admit(principal, plan('free-rider', unlimited))).reservationId).toBeNull();
     expect(unlimited).not.toHaveBeenCalled();
     await planFor(t, admin, ['counted'], { monthlyTokenLimit: 1_000, limitType: 'hard' });
-    const limited = vi.fn(() => 10);
+    const limited = vi.fn(() => ({ promptTokens: 10, outputTokens: 0, outputStated: true }));
     expect((await meter.admit(principal, plan('counted', limited))).reservationId).toEqual(expect.any(String));
     expect(limited).toHaveBeenCalledTimes(1);
   });
@@ -70,5 +70,30 @@ describe('the proxy’s view of a user’s plan', () => {
     await planFor(t, admin, ['sparse'], { monthlyTokenLimit: 1_000, limitType: 'hard' });
     clock.at += LIMITS_TTL_MS + 1;
     expect(await admit('sparse')).toEqual(expect.any(String));
+  });
+
+  it('holds what is left for a call that names no maximum output, where the default guess does not fit', async () => {
+    await planFor(t, admin, ['open-ended', 'bounded', 'long-prompt'], { monthlyTokenLimit: 10_000, limitType: 'hard' });
+    const call = (userId: string, estimate: CallEstimate) =>
+      meter.admit(principal, {
+        userId,
+        provider: 'openai',
+        model: 'gpt-4o',
+        estimate: () => estimate,
+        proxyRequestId: `proxy-${randomUUID()}`,
+      });
+    // 100 prompt tokens and the default 16,384 of output: over the 10,000 the user has
+    const guessed = { promptTokens: 100, outputTokens: 16_384, outputStated: false };
+    expect((await call('open-ended', guessed)).reservationId).toEqual(expect.any(String));
+    expect((await quotaOf(t, admin, 'open-ended')).tokens).toMatchObject({ used: 0, reserved: 10_000, remaining: 0 });
+    // while it holds everything, the user's next call does not fit
+    await expect(call('open-ended', guessed)).rejects.toMatchObject({ code: 'quota_exceeded' });
+    // a maximum the caller named is their own estimate: refused as it stands
+    await expect(call('bounded', { ...guessed, outputStated: true })).rejects.toMatchObject({ code: 'quota_exceeded' });
+    expect((await quotaOf(t, admin, 'bounded')).tokens.reserved).toBe(0);
+    // and a prompt that does not fit is refused either way
+    await expect(call('long-prompt', { ...guessed, promptTokens: 10_001 })).rejects.toMatchObject({
+      code: 'quota_exceeded',
+    });
   });
 });

@@ -14,7 +14,13 @@ import type { Principal } from '../../src/domain/principal';
 const keyOf = (keyId: string): Principal => ({ kind: 'api-key', workspaceId: 'ws', keyId });
 
 const call = (userId: string): AdmittedCall => ({
-  plan: { userId, provider: 'openai', model: 'gpt-4o', estimateTokens: () => 10, proxyRequestId: `proxy-${userId}` },
+  plan: {
+    userId,
+    provider: 'openai',
+    model: 'gpt-4o',
+    estimate: () => ({ promptTokens: 10, outputTokens: 0, outputStated: true }),
+    proxyRequestId: `proxy-${userId}`,
+  },
   reservationId: null,
   startedAt: new Date('2026-12-01T10:00:00Z'),
 });

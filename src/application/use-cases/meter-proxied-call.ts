@@ -1,5 +1,5 @@
 import { inject, injectable } from 'tsyringe';
-import { DatabaseUnavailableError } from '../../domain/errors';
+import { DatabaseUnavailableError, LimitReachedError } from '../../domain/errors';
 import type { Principal } from '../../domain/principal';
 import type { TokenUsage } from '../../domain/token-usage';
 import type { TokenSource } from '../../domain/usage-record';
@@ -16,12 +16,19 @@ export interface ProxiedCallPlan {
   /** the model the request names */
   model: string;
   /**
-   * The prompt's tokens by tokenizer plus the requested maximum output. Called only when a
+   * The prompt's tokens by tokenizer and the requested maximum output. Called only when a
    * reservation is made: counting a long prompt takes milliseconds before the first byte.
    */
-  estimateTokens(): number | Promise<number>;
+  estimate(): CallEstimate | Promise<CallEstimate>;
   /** a request id of the proxy's own, unique per call (the provider's id is known only afterwards) */
   proxyRequestId: string;
+}
+
+export interface CallEstimate {
+  promptTokens: number;
+  outputTokens: number;
+  /** false when the request names no maximum output and outputTokens is a default guess */
+  outputStated: boolean;
 }
 
 /** A call let through: the plan, and the reservation holding its estimate (null when there was none to make). */
@@ -75,13 +82,26 @@ export class MeterProxiedCall {
     if (await this.unlimited(principal.workspaceId, plan.userId)) {
       return { plan, reservationId: null, startedAt: this.clock.now() };
     }
-    const granted = await this.quota.reserve(principal, {
-      userId: plan.userId,
-      requestId: plan.proxyRequestId,
-      estimatedTokens: await plan.estimateTokens(),
-      provider: plan.provider,
-      model: plan.model,
-    });
+    const estimate = await plan.estimate();
+    const reserve = (estimatedTokens: number) =>
+      this.quota.reserve(principal, {
+        userId: plan.userId,
+        requestId: plan.proxyRequestId,
+        estimatedTokens,
+        provider: plan.provider,
+        model: plan.model,
+      });
+    let granted;
+    try {
+      granted = await reserve(estimate.promptTokens + estimate.outputTokens);
+    } catch (error) {
+      // a default guess at the output (no maximum named) that does not fit, where the prompt
+      // does: the call may go on holding all the user has left (a refusal stores nothing, so
+      // the same request id is free). A stated maximum is the caller's own estimate and stands.
+      const left = error instanceof LimitReachedError && error.code === 'quota_exceeded' ? error.tokensLeft : undefined;
+      if (estimate.outputStated || left === undefined || left <= estimate.promptTokens) throw error;
+      granted = await reserve(left);
+    }
     return { plan, reservationId: granted.reservation.id, startedAt: this.clock.now() };
   }
 

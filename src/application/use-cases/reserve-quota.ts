@@ -86,12 +86,15 @@ export class ReserveQuota {
           [{ path: '/requestId', message: `its reservation ${ENDED[outcome.how]}` }],
         );
       case 'quota_exceeded': {
-        const { resetsAt } = outcome;
+        const { resetsAt, view } = outcome;
         throw new LimitReachedError(
           'quota_exceeded',
           `the reservation would exceed ${input.userId}'s monthly limit; the period resets at ${resetsAt.toISOString()}`,
           Math.max(1, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000)),
           resetsAt,
+          view.tokenLimit === null
+            ? undefined
+            : Math.max(0, view.tokenLimit - view.usage.usedTokens - view.usage.reservedTokens),
         );
       }
       case 'rate_limited':

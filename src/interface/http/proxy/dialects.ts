@@ -10,7 +10,11 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 const count = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 
-/** Output a reservation holds when the request names no maximum (as LiteLLM does). */
+/**
+ * Output a reservation holds when the request names no maximum (as LiteLLM does); where that
+ * does not fit the user's budget but the prompt does, what is left is held instead
+ * (meter-proxied-call.ts).
+ */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 16_384;
 
 /** What the proxy reads from a request body before forwarding it. */
@@ -23,6 +27,8 @@ export interface RequestFacts {
   promptText: string;
   /** the most output the call may produce, over all its choices */
   maxOutputTokens: number;
+  /** false when the request names no maximum and maxOutputTokens is the default guess */
+  outputStated: boolean;
 }
 
 /** What a call said about itself: from a JSON body, or a stream's events so far. */
@@ -99,13 +105,14 @@ const openaiChat: Dialect = {
   provider: 'openai',
   operation: 'chat',
   inspect(body) {
-    const max = count(body.max_completion_tokens) ?? count(body.max_tokens) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+    const max = count(body.max_completion_tokens) ?? count(body.max_tokens);
     return {
       model: text(body.model),
       user: text(body.user),
       stream: body.stream === true,
       promptText: strings([body.messages, body.tools, body.functions]).join('\n'),
-      maxOutputTokens: max * choices(body),
+      maxOutputTokens: (max ?? DEFAULT_MAX_OUTPUT_TOKENS) * choices(body),
+      outputStated: max !== undefined,
     };
   },
   prepare(body) {
@@ -161,6 +168,7 @@ const openaiResponses: Dialect = {
       stream: body.stream === true,
       promptText: strings([body.instructions, body.input, body.tools]).join('\n'),
       maxOutputTokens: count(body.max_output_tokens) ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      outputStated: count(body.max_output_tokens) !== undefined,
     };
   },
   prepare: () => null,
@@ -204,6 +212,7 @@ const openaiEmbeddings: Dialect = {
       stream: false,
       promptText: strings(body.input).join('\n'),
       maxOutputTokens: 0,
+      outputStated: true,
     };
   },
   prepare: () => null,
@@ -226,6 +235,7 @@ const anthropicMessages: Dialect = {
       stream: body.stream === true,
       promptText: strings([body.system, body.messages, body.tools]).join('\n'),
       maxOutputTokens: count(body.max_tokens) ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      outputStated: count(body.max_tokens) !== undefined,
     };
   },
   prepare: () => null,

@@ -197,7 +197,11 @@ async function proxyCall(call: ProxyCall): Promise<void> {
     userId,
     provider: dialect.provider,
     model: facts.model,
-    estimateTokens: async () => (await countPrompt()) + facts.maxOutputTokens,
+    estimate: async () => ({
+      promptTokens: await countPrompt(),
+      outputTokens: facts.maxOutputTokens,
+      outputStated: facts.outputStated,
+    }),
     proxyRequestId: `proxy-${randomUUID()}`,
   });
 
