@@ -1,5 +1,6 @@
 import { errorCodes, type FastifyInstance } from 'fastify';
 import { ValidationError } from '../../domain/errors';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth';
 import { exactMoneyNumbers } from './json-money';
 
 /**
@@ -48,12 +49,22 @@ export function parseJsonBody(text: string): unknown {
     invalid.message = `the body is not valid JSON: ${(error as Error).message}`;
     throw invalid;
   }
+  refuseDeepNesting(text);
   if (!MAYBE_FORBIDDEN.test(text)) return body;
   const details = [...forbiddenKeys(body, '')];
   if (details.length > 0) {
     throw new ValidationError(`${details.map((d) => d.path).join(', ')}: prototype keys are not accepted`, details);
   }
   return body;
+}
+
+/** A body nested deeper than MAX_JSON_DEPTH is a 400 before anything walks it (json-depth.ts). */
+export function refuseDeepNesting(text: string): void {
+  if (nestsDeeperThan(text)) {
+    throw new ValidationError(`the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`, [
+      { path: '/', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import type { ProxyConfig } from '../../../infrastructure/config';
 import { countTokens } from '../../../infrastructure/tokenizer';
 import { databaseUnavailable } from '../../../infrastructure/persistence/database-unavailable';
 import { toErrorBody } from '../error-handler';
+import { refuseDeepNesting } from '../json-body';
 import { PROXY_ROUTES, type Dialect, type RequestFacts } from '../proxy/dialects';
 import { forward, forwardedHeaders, type ForwardResult } from '../proxy/forward';
 import { providerError } from '../proxy/provider-errors';
@@ -226,12 +227,14 @@ async function proxyCall(call: ProxyCall): Promise<void> {
 }
 
 function parseBody(raw: Buffer): Record<string, unknown> {
+  const text = raw.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new ValidationError('the body must be a JSON object', [{ path: '/', message: 'is not JSON' }]);
   }
+  refuseDeepNesting(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ValidationError('the body must be a JSON object', [{ path: '/', message: 'must be an object' }]);
   }
