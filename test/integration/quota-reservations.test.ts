@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, usageRecord } from '../support/records';
-import { planFor as planForUsers, quotaOf, reserve as reserveFor } from '../support/quotas';
+import { planFor as planForUsers, quotaOf, reserve as reserveFor, setWorkspaceZone } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -294,13 +294,7 @@ describe('reservations in cloud mode', () => {
 
 describe('quota periods', () => {
   it('counts usage in the calendar month of the workspace’s zone, as the Usage tab does, and resets on the 1st', async () => {
-    const tz = await t.app.inject({
-      method: 'PUT',
-      url: '/v1/admin/workspace',
-      headers: admin,
-      payload: { timeZone: 'Europe/Berlin' },
-    });
-    expect(tz.statusCode, tz.body).toBe(200);
+    await setWorkspaceZone(t, admin, 'Europe/Berlin');
     await planFor(['berliner'], { monthlyTokenLimit: 10_000 });
     now = new Date('2026-11-30T22:30:00Z'); // 23:30 on 30 November in Berlin
     await spend('berliner', 700);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planFor, quotaOf } from '../support/quotas';
+import { planFor, quotaOf, setWorkspaceZone } from '../support/quotas';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -46,13 +46,7 @@ describe('a zone change in the last hour of the month', () => {
     // in UTC both are November's
     expect((await quotaOf(t, admin, 'late')).tokens.used).toBe(800);
 
-    const zone = await t.app.inject({
-      method: 'PUT',
-      url: '/v1/admin/workspace',
-      headers: admin,
-      payload: { timeZone: 'Europe/Berlin' },
-    });
-    expect(zone.statusCode, zone.body).toBe(200);
+    await setWorkspaceZone(t, admin, 'Europe/Berlin');
     const november = await quotaOf(t, admin, 'late');
     expect(november.periodStart).toBe('2026-10-31T23:00:00.000Z');
     expect(november.tokens.used).toBe(700);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleQuotaDeltas } from '../../src/infrastructure/persistence/pg-repricing';
 import { addModel, addPrice } from '../support/pricing';
-import { planFor, quotaOf } from '../support/quotas';
+import { planFor, quotaOf, setWorkspaceZone } from '../support/quotas';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -74,13 +74,7 @@ const deliveries = async () =>
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => new Date('2026-12-05T12:00:00Z') } });
   admin = bearer(t.token('root', { role: 'admin' }));
-  const zone = await t.app.inject({
-    method: 'PUT',
-    url: '/v1/admin/workspace',
-    headers: admin,
-    payload: { timeZone: 'Europe/Berlin' },
-  });
-  expect(zone.statusCode, zone.body).toBe(200);
+  await setWorkspaceZone(t, admin, 'Europe/Berlin');
   // an endpoint subscribed to budget alerts (no worker runs here: its deliveries stay pending)
   const [endpoint] = (await t.db.query(
     `INSERT INTO webhook_endpoints (workspace_id, id, url, events, secret)

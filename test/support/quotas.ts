@@ -49,3 +49,9 @@ export async function quotaOf(t: Pick<TestApp, 'app'>, headers: Record<string, s
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }
+
+/** PUT /v1/admin/workspace with the zone of the quota periods, asserted 200. */
+export async function setWorkspaceZone(t: Pick<TestApp, 'app'>, headers: Record<string, string>, timeZone: string) {
+  const res = await t.app.inject({ method: 'PUT', url: '/v1/admin/workspace', headers, payload: { timeZone } });
+  expect(res.statusCode, res.body).toBe(200);
+}
