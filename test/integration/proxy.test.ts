@@ -164,6 +164,30 @@ describe('the OpenAI- and Anthropic-compatible proxy', () => {
     expect(tokens(await recordOf('request_id', last.id))).toMatchObject({ input: 12, output: 7 });
   });
 
+  it('sends an amended stream body on with every byte the client wrote, an integer past 2^53 included', async () => {
+    const call = async (body: string) => {
+      const res = await fetch(`${base}/proxy/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${PROVIDER_KEY}`,
+          'content-type': 'application/json',
+          'x-tokentally-key': key,
+        },
+        body,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      return fake.received.at(-1)!.text;
+    };
+    const sent = ` {"model":"gpt-4o", "seed":9007199254740993,\n "user":"ida","messages":[{"role":"user","content":"x"}],"stream":true}`;
+    expect(await call(sent)).toBe(` {"stream_options":{"include_usage":true},${sent.slice(2)}`);
+    // stream_options of its own: written anew with include_usage set, its other fields kept
+    const own = await call(
+      '{"model":"gpt-4o","user":"ida","messages":[],"stream":true,"stream_options":{"include_usage":false,"x":1}}',
+    );
+    expect(JSON.parse(own).stream_options).toEqual({ include_usage: true, x: 1 });
+  });
+
   it('records Responses API calls, streamed (usage from response.completed) and not', async () => {
     const response = await openai().responses.create({ model: 'gpt-4.1', input: 'Hi', max_output_tokens: 64 });
     expect(response.output_text).toBe('Responses API says hi.');

@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
  */
 export interface FakeUpstream {
   url: string;
-  /** every request received: path, headers and parsed body */
-  received: Array<{ path: string; headers: IncomingHttpHeaders; body: Record<string, unknown> }>;
+  /** every request received: path, headers, parsed body and the body's text as it came */
+  received: Array<{ path: string; headers: IncomingHttpHeaders; body: Record<string, unknown>; text: string }>;
   /** streams whose client (the proxy) went away before the end */
   aborted: number;
   openGate(): void;
@@ -82,9 +82,10 @@ export async function startFakeUpstream(options: { remember?: boolean } = {}): P
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = JSON.parse(text || '{}') as Record<string, unknown>;
       const path = req.url ?? '';
-      if (remember) received.push({ path, headers: req.headers, body });
+      if (remember) received.push({ path, headers: req.headers, body, text });
       const scenario = String(req.headers['x-fake'] ?? '');
       res.on('close', () => {
         if (!res.writableFinished) fake.aborted += 1;

@@ -59,7 +59,8 @@ export interface Dialect {
    * The body to forward when it must differ from the client's: a streamed chat call is asked
    * for its usage chunk. `stripUsage`: the client did not ask for it, so it is kept from them.
    */
-  prepare(body: Json): { body: Json; stripUsage: boolean } | null;
+  /** The body to send instead of `raw`, when the proxy must amend it; null: `raw` as it came. */
+  prepare(body: Json, raw: Buffer): { body: Buffer; stripUsage: boolean } | null;
   fromJson(body: unknown): CallReading;
   watch(stripUsage: boolean): StreamWatcher;
 }
@@ -77,6 +78,21 @@ function strings(value: unknown, into: string[] = []): string[] {
     }
   }
   return into;
+}
+
+/**
+ * The body with `stream_options` set. Without one in it, the member is written in front of
+ * the others and every byte the client sent goes on as it came (re-serialising would round an
+ * integer past 2^53, such as a `seed`, through a double); with one, the body is written anew.
+ */
+function withStreamOptions(body: Json, raw: Buffer, options: Json): Buffer {
+  const member = `"stream_options":${JSON.stringify(options)}`;
+  if (Object.hasOwn(body, 'stream_options')) return Buffer.from(JSON.stringify({ ...body, stream_options: options }));
+  const text = raw.toString('utf8');
+  // a JSON object: whitespace, then its opening brace
+  const open = text.indexOf('{');
+  const empty = /^\s*}/.test(text.slice(open + 1));
+  return Buffer.from(`${text.slice(0, open + 1)}${member}${empty ? '' : ','}${text.slice(open + 1)}`);
 }
 
 function tokensOf(format: ProviderUsageFormat, usage: unknown): TokenUsage | undefined {
@@ -115,11 +131,11 @@ const openaiChat: Dialect = {
       outputStated: max !== undefined,
     };
   },
-  prepare(body) {
+  prepare(body, raw) {
     if (body.stream !== true) return null;
     const options = isObject(body.stream_options) ? body.stream_options : {};
     if (options.include_usage === true) return null;
-    return { body: { ...body, stream_options: { ...options, include_usage: true } }, stripUsage: true };
+    return { body: withStreamOptions(body, raw, { ...options, include_usage: true }), stripUsage: true };
   },
   fromJson(body) {
     if (!isObject(body)) return {};

@@ -189,7 +189,7 @@ async function proxyCall(call: ProxyCall): Promise<void> {
     throw new ValidationError('the request names no model', [{ path: '/model', message: 'is required' }]);
   }
   const userId = userOf(request, facts);
-  const prepared = dialect.prepare(body);
+  const prepared = dialect.prepare(body, raw);
   // counted only when needed: for a reservation, or for a call whose usage never came
   let promptTokens: Promise<number> | undefined;
   const countPrompt = (): Promise<number> => (promptTokens ??= countTokens(facts.promptText));
@@ -211,7 +211,7 @@ async function proxyCall(call: ProxyCall): Promise<void> {
   const result = await forward({
     url: call.url,
     headers: forwardedHeaders(request.headers),
-    body: prepared ? Buffer.from(JSON.stringify(prepared.body)) : raw,
+    body: prepared ? prepared.body : raw,
     dialect,
     stripUsage: prepared?.stripUsage ?? false,
     raw: reply.raw,
