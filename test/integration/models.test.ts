@@ -185,6 +185,11 @@ describe('POST /v1/admin/models', () => {
     const cases: Array<[unknown, string]> = [
       [{ provider: 'acmeai', model: 'no-price' }, '/price'],
       [{ ...TALLY, model: 'bad-date', price: { ...TALLY.price, effectiveFrom: 'yesterday' } }, '/price/effectiveFrom'],
+      // well-formed (RFC 3339 allows a leap second) but no instant a Date can hold: was a 500
+      [
+        { ...TALLY, model: 'leap-second', price: { ...TALLY.price, effectiveFrom: '2026-06-30T23:59:60Z' } },
+        '/price/effectiveFrom',
+      ],
       [{ ...TALLY, model: 'bad-kind', kind: 'image' }, '/kind'],
       [{ ...TALLY, model: 'extra', color: 'blue' }, '/color'],
       [{ ...TALLY, model: 'extra-price', price: { ...TALLY.price, perRequest: '1' } }, '/price/perRequest'],

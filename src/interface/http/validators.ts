@@ -1,10 +1,16 @@
 import { AjvCompiler } from '@fastify/ajv-compiler';
+import { parseDateTime } from './date-time';
 
 type ValidatorBuilder = ReturnType<typeof AjvCompiler>;
 type Validate = ReturnType<ReturnType<ValidatorBuilder>>;
 type AjvError = NonNullable<Validate['errors']>[number];
 
 const SHARED = { removeAdditional: false, useDefaults: true } as const;
+
+/** `date-time` as the routes read it: an instant with its offset that a Date can hold (date-time.ts). */
+const onCreate = (ajv: {
+  addFormat(name: string, format: { type: 'string'; validate: (v: string) => boolean }): unknown;
+}) => ajv.addFormat('date-time', { type: 'string', validate: (value) => parseDateTime(value) !== null });
 
 /** Ajv turns the text "Infinity" into a number that passes `integer` and `maximum`. */
 function unsafeNumbers(data: unknown): AjvError[] {
@@ -48,8 +54,8 @@ export function textCoercingValidators(): ValidatorBuilder {
   const exact = AjvCompiler();
   // the server's own `ajv` options are not used: these two are the whole configuration
   return (externalSchemas) => {
-    const forText = coercing(externalSchemas, { customOptions: { ...SHARED, coerceTypes: 'array' } });
-    const forBody = exact(externalSchemas, { customOptions: { ...SHARED, coerceTypes: false } });
+    const forText = coercing(externalSchemas, { customOptions: { ...SHARED, coerceTypes: 'array' }, onCreate });
+    const forBody = exact(externalSchemas, { customOptions: { ...SHARED, coerceTypes: false }, onCreate });
     return (route) => (route.httpPart === 'body' ? forBody(route) : withFiniteNumbers(forText(route) as Validate));
   };
 }

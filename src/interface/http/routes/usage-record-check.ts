@@ -5,15 +5,7 @@ import { TOKEN_SOURCES, type TokenSource, type UsageRecordDraft } from '../../..
 import { Decimal } from '../../../domain/decimal';
 import { missingIdentity, recordTokens, type RecordTokens } from './usage-record-tokens';
 import { METADATA_MAX_BYTES, TOKEN_ALIASES, UsageRecordInput } from './usage-records.schemas';
-
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** The instant an ISO 8601 date-time with offset names, or null when it is not one. */
-function parseDateTime(value: string): Date | null {
-  if (!ISO_DATE_TIME.test(value)) return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at;
-}
+import { parseDateTime } from '../date-time';
 
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => parseDateTime(value) !== null);
 
