@@ -100,6 +100,13 @@ finest AS (
 erased_quota_usage AS (DELETE FROM quota_usage WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
 erased_quota_reservations AS (DELETE FROM quota_reservations WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
 erased_quota_alerts AS (DELETE FROM quota_alerts WHERE workspace_id = $1 AND user_id = $2 RETURNING 1),
+-- and the budget alerts sent about them (their deliveries and attempts cascade): a pending one
+-- is not sent any more, a sent one no longer names the user
+erased_quota_events AS (
+  DELETE FROM webhook_events WHERE workspace_id = $1 AND type = 'quota.threshold_crossed'
+    AND payload -> 'data' ->> 'userId' = $2
+  RETURNING 1
+),
 ${USER_ROLLUPS.map(
   (r) => `erased_${r.table} AS (\n  DELETE FROM ${r.table} WHERE workspace_id = $1 AND user_id = $2\n  RETURNING 1\n),`,
 ).join('\n')}
