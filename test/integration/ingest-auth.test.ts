@@ -91,6 +91,10 @@ describe('401: no or bad credentials', () => {
     await expect401(bearer(signWith(TEST_JWT_SECRET, { role: 'admin' })), 'token has no valid "sub" claim');
     await expect401(bearer(signWith(TEST_JWT_SECRET, { ...claims, sub: '' })), /"sub"/);
     await expect401(bearer(signWith(TEST_JWT_SECRET, { ...claims, sub: 42 })), /"sub"/);
+    // text no user id may hold: a NUL failed every statement (500), a lone surrogate was stored
+    // as U+FFFD and shared that user's records
+    await expect401(bearer(signWith(TEST_JWT_SECRET, { ...claims, sub: 'a\u0000b' })), /"sub"/);
+    await expect401(bearer(signWith(TEST_JWT_SECRET, { ...claims, sub: 'carol\ud800' })), /"sub"/);
   });
 
   it('with a role that is neither admin nor member', async () => {

@@ -76,6 +76,11 @@ describe('rate limit per API key and per user', () => {
     expectLimited(await config(t, alice), 60);
     // the same user id in another workspace is another caller
     expect((await config(t, t.token('alice', { workspaceId: 'acme' }))).statusCode).toBe(200);
+    // and so is a user whose workspace and id joined with ':' read like another's
+    for (let i = 0; i < MAX; i++) {
+      expect((await config(t, t.token('eu:bob', { workspaceId: 'acme' }))).statusCode).toBe(200);
+    }
+    expect((await config(t, t.token('bob', { workspaceId: 'acme:eu' }))).statusCode).toBe(200);
     expect((await config(t, t.token('bob'))).statusCode).toBe(200);
     expect((await ingest(t, first)).statusCode).toBe(429);
   });
@@ -172,7 +177,7 @@ describe('rateLimitKey', () => {
   it('keys API keys by key id, users by workspace and user id, anonymous callers by address', () => {
     expect(rateLimitKey(request({ kind: 'api-key', keyId: 'k1', workspaceId: 'default' }))).toBe('key:k1');
     expect(rateLimitKey(request({ kind: 'user', userId: 'alice', role: 'member', workspaceId: 'acme' }))).toBe(
-      'user:acme:alice',
+      'user:["acme","alice"]',
     );
     expect(rateLimitKey(request(undefined))).toBe('ip:203.0.113.7');
     // one IPv6 client is its /64, as the plugin's own default key does

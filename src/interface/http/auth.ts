@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import type { ManageApiKeys } from '../../application/use-cases/manage-api-keys';
 import { ForbiddenError, UnauthorizedError } from '../../domain/errors';
 import type { Principal, Role } from '../../domain/principal';
+import { holdsUnstorableText } from './request-text-guard';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,6 +42,11 @@ export function principalFromClaims(claims: Record<string, unknown>): Principal 
   const { sub, role = 'member', workspaceId = 'default' } = claims;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
     throw new UnauthorizedError('token has no valid "sub" claim');
+  }
+  // a user id no database column holds: stored, a lone surrogate would become U+FFFD and two
+  // users one, and a NUL failed every statement (a 500)
+  if (holdsUnstorableText(sub)) {
+    throw new UnauthorizedError('token "sub" claim holds a NUL or an unpaired surrogate character');
   }
   if (role !== 'admin' && role !== 'member') throw new UnauthorizedError('token "role" must be admin or member');
   if (typeof workspaceId !== 'string' || !WORKSPACE_ID_PATTERN.test(workspaceId)) {

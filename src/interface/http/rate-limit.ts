@@ -25,7 +25,8 @@ function isUnlimited(request: FastifyRequest): boolean {
 export function rateLimitKey(request: FastifyRequest): string {
   const principal = request.principal;
   if (principal?.kind === 'api-key') return `key:${principal.keyId}`;
-  if (principal?.kind === 'user') return `user:${principal.workspaceId}:${principal.userId}`;
+  // as JSON: a workspace id may hold ':' and a user id anything, so joined they could collide
+  if (principal?.kind === 'user') return `user:${JSON.stringify([principal.workspaceId, principal.userId])}`;
   return `ip:${normalizeIP(request.ip)}`;
 }
 

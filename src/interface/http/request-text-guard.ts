@@ -15,6 +15,9 @@ declare module 'fastify' {
 /** NUL, or half of a surrogate pair: text no database column, log line or client can hold. */
 const UNSTORABLE = /[\0\p{Cs}]/u;
 
+/** Whether text holds a NUL or a lone surrogate (a token's claims are checked with it too). */
+export const holdsUnstorableText = (text: string): boolean => UNSTORABLE.test(text);
+
 type Part = 'querystring' | 'params' | 'headers';
 
 const MESSAGE = 'must not contain NUL or unpaired surrogate characters';
