@@ -43,6 +43,11 @@ export interface PriceCatalog {
    * added through this instance is seen at once). Never for recorded usage, which is exact.
    */
   recentSchedulesFor(workspaceId: string, ref: ModelRef): Promise<PriceVersion[][] | undefined>;
+  /**
+   * The (provider, model) entries `schedulesFor` looks a reported model up under, the most exact
+   * first (its name, the names stripped of snapshot suffixes, the catalog source's own match).
+   */
+  lookupNames(ref: ModelRef): ModelRef[];
   list(workspaceId: string, filter: ModelFilter): Promise<{ items: CatalogModel[]; total: number }>;
   create(workspaceId: string, model: NewModel): Promise<CatalogModel>;
   addPrice(workspaceId: string, modelId: string, price: PriceVersion): Promise<CatalogModel>;

@@ -3,7 +3,7 @@ import { effectiveRates } from '../../domain/cost';
 import { Decimal } from '../../domain/decimal';
 import { showsCost } from '../../domain/deployment-mode';
 import { NotFoundError, ValidationError } from '../../domain/errors';
-import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
+import { normalizeProvider } from '../../domain/model-name';
 import { priceSegments } from '../../domain/model-price';
 import type { Clock } from '../ports/clock.port';
 import { modelRefKey, type ModelRef, type PriceCatalog } from '../ports/price-catalog.port';
@@ -95,8 +95,10 @@ export class RepriceUsage {
     const from = new Date(to.getTime() - this.settings.rawRetentionDays * DAY_MS);
     const range: RepricingRange = { workspaceId, from, to };
     const provider = normalizeProvider(added.provider);
-    const refs = (await this.store.modelsSeen(range)).filter(
-      (ref) => normalizeProvider(ref.provider) === provider && modelLookupKeys(ref.model).includes(added.model),
+    const refs = (await this.store.modelsSeen(range)).filter((ref) =>
+      this.catalog
+        .lookupNames(ref)
+        .some((name) => normalizeProvider(name.provider) === provider && name.model === added.model),
     );
     const { models } = await this.store.reprice(range, await this.stretches(workspaceId, refs), null);
     return {

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
+import { normalizeProvider } from '../../domain/model-name';
 import { CatalogSourceEntity } from '../persistence/entities';
-import { BUILT_IN_WORKSPACE } from '../persistence/pg-price-catalog';
+import { BUILT_IN_WORKSPACE, catalogLookupNames } from '../persistence/pg-price-catalog';
 import { CATALOG_SOURCE, loadBundledCatalog } from './genai-prices-catalog';
 
 const SEED_LOCK_KEY = 727_412_003;
@@ -49,9 +49,10 @@ async function priceChanges(
   return changed.map((key) => {
     const [provider, model] = key.split('\u0000') as [string, string];
     const rawWindowRequests = seen
-      .filter(
-        (s) =>
-          normalizeProvider(s.provider) === normalizeProvider(provider) && modelLookupKeys(s.model).includes(model),
+      .filter((s) =>
+        catalogLookupNames(s).some(
+          (name) => normalizeProvider(name.provider) === normalizeProvider(provider) && name.model === model,
+        ),
       )
       .reduce((n, s) => n + Number(s.requests), 0);
     return { provider, model, rawWindowRequests };

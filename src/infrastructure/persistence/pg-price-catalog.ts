@@ -13,6 +13,7 @@ import { Decimal } from '../../domain/decimal';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
 import type { PriceVersion } from '../../domain/model-price';
+import { packageCatalogMatch } from '../catalog/genai-prices-match';
 import { ModelEntity, ModelPriceEntity } from './entities';
 import { sayingUnavailable } from './database-unavailable';
 
@@ -76,6 +77,20 @@ const MODEL_WITH_PRICES = `
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
+/**
+ * The catalog entries a reported model is looked up under, the most exact first: its own name and
+ * the names `modelLookupKeys` strips it to, under its provider and that provider's alias, then
+ * the entry the catalog source's own match logic picks for it (`claude-sonnet-4-20250514` →
+ * anthropic `claude-sonnet-4-0`), if that is not among them already.
+ */
+export function catalogLookupNames(ref: ModelRef): ModelRef[] {
+  const providers = [...new Set([ref.provider, normalizeProvider(ref.provider)])];
+  const names = modelLookupKeys(ref.model).flatMap((model) => providers.map((provider) => ({ provider, model })));
+  const matched = packageCatalogMatch(ref.provider, ref.model);
+  if (matched && !names.some((n) => n.provider === matched.provider && n.model === matched.model)) names.push(matched);
+  return names;
+}
+
 /** How long `recentSchedulesFor` reuses a lookup: a price added on another instance is seen after at most this. */
 export const RECENT_PRICES_MS = 30_000;
 const MAX_RECENT_PRICES = 10_000;
@@ -109,20 +124,22 @@ export class PgPriceCatalog implements PriceCatalog {
     for (const key of this.recent.keys()) if (key.startsWith(prefix)) this.recent.delete(key);
   }
 
+  lookupNames(ref: ModelRef): ModelRef[] {
+    return catalogLookupNames(ref);
+  }
+
   async schedulesFor(workspaceId: string, refs: ReadonlyArray<ModelRef>): Promise<Map<string, PriceVersion[][]>> {
-    const unique = new Map<string, { providers: string[]; keys: string[] }>();
+    const unique = new Map<string, { pairs: ModelRef[] }>();
     for (const ref of refs) {
       const key = modelRefKey(ref);
       if (unique.has(key)) continue;
-      unique.set(key, {
-        providers: [...new Set([ref.provider, normalizeProvider(ref.provider)])],
-        keys: modelLookupKeys(ref.model),
-      });
+      unique.set(key, { pairs: catalogLookupNames(ref) });
     }
-    const providers = [...new Set([...unique.values()].flatMap((u) => u.providers))];
-    const names = [...new Set([...unique.values()].flatMap((u) => u.keys))];
-    // SQL: one set-based join for every candidate name (snapshot suffixes, provider aliases)
-    // of a whole batch, in the workspace and the built-in catalog at once
+    const candidates = [...unique.values()].flatMap((u) => u.pairs);
+    const providers = [...new Set(candidates.map((p) => p.provider))];
+    const names = [...new Set(candidates.map((p) => p.model))];
+    // SQL: one set-based join for every candidate name (snapshot suffixes, provider aliases,
+    // the source's match) of a whole batch, in the workspace and the built-in catalog at once
     const rows = (await sayingUnavailable(() =>
       this.db.query(
         `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom",
@@ -144,15 +161,13 @@ export class PgPriceCatalog implements PriceCatalog {
       found.set(key, list);
     }
     const result = new Map<string, PriceVersion[][]>();
-    for (const [refKey, { providers: candidates, keys }] of unique) {
+    for (const [refKey, { pairs }] of unique) {
       // a workspace's own entries come before the built-in catalog, then the most exact name
       const schedules: PriceVersion[][] = [];
       for (const owner of [workspaceId, BUILT_IN_WORKSPACE]) {
-        for (const name of keys) {
-          for (const provider of candidates) {
-            const versions = found.get(`${owner}\u0000${provider}\u0000${name}`);
-            if (versions) schedules.push(versions);
-          }
+        for (const { provider, model } of pairs) {
+          const versions = found.get(`${owner}\u0000${provider}\u0000${model}`);
+          if (versions) schedules.push(versions);
         }
       }
       if (schedules.length > 0) result.set(refKey, schedules);
