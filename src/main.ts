@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { startService, type RunningService } from './composition-root';
 import { ConfigError, loadConfig, loadDatabaseTimeouts, loadProxyConfig, loadRateLimit } from './infrastructure/config';
@@ -40,6 +40,16 @@ async function main(): Promise<void> {
   const { config, timeouts, rateLimit, proxy } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
+  // before the database starts: a secret file that holds none stops the start with nothing to undo
+  let jwt = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };
+  if (!jwt.secret && !jwt.publicKey) {
+    const dev = devJwtSecret(config.dataDir);
+    say(
+      `${dev.created ? 'generated a JWT signing secret in' : 'using the JWT signing secret in'} ${dev.path} (set JWT_SECRET or JWT_PUBLIC_KEY in production)`,
+    );
+    jwt = { secret: dev.secret, publicKey: undefined };
+  }
+
   let embedded: RunningPostgres | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -48,18 +58,9 @@ async function main(): Promise<void> {
       dir: join(config.dataDir, 'pg'),
       log: (m) => config.logLevel === 'debug' && say(m),
     });
-    if (embedded.dir !== join(process.cwd(), config.dataDir, 'pg'))
+    if (embedded.dir !== resolve(config.dataDir, 'pg'))
       say(`embedded PostgreSQL data is in ${embedded.dir}`);
     databaseUrl = embedded.url;
-  }
-
-  let jwt = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };
-  if (!jwt.secret && !jwt.publicKey) {
-    const dev = devJwtSecret(config.dataDir);
-    say(
-      `${dev.created ? 'generated a JWT signing secret in' : 'using the JWT signing secret in'} ${dev.path} (set JWT_SECRET or JWT_PUBLIC_KEY in production)`,
-    );
-    jwt = { secret: dev.secret, publicKey: undefined };
   }
 
   let service: RunningService;
@@ -110,7 +111,10 @@ async function main(): Promise<void> {
     await stopDatabase();
     throw error;
   }
-  const base = `http://${config.host}:${config.port}`;
+  // the port bound, which PORT=0 leaves to the system
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const base = `http://${config.host}:${port}`;
   say(`listening on ${base} (${config.deploymentMode}); Usage page at ${base}/, API docs at ${base}/docs`);
   if (jwt.secret && !config.jwtSecret) {
     say('get a token with: npm run token -- --sub alice --role admin (paste it into the Usage page to sign in)');

@@ -1,3 +1,5 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { DEPLOYMENT_MODES, type DeploymentMode } from '../domain/deployment-mode';
 import { POOL_SIZE } from './persistence/data-source';
@@ -155,12 +157,35 @@ export function defaultIngestStatements(cores = availableParallelism()): number 
 /** At most half the request pool: the other half serves the Usage tab, quotas and settlements. */
 export const MAX_INGEST_STATEMENTS = POOL_SIZE / 2;
 
+/** Letters, digits, dots and hyphens: a host name to listen on (an IP address is checked apart). */
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;
+
+/**
+ * Why a PEM text is no key the service can verify tokens with (RSA → RS256, EC P-256 → ES256),
+ * or null: found at start, not at the first request or after the database started.
+ */
+function publicKeyProblem(pem: string): string | null {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (error) {
+    return `could not be read as a public key (${(error as Error).message})`;
+  }
+  if (key.asymmetricKeyType === 'rsa') return null;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return null;
+  return `must be an RSA or an EC P-256 key, got ${key.asymmetricKeyType ?? 'an unknown type'}${curve ? ` (${curve})` : ''}`;
+}
+
 /** Reads and validates the environment; reports every bad value at once. */
 export function loadConfig(env: Env): Config {
   const { problems, value, integer, oneOf } = reader(env);
   const databaseUrl = value('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection URL');
+  } else if (databaseUrl !== undefined && !URL.canParse(databaseUrl)) {
+    // the driver would stop the start later with "Invalid URL", naming nothing
+    problems.push('DATABASE_URL is not a valid URL (a port must be a number; percent-encode @, : and / in a password)');
   }
   const jwtSecret = value('JWT_SECRET');
   const jwtPublicKey = value('JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
@@ -172,11 +197,19 @@ export function loadConfig(env: Env): Config {
   }
   if (jwtPublicKey !== undefined && !jwtPublicKey.includes('-----BEGIN PUBLIC KEY-----')) {
     problems.push('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  } else if (jwtPublicKey !== undefined) {
+    const problem = publicKeyProblem(jwtPublicKey);
+    if (problem) problems.push(`JWT_PUBLIC_KEY ${problem}`);
+  }
+  const host = value('HOST');
+  if (host !== undefined && isIP(host) === 0 && !HOST_NAME.test(host)) {
+    problems.push(`HOST must be an IP address or a host name, got ${JSON.stringify(host)}`);
   }
 
   const config: Config = {
+    // 0: any free port (the start says which)
     port: integer('PORT', 8080, 0, 65535),
-    host: value('HOST') ?? '127.0.0.1',
+    host: host ?? '127.0.0.1',
     databaseUrl,
     jwtSecret,
     jwtPublicKey,

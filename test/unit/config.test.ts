@@ -90,12 +90,40 @@ describe('loadConfig', () => {
     [{ JWT_PUBLIC_KEY: 'not a key' }, /^JWT_PUBLIC_KEY must be a PEM public key/],
     [{ DATABASE_URL: 'mysql://localhost/db' }, /^DATABASE_URL must be a postgres:\/\//],
     [{ DATABASE_URL: 'localhost:5432' }, /^DATABASE_URL /],
+    // the driver stopped the start later with "Invalid URL", naming nothing
+    [{ DATABASE_URL: 'postgres://user:pw@db.internal:notaport/app' }, /^DATABASE_URL is not a valid URL/],
+    [{ HOST: 'not a host!' }, /^HOST must be an IP address or a host name/],
+    [
+      { JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nZ2FyYmFnZQ==\n-----END PUBLIC KEY-----' },
+      /^JWT_PUBLIC_KEY could not be read/,
+    ],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ RAW_RETENTION_DAYS: '0' }, /^RAW_RETENTION_DAYS /],
   ])('rejects %o with one clear problem', (env, message) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
+  });
+
+  it('takes RSA and EC P-256 public keys only, at start (a P-384 key failed at the first request)', () => {
+    const pem = (key: ReturnType<typeof generateKeyPairSync>['publicKey']) =>
+      key.export({ type: 'spki', format: 'pem' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem(rsa) }).jwtPublicKey).toBe(pem(rsa).trim());
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey;
+    expect(problemsOf({ JWT_PUBLIC_KEY: pem(p384) })).toEqual([
+      'JWT_PUBLIC_KEY must be an RSA or an EC P-256 key, got ec (secp384r1)',
+    ]);
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    expect(problemsOf({ JWT_PUBLIC_KEY: pem(ed) })).toEqual([
+      'JWT_PUBLIC_KEY must be an RSA or an EC P-256 key, got ed25519',
+    ]);
+  });
+
+  it('takes host names and IP addresses to listen on', () => {
+    for (const HOST of ['0.0.0.0', '::', 'localhost', 'tokentally.internal', 'fe80::1']) {
+      expect(loadConfig({ HOST }).host).toBe(HOST);
+    }
   });
 
   it('rejects JWT_SECRET together with JWT_PUBLIC_KEY', () => {
