@@ -58,8 +58,7 @@ async function main(): Promise<void> {
       dir: join(config.dataDir, 'pg'),
       log: (m) => config.logLevel === 'debug' && say(m),
     });
-    if (embedded.dir !== resolve(config.dataDir, 'pg'))
-      say(`embedded PostgreSQL data is in ${embedded.dir}`);
+    if (embedded.dir !== resolve(config.dataDir, 'pg')) say(`embedded PostgreSQL data is in ${embedded.dir}`);
     databaseUrl = embedded.url;
   }
 
