@@ -20,6 +20,19 @@ describe('health', () => {
     expect(res.json()).toEqual({ status: 'ready', problems: [] });
   });
 
+  it('is ready while every pooled connection is busy, since the database answers', async () => {
+    // busy with slow requests, not away: out of rotation it would only pass its load on
+    const busy = await createTestApp({ poolSize: 2 });
+    const sleeping = [busy.db.query('SELECT pg_sleep(4)'), busy.db.query('SELECT pg_sleep(4)')];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // answered by a connection of its own: the probe gives up at 3 s, a pooled one is free at 4
+    const res = await busy.app.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.json()).toEqual({ status: 'ready', problems: [] });
+    expect(res.statusCode).toBe(200);
+    await Promise.all(sleeping);
+    await busy.close();
+  });
+
   it('is not ready once the database is gone', async () => {
     const other = await createTestApp();
     await other.db.destroy();
