@@ -73,10 +73,20 @@ export function quotaPeriod(at: Date, zone: string): QuotaPeriod {
 
 export type QuotaStatus = 'ok' | 'warning' | 'exceeded';
 
-/** Percent of the limit used, to two decimals; null when unlimited. */
+/**
+ * The usage percentage of any usage against a limit of 0, which it passes by more than any
+ * ratio: JSON has no infinity, so the largest finite double stands for it. It is over 100 and
+ * every alert threshold, and sorts above every percentage of a limit above 0.
+ */
+export const PAST_ZERO_LIMIT_PERCENTAGE = Number.MAX_VALUE;
+
+/**
+ * Percent of the limit used, truncated to two decimals; null when unlimited. Against a limit of
+ * 0, nothing used is 0 and any usage is PAST_ZERO_LIMIT_PERCENTAGE.
+ */
 export function usagePercentage(used: Decimal, limit: Decimal | null): number | null {
   if (limit === null) return null;
-  if (limit.isZero()) return used.isZero() ? 0 : 100;
+  if (limit.isZero()) return used.isZero() ? 0 : PAST_ZERO_LIMIT_PERCENTAGE;
   const hundredths = (used.unitsAt(12) * 10_000n) / limit.unitsAt(12);
   return Number(hundredths) / 100;
 }

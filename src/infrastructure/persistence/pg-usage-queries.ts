@@ -19,6 +19,7 @@ import type {
   UserUsage,
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
+import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
 import { DIMENSIONS, GRAINS, PENDING, ROLLUPS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
@@ -126,10 +127,10 @@ const SORT_COLUMNS: Record<UserSort, string> = {
   usagePercentage: 'usage_percentage',
 };
 
-/** Percent of a limit used, truncated to hundredths as the quota answers it; null when unlimited. */
+/** Percent of a limit used, truncated to hundredths, as the quota answers it (domain/plan.ts); null when unlimited. */
 const percentOf = (used: string, limit: string) =>
   `CASE WHEN ${limit} > 0 THEN trunc(${used} * 100.0 / ${limit}, 2)
-        WHEN ${limit} = 0 THEN CASE WHEN ${used} > 0 THEN 100 ELSE 0 END END`;
+        WHEN ${limit} = 0 THEN CASE WHEN ${used} > 0 THEN ${PAST_ZERO_LIMIT_PERCENTAGE} ELSE 0 END END`;
 
 /**
  * A lateral join giving a user's plan and how much of it they used in the quota period that

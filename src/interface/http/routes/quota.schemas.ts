@@ -6,7 +6,8 @@ const Tokens = (description: string, example: number) => Type.Integer({ minimum:
 const Money = (description: string) => DecimalString(description, '12.5');
 
 const Percentage = Nullable(Type.Number({ minimum: 0, examples: [62.5] }), {
-  description: 'used / limit in percent, two decimals, over 100 when usage went past the limit; null when unlimited',
+  description:
+    'used / limit in percent, truncated to two decimals, over 100 when usage went past the limit; against a limit of 0, 0 with nothing used and 1.7976931348623157e308 (the largest double: past the limit by more than any ratio, above every other percentage) with any usage; null when unlimited',
 });
 
 export const Quota = Type.Object(
