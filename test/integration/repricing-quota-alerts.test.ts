@@ -7,10 +7,10 @@ import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 /**
- * A re-pricing that raises a user's quota cost past their plan's alert thresholds sends the
- * budget alerts ingest would have sent. Clock 2026-12-05 12:00 UTC, the workspace in
- * Europe/Berlin (this period from 2026-11-30T23:00Z). acmeai alert-1 at 2 per million input
- * tokens, corrected from 2026-11-01 to 4:
+ * A re-pricing that raises a user's quota cost sends the budget alerts ingest would have sent:
+ * every threshold then reached and not yet alerted in the period. Clock 2026-12-05 12:00 UTC,
+ * the workspace in Europe/Berlin (this period from 2026-11-30T23:00Z). acmeai alert-1 at 2 per
+ * million input tokens, corrected from 2026-11-01 to 4:
  *   ana  plan: cost limit 10, alerts at 80 and 100 %     3,000,000 in   6 (60 %) → 12 (120 %)
  *   ben  plan without a cost limit, his own limit of 5    1,500,000 in   3 (60 %) →  6 (120 %)
  */
@@ -21,17 +21,17 @@ let endpointId: string;
 const PERIOD = '2026-11-30T23:00:00.000Z';
 const RANGE = { from: '2026-11-01T00:00:00Z', to: '2026-12-05T12:00:00Z' };
 
-const reprice = async () => {
+const reprice = async (model?: string) => {
   const res = await t.app.inject({
     method: 'POST',
     url: '/v1/admin/repricing',
     headers: admin,
-    payload: { ...RANGE, dryRun: false },
+    payload: { ...RANGE, ...(model && { model }), dryRun: false },
   });
   expect(res.statusCode, res.body).toBe(201);
   return res.json();
 };
-const spend = (userId: string, requestId: string, inputTokens: number) =>
+const spend = (userId: string, requestId: string, inputTokens: number, model = 'alert-1') =>
   ingest(
     t,
     admin,
@@ -40,7 +40,7 @@ const spend = (userId: string, requestId: string, inputTokens: number) =>
         requestId,
         userId,
         provider: 'acmeai',
-        model: 'alert-1',
+        model,
         occurredAt: '2026-12-02T10:00:00Z',
         inputTokens,
         outputTokens: 0,
@@ -179,5 +179,99 @@ describe('budget alerts of a re-pricing', () => {
       { user: 'cyd', threshold: 80, period: PERIOD, cost: null },
     ]);
     expect(await deliveries()).toBe(5);
+  });
+});
+
+/**
+ * The same rule as ingest: a raised cost alerts every threshold it is at or past that was not
+ * alerted in the period, whoever reached it first. Each user spends on a model of their own,
+ * re-priced alone (input per million, the records of 2026-12-02):
+ *   dana  cost limit 0             1,000,000 of late-1, unpriced  0 → 2 (priced at 2)
+ *   eli   cost limit 100, then 5   3,000,000 of late-2 at 2       6 (120 % of 5, not alerted) → 9
+ *   gus   cost limit 100, then 5   3,000,000 of late-3 at 2       6 (120 %) → 4.5 (90 %) → 6
+ *   fay   cost limit 10            4,500,000 of late-4 at 2       9 (80 %, by ingest) → 4.5 → 13.5
+ */
+describe('thresholds reached and not yet alerted', () => {
+  const of = async (user: string) =>
+    (await alerts()).filter((a) => a.user === user).map((a) => [a.threshold, a.cost?.used]);
+  const model = (name: string, inputPerMillion: string) =>
+    addModel(
+      t,
+      admin,
+      { provider: 'acmeai', model: name },
+      { effectiveFrom: '2020-01-01T00:00:00Z', inputPerMillion, outputPerMillion: '8' },
+    );
+  const price = (id: string, effectiveFrom: string, inputPerMillion: string) =>
+    addPrice(t, admin, id, { effectiveFrom, inputPerMillion, outputPerMillion: '8' });
+
+  it('alerts a cost limit of 0 when a re-pricing prices usage that was unpriced', async () => {
+    await planFor(t, admin, ['dana'], { monthlyTokenLimit: null, monthlyCostLimit: '0', alertThresholds: [80, 100] });
+    await spend('dana', 'dana-1', 1_000_000, 'late-1');
+    expect((await quotaOf(t, admin, 'dana')).cost).toMatchObject({ used: '0', usagePercentage: 0 });
+    expect(await of('dana')).toEqual([]);
+
+    await model('late-1', '2');
+    expect(await reprice('late-1')).toMatchObject({ difference: '2' });
+    expect((await quotaOf(t, admin, 'dana')).status).toBe('exceeded');
+    expect((await alerts()).filter((a) => a.user === 'dana')).toEqual([
+      { user: 'dana', threshold: 80, period: PERIOD, cost: { limit: '0', used: '2' } },
+      { user: 'dana', threshold: 100, period: PERIOD, cost: { limit: '0', used: '2' } },
+    ]);
+  });
+
+  it('alerts thresholds a smaller limit put the cost past, with the re-pricing that raises it', async () => {
+    await planFor(t, admin, ['eli'], { monthlyTokenLimit: null, monthlyCostLimit: '100', alertThresholds: [80, 100] });
+    const late2 = await model('late-2', '2');
+    await spend('eli', 'eli-1', 3_000_000, 'late-2');
+    await planFor(t, admin, ['eli'], { monthlyTokenLimit: null, monthlyCostLimit: '5', alertThresholds: [80, 100] });
+    expect((await quotaOf(t, admin, 'eli')).cost).toMatchObject({ used: '6', usagePercentage: 120 });
+    expect(await of('eli')).toEqual([]);
+
+    await price(late2, '2026-11-01T00:00:00Z', '3');
+    expect(await reprice('late-2')).toMatchObject({ difference: '3' });
+    expect(await of('eli')).toEqual([
+      [80, '9'],
+      [100, '9'],
+    ]);
+  });
+
+  it('sends nothing for a fall, even past a threshold not yet alerted, and each threshold once when it rises', async () => {
+    await planFor(t, admin, ['gus'], { monthlyTokenLimit: null, monthlyCostLimit: '100', alertThresholds: [80, 100] });
+    const late3 = await model('late-3', '2');
+    await spend('gus', 'gus-1', 3_000_000, 'late-3');
+    await planFor(t, admin, ['gus'], { monthlyTokenLimit: null, monthlyCostLimit: '5', alertThresholds: [80, 100] });
+
+    await price(late3, '2026-11-01T00:00:00Z', '1.5');
+    expect(await reprice('late-3')).toMatchObject({ difference: '-1.5' });
+    expect((await quotaOf(t, admin, 'gus')).cost).toMatchObject({ used: '4.5', usagePercentage: 90 });
+    expect(await of('gus')).toEqual([]);
+
+    await price(late3, '2026-11-20T00:00:00Z', '2');
+    expect(await reprice('late-3')).toMatchObject({ difference: '1.5' });
+    expect(await of('gus')).toEqual([
+      [80, '6'],
+      [100, '6'],
+    ]);
+    expect(await reprice('late-3')).toMatchObject({ difference: '0' });
+    expect(await of('gus')).toHaveLength(2);
+  });
+
+  it('never alerts a threshold ingest reached again, when a re-pricing takes the cost down and up past it', async () => {
+    await planFor(t, admin, ['fay'], { monthlyTokenLimit: null, monthlyCostLimit: '10', alertThresholds: [80, 100] });
+    const late4 = await model('late-4', '2');
+    await spend('fay', 'fay-1', 4_500_000, 'late-4');
+    expect(await of('fay')).toEqual([[80, '9']]);
+
+    await price(late4, '2026-11-01T00:00:00Z', '1');
+    expect(await reprice('late-4')).toMatchObject({ difference: '-4.5' });
+    expect(await of('fay')).toEqual([[80, '9']]);
+
+    await price(late4, '2026-11-20T00:00:00Z', '3');
+    expect(await reprice('late-4')).toMatchObject({ difference: '9' });
+    expect((await quotaOf(t, admin, 'fay')).cost).toMatchObject({ used: '13.5' });
+    expect(await of('fay')).toEqual([
+      [80, '9'],
+      [100, '13.5'],
+    ]);
   });
 });

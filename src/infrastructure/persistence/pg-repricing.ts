@@ -14,7 +14,7 @@ import {
 } from '../../application/ports/repricing.port';
 import { Decimal } from '../../domain/decimal';
 import { foldAllPendingIn } from './pg-rollup-folder';
-import { crossesSql, planThresholdsSql, quotaAlertCtes } from './quota-alert-sql';
+import { quotaAlertCtes, thresholdsReachedSql } from './quota-alert-sql';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { withRollupLock } from './rollup-lock';
 import {
@@ -320,11 +320,12 @@ type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 /**
  * Adds what applied re-pricings changed in the users' quota counts to quota_usage, in one
  * statement that takes the deltas it adds: at most once, whoever settles concurrently, and
- * locks the counts in the order ingest does. A
- * count that rises past one of the plan's alert thresholds of the cost limit sends
- * `quota.threshold_crossed` as ingest does, in the same statement (a fall never does; tokens
- * do not change). Each settler sees the count it updated before and after its own deltas (a
- * concurrent one's are in or out whole), and `quota_alerts` lets each crossing through once.
+ * locks the counts in the order ingest does. A count that rises sends `quota.threshold_crossed`
+ * by ingest's rule (thresholdsReachedSql), in the same statement: every threshold the user's
+ * counts are then at or past and that was not alerted in the period, so one event per user,
+ * period and threshold whether ingest or a re-pricing reaches it first. A fall never does (not
+ * even past a threshold not yet alerted, which their next usage alerts); tokens do not change.
+ * `quota_alerts` lets each through once, also when instances settle at the same time.
  */
 const SETTLE = `
 WITH taken AS (DELETE FROM repricing_quota_deltas RETURNING workspace_id, user_id, period_start, cost),
@@ -339,13 +340,7 @@ settled AS (
   WHERE q.workspace_id = s.workspace_id AND q.user_id = s.user_id AND q.period_start = s.period_start
   RETURNING q.workspace_id, q.user_id, q.period_start, q.tokens, q.cost, s.cost AS added
 ),
-quota_crossed AS (
-  SELECT c.workspace_id, c.user_id, c.period_start, t.threshold, p.id AS plan_id, p.name AS plan_name,
-    lim.token_limit, lim.cost_limit, c.tokens, c.cost, coalesce(w.time_zone, 'UTC') AS time_zone
-  FROM settled c
-  LEFT JOIN workspaces w ON w.workspace_id = c.workspace_id
-  ${planThresholdsSql('c.workspace_id', 'c.user_id')}
-  WHERE ${crossesSql('c.cost - c.added', 'c.cost', 'lim.cost_limit')}
+quota_crossed AS (${thresholdsReachedSql('(SELECT * FROM settled WHERE added > 0)', 'c.workspace_id', workspaceZoneSql('c.workspace_id'))}
 ),
 ${quotaAlertCtes('quota_crossed', '$1::boolean')}
 SELECT count(*)::int AS events FROM quota_events`;

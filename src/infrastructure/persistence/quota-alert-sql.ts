@@ -9,7 +9,7 @@ const iso = (sql: string) => `to_char((${sql}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T
  * cost_limit; a per-user override replaces the plan's) and one row per alert threshold
  * `t.threshold`.
  */
-export function planThresholdsSql(workspace: string, user: string): string {
+function planThresholdsSql(workspace: string, user: string): string {
   return `
   LEFT JOIN user_plans up ON up.workspace_id = ${workspace} AND up.user_id = ${user}
   JOIN plans p ON p.workspace_id = ${workspace} AND (p.id = up.plan_id OR (up.plan_id IS NULL AND p.is_default))
@@ -19,17 +19,42 @@ export function planThresholdsSql(workspace: string, user: string): string {
   CROSS JOIN LATERAL unnest(p.alert_thresholds) AS t(threshold)`;
 }
 
-/** Whether a count going from `before` to `after` passes `t.threshold` percent of `limit` (none when 0). */
-export function crossesSql(before: string, after: string, limit: string): string {
-  return `(${limit} > 0 AND (${before}) * 100 < t.threshold * ${limit} AND (${after}) * 100 >= t.threshold * ${limit})`;
-}
-
 /**
  * Whether a count `after` is at or past `t.threshold` percent of `limit`: never when unlimited
  * (null) or nothing is used; any usage is past every threshold of a limit of 0.
  */
-export function reachedSql(after: string, limit: string): string {
+function reachedSql(after: string, limit: string): string {
   return `((${after}) > 0 AND (${after}) * 100 >= t.threshold * ${limit})`;
+}
+
+/**
+ * The rule of budget alerts, for every statement that changes the users' quota counts (ingest
+ * adding a batch, re-pricing settling its change): a SELECT of every alert threshold of each
+ * user's plan that their counts (`counted` c: user_id, period_start, tokens, cost, as they are
+ * after the change) are at or past and that was not alerted yet in the period, whoever reached
+ * it first, not only those this change moved the counts across: a user moved onto a smaller plan
+ * (or whose limit was lowered) past a threshold is alerted with their next change. Its columns
+ * are those quotaAlertCtes takes; `workspace` and `zone` are SQL expressions (c in scope) for
+ * the workspace and its time zone.
+ *
+ * A threshold not reached costs nothing; one reached costs one probe of quota_alerts' primary key
+ * (alerted already: nothing more). OFFSET 0 keeps that probe a subplan run for the reached rows
+ * only: pulled up into an anti join, the plan after an ANALYZE merged with the workspace's alerts
+ * in key order (reading up to all of them, every batch), and a hashed subplan would read them all.
+ * quota_alerts' key still decides, in quotaAlertCtes: the probe only skips what is settled.
+ */
+export function thresholdsReachedSql(counted: string, workspace: string, zone: string): string {
+  return `
+  SELECT ${workspace}::text AS workspace_id, c.user_id, c.period_start, t.threshold, p.id AS plan_id,
+         p.name AS plan_name, lim.token_limit, lim.cost_limit, c.tokens, c.cost, ${zone} AS time_zone
+  FROM ${counted} c
+  ${planThresholdsSql(workspace, 'c.user_id')}
+  WHERE (${reachedSql('c.tokens', 'lim.token_limit')} OR ${reachedSql('c.cost', 'lim.cost_limit')})
+    AND NOT EXISTS (
+      SELECT 1 FROM quota_alerts qa
+      WHERE qa.workspace_id = ${workspace} AND qa.user_id = c.user_id AND qa.period_start = c.period_start
+        AND qa.threshold = t.threshold
+      OFFSET 0)`;
 }
 
 /** The text key of one crossing: its workspace, user, period and threshold. */

@@ -1,4 +1,14 @@
-import { planThresholdsSql, quotaAlertCtes, reachedSql } from './quota-alert-sql';
+import { quotaAlertCtes, thresholdsReachedSql } from './quota-alert-sql';
+
+/** The workspace's time zone for quota periods (UTC until one is set). */
+export function workspaceZoneSql(workspace: string): string {
+  return `coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = ${workspace}), 'UTC')`;
+}
+
+/** The start of the quota period (calendar month in the workspace's zone) that holds `instant`. */
+export function quotaPeriodStartSql(instant: string, zone: string): string {
+  return `date_trunc('month', ${instant}, ${zone})`;
+}
 
 /**
  * CTEs that ingest adds after storing a batch's new records (`stored`: request_id, user_id,
@@ -12,16 +22,6 @@ import { planThresholdsSql, quotaAlertCtes, reachedSql } from './quota-alert-sql
  * Counts are added in (user, period) order and reservations settled in id order (as a release of
  * several locks them), so concurrent statements lock rows in one order.
  */
-/** The workspace's time zone for quota periods (UTC until one is set). */
-export function workspaceZoneSql(workspace: string): string {
-  return `coalesce((SELECT time_zone FROM workspaces WHERE workspace_id = ${workspace}), 'UTC')`;
-}
-
-/** The start of the quota period (calendar month in the workspace's zone) that holds `instant`. */
-export function quotaPeriodStartSql(instant: string, zone: string): string {
-  return `date_trunc('month', ${instant}, ${zone})`;
-}
-
 export function quotaCountingCtes(stored: string, workspace: string, showsCost: string): string {
   return `
 zone AS (
@@ -65,24 +65,8 @@ quota_settled AS (
   WHERE x.status = 'active' AND r.workspace_id = ${workspace} AND r.id = x.id
   RETURNING r.id
 ),
--- Every threshold the user's usage is at or past after this batch and not alerted yet in the
--- period, not only those this batch moved it across: a user moved onto a smaller plan (or whose
--- limit was lowered) past a threshold is alerted with their next usage. A threshold not reached
--- costs nothing; one reached costs one probe of quota_alerts' primary key per batch (alerted
--- already: nothing more). OFFSET 0 keeps that probe a subplan run for the reached rows only:
--- pulled up into an anti join, the plan after an ANALYZE merged with the workspace's alerts in
--- key order (reading up to all of them, every batch), and a hashed subplan would read them all.
-quota_crossed AS (
-  SELECT ${workspace}::text AS workspace_id, c.user_id, c.period_start, t.threshold, p.id AS plan_id,
-         p.name AS plan_name, lim.token_limit, lim.cost_limit, c.tokens, c.cost, zone.name AS time_zone
-  FROM quota_counted c CROSS JOIN zone
-  ${planThresholdsSql(workspace, 'c.user_id')}
-  WHERE (${reachedSql('c.tokens', 'lim.token_limit')} OR ${reachedSql('c.cost', 'lim.cost_limit')})
-    AND NOT EXISTS (
-      SELECT 1 FROM quota_alerts qa
-      WHERE qa.workspace_id = ${workspace} AND qa.user_id = c.user_id AND qa.period_start = c.period_start
-        AND qa.threshold = t.threshold
-      OFFSET 0)
+-- every threshold the users' counts are at or past after this batch and not alerted yet in the period
+quota_crossed AS (${thresholdsReachedSql('quota_counted', workspace, '(SELECT name FROM zone)')}
 ),
 ${quotaAlertCtes('quota_crossed', showsCost)}`;
 }
