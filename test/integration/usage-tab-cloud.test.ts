@@ -168,20 +168,24 @@ describe('cloud mode', () => {
     expect(forbiddenKeys(res.json())).toEqual([]);
   });
 
-  it('documents cost fields as optional in the OpenAPI document', async () => {
+  it('documents no cost field in the OpenAPI document, neither as a property nor as a required one', async () => {
+    // test/integration/openapi-cloud.test.ts looks for every cost field of the self-hosted document
     const doc = await getOk(t, '/openapi.json', undefined);
-    const required: string[] = [];
+    const named: string[] = [];
     const walk = (value: unknown, path: string): void => {
       if (Array.isArray(value)) return value.forEach((v, i) => walk(v, `${path}[${i}]`));
       if (value === null || typeof value !== 'object') return;
       const node = value as Record<string, unknown>;
       if (Array.isArray(node.required)) {
-        for (const name of node.required as string[])
-          if (FORBIDDEN.has(name)) required.push(`${path}.required.${name}`);
+        for (const name of node.required as string[]) if (FORBIDDEN.has(name)) named.push(`${path}.required.${name}`);
+      }
+      if (typeof node.properties === 'object' && node.properties !== null) {
+        for (const name of Object.keys(node.properties))
+          if (FORBIDDEN.has(name)) named.push(`${path}.properties.${name}`);
       }
       for (const [key, child] of Object.entries(node)) walk(child, `${path}.${key}`);
     };
     walk(doc, '$');
-    expect(required).toEqual([]);
+    expect(named).toEqual([]);
   });
 });

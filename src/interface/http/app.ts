@@ -3,7 +3,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DependencyContainer } from 'tsyringe';
-import type { DeploymentMode } from '../../domain/deployment-mode';
+import { showsCost, type DeploymentMode } from '../../domain/deployment-mode';
 import { DEFAULT_PROXY, type ProxyConfig } from '../../infrastructure/config';
 import { registerJwt, type JwtKeys } from './auth';
 import { decodeContentEncoding } from './content-encoding';
@@ -39,6 +39,7 @@ import { usageTabRoutes } from './routes/usage-tab.route';
 import { USAGE_TAB_SCHEMAS } from './routes/usage-tab.schemas';
 import { USAGE_RECORD_SCHEMAS } from './routes/usage-records.schemas';
 import { SHARED_SCHEMAS } from './schemas/common';
+import { hideCostInRoutes, withoutCostSchemas } from './schemas/cost';
 import { textCoercingValidators } from './validators';
 import { closeConnectionsOnceIdle } from './close-idle-connections';
 
@@ -88,7 +89,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 2400 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [
+  // cloud mode: no cost in any schema, shared or a route's (schemas/cost.ts)
+  const showCost = showsCost(options.deploymentMode);
+  const sharedSchemas = [
     ...SHARED_SCHEMAS,
     ApiKey,
     PriceInput,
@@ -102,9 +105,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...WEBHOOK_SCHEMAS,
     ...TRACE_SCHEMAS,
     ...LIVE_SCHEMAS,
-  ]) {
-    app.addSchema(schema);
-  }
+  ];
+  for (const schema of showCost ? sharedSchemas : withoutCostSchemas(sharedSchemas)) app.addSchema(schema);
+  if (!showCost) hideCostInRoutes(app);
   registerErrorHandling(app);
   closeConnectionsOnceIdle(app);
   registerJsonBodyParser(app);
@@ -116,7 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // before the routes: it limits the routes registered after it (health and the docs excepted)
   if (options.rateLimit) await registerRateLimit(app, options.rateLimit);
 
-  await app.register(fastifySwagger, swaggerOptions(API_VERSION));
+  await app.register(fastifySwagger, swaggerOptions(API_VERSION, showCost));
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -1,11 +1,15 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { withoutCost } from './schemas/cost';
 
 /**
  * How the OpenAPI document at /openapi.json is made: info, servers, tags and security schemes.
  * The document is the contract generated clients are built from (see README, "OpenAPI and
  * generated clients"); test/integration/openapi*.test.ts lint it and compile a client against it.
+ * Without `showCost` (cloud mode) it knows no cost field: the routes and shared schemas come
+ * without cost already (schemas/cost.ts), and request bodies, which the service reads as
+ * written, are documented without cost here.
  */
-export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions {
+export function swaggerOptions(apiVersion: string, showCost: boolean): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
@@ -46,10 +50,11 @@ export function swaggerOptions(apiVersion: string): FastifyDynamicSwaggerOptions
     },
     // Routes outside /v1/ (health) need no credentials: say so with an empty `security`, so
     // that a /v1/ route without one still shows up as an undocumented requirement.
-    transform: ({ schema, url }) => ({
-      schema: url.startsWith('/v1/') || schema?.security ? schema : { ...schema, security: [] },
-      url,
-    }),
+    transform: ({ schema: routeSchema, url }) => {
+      const schema =
+        showCost || !routeSchema?.body ? routeSchema : { ...routeSchema, body: withoutCost(routeSchema.body) };
+      return { schema: url.startsWith('/v1/') || schema?.security ? schema : { ...schema, security: [] }, url };
+    },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   };
 }

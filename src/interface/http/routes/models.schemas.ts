@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
+import { CostField, CostOnly } from '../schemas/cost';
 
 /** A price sent as a string: a plain decimal, at most 7 digits before and 12 after the point. */
 export const PRICE_STRING_PATTERN = '^\\d{1,7}(\\.\\d{1,12})?$';
@@ -37,16 +38,22 @@ export const PriceInput = Type.Object(
   { $id: 'PriceInput', title: 'PriceInput', additionalProperties: false },
 );
 
-export const Price = Type.Object(
-  {
-    effectiveFrom: Type.String({ format: 'date-time' }),
-    inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
-    outputPerMillion: DecimalString('USD per million output tokens', '10'),
-    cachedInputPerMillion: Nullable(DecimalString('USD per million cache-read tokens; null: the input price', '1.25')),
-    cacheWritePerMillion: Nullable(DecimalString('USD per million cache-write tokens; null: the input price', '3.75')),
-    reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
-  },
-  { $id: 'Price', title: 'Price' },
+export const Price = CostOnly(
+  Type.Object(
+    {
+      effectiveFrom: Type.String({ format: 'date-time' }),
+      inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
+      outputPerMillion: DecimalString('USD per million output tokens', '10'),
+      cachedInputPerMillion: Nullable(
+        DecimalString('USD per million cache-read tokens; null: the input price', '1.25'),
+      ),
+      cacheWritePerMillion: Nullable(
+        DecimalString('USD per million cache-write tokens; null: the input price', '3.75'),
+      ),
+      reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
+    },
+    { $id: 'Price', title: 'Price' },
+  ),
 );
 
 const ModelKind = (options: { default?: 'language' } = {}) => StringEnum(['language', 'embedding'], options);
@@ -61,10 +68,10 @@ export const Model = Type.Object(
       description: '"workspace" for the workspace’s own entry, else the catalog it came from',
       examples: ['@pydantic/genai-prices@0.1.8'],
     }),
-    prices: Type.Optional(
+    prices: CostField(
       Type.Array(Type.Ref(Price), { description: 'price versions, oldest first; absent in cloud mode' }),
     ),
-    history: Type.Optional(
+    history: CostField(
       Type.Object(
         {
           from: Type.String({ format: 'date-time', description: 'the raw window: RAW_RETENTION_DAYS before now' }),

@@ -1,11 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { Nullable, StringEnum } from '../schemas/common';
+import { CostField } from '../schemas/cost';
 
 const COST_NOTE = 'self-hosted mode only: absent, and not accepted, when DEPLOYMENT_MODE=cloud';
 const TokenLimit = (description: string) =>
   Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000_000_000_000, examples: [200_000] }), { description });
 const CostLimitString = Type.String({ pattern: '^\\d{1,12}(\\.\\d{1,12})?$', examples: ['250.00'] });
-const CostLimit = (description: string) => Nullable(CostLimitString, { description: `${description}; ${COST_NOTE}` });
+const CostLimit = (description: string) =>
+  CostField(Nullable(CostLimitString, { description: `${description}; ${COST_NOTE}` }));
 const LimitType = StringEnum(['hard', 'soft'], {
   description: 'hard: a reservation over the limit is refused; soft: allowed and flagged',
 });
@@ -24,7 +26,7 @@ export const Plan = Type.Object(
     id: Type.String({ format: 'uuid' }),
     name: Type.String({ examples: ['pro'] }),
     monthlyTokenLimit: TokenLimit('tokens a user may use per month; null: unlimited'),
-    monthlyCostLimit: Type.Optional(CostLimit('USD a user may spend per month; null: unlimited')),
+    monthlyCostLimit: CostLimit('USD a user may spend per month; null: unlimited'),
     limitType: LimitType,
     alertThresholds: Thresholds,
     requestsPerMinute: RequestsPerMinute,
@@ -41,7 +43,7 @@ export const CreatePlanBody = Type.Object(
   {
     name: Name,
     monthlyTokenLimit: Type.Optional(TokenLimit('default: unlimited')),
-    monthlyCostLimit: Type.Optional(CostLimit('default: unlimited')),
+    monthlyCostLimit: CostLimit('default: unlimited'),
     limitType: Type.Optional(StringEnum(['hard', 'soft'], { description: 'default: hard' })),
     alertThresholds: Type.Optional(Thresholds),
     requestsPerMinute: Type.Optional(RequestsPerMinute),
@@ -54,7 +56,7 @@ export const UpdatePlanBody = Type.Object(
   {
     name: Type.Optional(Name),
     monthlyTokenLimit: Type.Optional(TokenLimit('null: unlimited')),
-    monthlyCostLimit: Type.Optional(CostLimit('null: unlimited')),
+    monthlyCostLimit: CostLimit('null: unlimited'),
     limitType: Type.Optional(StringEnum(['hard', 'soft'])),
     alertThresholds: Type.Optional(Thresholds),
     requestsPerMinute: Type.Optional(RequestsPerMinute),
@@ -73,7 +75,7 @@ export const AssignPlanBody = Type.Object(
   {
     planId: Type.String({ format: 'uuid' }),
     monthlyTokenLimit: Type.Optional(TokenLimit('replaces the plan’s token limit for this user; null: unlimited')),
-    monthlyCostLimit: Type.Optional(CostLimit('replaces the plan’s cost limit for this user; null: unlimited')),
+    monthlyCostLimit: CostLimit('replaces the plan’s cost limit for this user; null: unlimited'),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { DecimalString, Nullable, WithDefault } from '../schemas/common';
+import { CostOnly } from '../schemas/cost';
 
 const Count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
 const Instant = (description: string, example: string) =>
@@ -148,6 +149,7 @@ export const RepricingListQuery = Type.Object({
 
 export const RepricingParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
+/** Pricing truth exists only where cost is shown: in cloud mode none of these is registered. */
 export const PRICING_SCHEMAS = [
   PricingCoverage,
   UnpricedModel,
@@ -156,4 +158,4 @@ export const PRICING_SCHEMAS = [
   SkippedHours,
   RepricingResult,
   RepricingRun,
-];
+].map((schema) => CostOnly(schema));

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { DEFAULT_RESERVATION_TTL_SECONDS, MAX_RESERVATION_TTL_SECONDS } from '../../../domain/plan';
 import { DecimalString, ErrorResponse, Nullable, StringEnum } from '../schemas/common';
+import { CostField } from '../schemas/cost';
 
 const Tokens = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
 const Money = (description: string) => DecimalString(description, '12.5');
@@ -31,7 +32,7 @@ export const Quota = Type.Object(
       }),
       usagePercentage: Percentage,
     }),
-    cost: Type.Optional(
+    cost: CostField(
       Type.Object(
         {
           limit: Nullable(Type.String({ pattern: '^\\d+(\\.\\d+)?$' }), { description: 'USD; null: unlimited' }),
@@ -61,7 +62,7 @@ export const ReservationBody = Type.Object(
       examples: ['chatcmpl-9x2Lk'],
     }),
     estimatedTokens: Type.Integer({ minimum: 0, maximum: 1_000_000_000, examples: [4_000] }),
-    estimatedCost: Type.Optional(
+    estimatedCost: CostField(
       Type.String({
         pattern: '^\\d{1,9}(\\.\\d{1,12})?$',
         description:

@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TOKEN_SOURCES } from '../../../domain/usage-record';
+import { CostField } from '../schemas/cost';
 import { PROVIDER_USAGE_SCHEMAS, ProviderResponse, ProviderUsage, ProviderUsageFormat } from './provider-usage.schemas';
 
 const Tokens = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description });
@@ -43,7 +44,7 @@ export const UsageRecordInput = Type.Object(
     durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
     success: Type.Optional(Type.Boolean({ description: 'default: true unless `error` is set' })),
     error: Type.Optional(Type.String({ maxLength: 2000 })),
-    cost: Type.Optional(
+    cost: CostField(
       Type.Union(
         [Type.String({ pattern: '^\\d{1,9}(\\.\\d{1,18})?$' }), Type.Number({ minimum: 0, maximum: 999_999_999 })],
         {

@@ -26,8 +26,8 @@ import {
   UserDetailParams,
   UserDetailQuery,
   UserDetailResponse,
+  UserListQuery,
   UserListResponse,
-  userListQuery,
 } from './usage-tab.schemas';
 
 const TAGS = ['usage-tab'];
@@ -178,7 +178,7 @@ export const usageTabRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: TAGS,
         summary: 'Usage per user, searchable, sortable and paginated, with each user’s models',
         security: BEARER,
-        querystring: userListQuery(costVisible(context)),
+        querystring: UserListQuery,
         response: { 200: UserListResponse, ...adminErrors },
       },
     },

@@ -1,17 +1,18 @@
 import { Type, type TProperties } from '@sinclair/typebox';
 import { TOKEN_SOURCES } from '../../../domain/usage-record';
 import { DecimalString, Nullable, StringEnum, WithDefault } from '../schemas/common';
+import { CostField, WithCostValues } from '../schemas/cost';
 import { PricingCoverage } from './pricing.schemas';
 
 const COST_NOTE = 'absent when DEPLOYMENT_MODE=cloud';
 const Cost = () =>
-  Type.Optional(
+  CostField(
     Nullable(DecimalString('exact USD of the priced records', '12.409315'), {
       description: `exact USD of the priced records; null when every record is of unknown price; ${COST_NOTE}`,
     }),
   );
 const Unpriced = () =>
-  Type.Optional(Type.Integer({ description: `records of unknown price, not in cost; ${COST_NOTE}`, examples: [3] }));
+  CostField(Type.Integer({ description: `records of unknown price, not in cost; ${COST_NOTE}`, examples: [3] }));
 const Count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
 const UserStatus = (options: { description?: string } = {}) => StringEnum(['active', 'inactive'], options);
 
@@ -117,7 +118,7 @@ export const OperationUsage = Type.Object(
 export const UsageStatsResponse = Type.Object({
   range: Type.Ref(UsageRange),
   totals: Type.Ref(UsageTotals),
-  coverage: Type.Optional(
+  coverage: CostField(
     Type.Ref(PricingCoverage, { description: 'as GET /v1/admin/models/unpriced answers it; absent in cloud mode' }),
   ),
   activeUsers: Count('users with usage in the range', 37),
@@ -186,32 +187,32 @@ export const ModelDistributionResponse = Type.Object({
   unpricedRequests: Unpriced(),
 });
 
-const USER_SORTS = ['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'] as const;
-const COSTLESS_USER_SORTS = ['totalTokens', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'] as const;
-
 /**
  * The users table's query. Where the deployment hides cost (cloud), cost is no sort field
  * either: the order would tell the cost ranking the answer leaves out.
  */
-export const userListQuery = (showCost: boolean) =>
-  Type.Composite([
-    UsageQuery,
-    Type.Object({
-      search: Type.Optional(
-        Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
-      ),
-      sort: WithDefault(
-        StringEnum(showCost ? USER_SORTS : COSTLESS_USER_SORTS, {
+export const UserListQuery = Type.Composite([
+  UsageQuery,
+  Type.Object({
+    search: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive substring of the user id' }),
+    ),
+    sort: WithDefault(
+      WithCostValues(
+        StringEnum(['totalTokens', 'cost', 'requests', 'lastActiveAt', 'userId', 'usagePercentage'], {
           default: 'totalTokens',
-          description: `usagePercentage: of the current quota period, unlimited users last${showCost ? '; cost: an unknown cost (null) last, not accepted when DEPLOYMENT_MODE=cloud' : ''}`,
+          description: 'usagePercentage: of the current quota period, unlimited users last',
         }),
+        ['cost'],
+        'cost: an unknown cost (null) last, not accepted when DEPLOYMENT_MODE=cloud',
       ),
-      order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
-      status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
-      page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
-      pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-    }),
-  ]);
+    ),
+    order: WithDefault(StringEnum(['asc', 'desc'], { default: 'desc' })),
+    status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
+    page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
+    pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  }),
+]);
 
 export const UserUsageItem = Type.Object(
   {
@@ -265,8 +266,8 @@ export const UsageRecordView = Type.Object(
     tokenSource: StringEnum(TOKEN_SOURCES, {
       description: 'reported: counted by the provider; estimated: by a tokenizer (a proxied stream cut short)',
     }),
-    cost: Type.Optional(Nullable(DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'))),
-    costStatus: Type.Optional(StringEnum(['computed', 'provided', 'unpriced'], { description: COST_NOTE })),
+    cost: CostField(Nullable(DecimalString(`USD; null when unpriced; ${COST_NOTE}`, '0.006000'))),
+    costStatus: CostField(StringEnum(['computed', 'provided', 'unpriced'], { description: COST_NOTE })),
   },
   { $id: 'UsageRecordView', title: 'UsageRecordView' },
 );
