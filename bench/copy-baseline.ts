@@ -32,6 +32,7 @@ const RECORD_COLUMNS: Array<[column: string, type: CopyType]> = [
   ['output_tokens', 'int8'],
   ['cached_input_tokens', 'int8'],
   ['cache_write_tokens', 'int8'],
+  ['cache_write_1h_tokens', 'int8'],
   ['reasoning_tokens', 'int8'],
   ['total_tokens', 'int8'],
   ['duration_ms', 'int4'],

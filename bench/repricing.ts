@@ -60,6 +60,7 @@ export async function runRepricing(url: string, dataset: QueryDataset): Promise<
       outputPerMillion: Decimal.parse(OUTPUT),
       cachedInputPerMillion: null,
       cacheWritePerMillion: null,
+      cacheWrite1hPerMillion: null,
       reasoningPerMillion: null,
     };
     for (const m of models) await catalog.create(WORKSPACE, { ...m, kind: 'language', price });
@@ -79,6 +80,7 @@ export async function runRepricing(url: string, dataset: QueryDataset): Promise<
         await client.query(
           `UPDATE usage_records r SET cost = ${COST_OF_RECORD}
            FROM (SELECT ${INPUT}::numeric AS input, ${INPUT}::numeric AS cached_input, ${INPUT}::numeric AS cache_write,
+                        ${INPUT}::numeric AS cache_write_1h,
                         ${OUTPUT}::numeric AS output, ${OUTPUT}::numeric AS reasoning) s
            WHERE r.workspace_id = $1 AND r.cost_status <> 'provided'`,
           [WORKSPACE],

@@ -3,7 +3,7 @@ import type { PriceVersion } from './model-price';
 import type { TokenUsage } from './token-usage';
 
 /**
- * A price version's five per-million rates as integers on one common scale. Pricing a call
+ * A price version's six per-million rates as integers on one common scale. Pricing a call
  * at them takes a few BigInt multiplications and no rescaling; a batch prepares each price
  * version it uses once.
  */
@@ -13,18 +13,24 @@ export interface CostRates {
   input: bigint;
   cachedInput: bigint;
   cacheWrite: bigint;
+  cacheWrite1h: bigint;
   output: bigint;
   reasoning: bigint;
 }
 
-/** A price version's five per-million rates, with the fallbacks its null rates stand for. */
-export function effectiveRates(price: PriceVersion): Record<Exclude<keyof CostRates, 'scale'>, Decimal> {
+/** A price version's six per-million rates as decimals, each null rate replaced by its fallback. */
+export type EffectiveRates = Record<Exclude<keyof CostRates, 'scale'>, Decimal>;
+
+/** A price version's six per-million rates, with the fallbacks its null rates stand for. */
+export function effectiveRates(price: PriceVersion): EffectiveRates {
   const input = price.inputPerMillion;
   const output = price.outputPerMillion;
+  const cacheWrite = price.cacheWritePerMillion ?? input;
   return {
     input,
     cachedInput: price.cachedInputPerMillion ?? input,
-    cacheWrite: price.cacheWritePerMillion ?? input,
+    cacheWrite,
+    cacheWrite1h: price.cacheWrite1hPerMillion ?? cacheWrite,
     output,
     reasoning: price.reasoningPerMillion ?? output,
   };
@@ -32,13 +38,21 @@ export function effectiveRates(price: PriceVersion): Record<Exclude<keyof CostRa
 
 /** The rates of a price version, prepared for `costAt`. */
 export function costRates(price: PriceVersion): CostRates {
-  const { input, cachedInput, cacheWrite, output, reasoning } = effectiveRates(price);
-  const scale = Math.max(input.scale, cachedInput.scale, cacheWrite.scale, output.scale, reasoning.scale);
+  const { input, cachedInput, cacheWrite, cacheWrite1h, output, reasoning } = effectiveRates(price);
+  const scale = Math.max(
+    input.scale,
+    cachedInput.scale,
+    cacheWrite.scale,
+    cacheWrite1h.scale,
+    output.scale,
+    reasoning.scale,
+  );
   return {
     scale,
     input: input.unitsAt(scale),
     cachedInput: cachedInput.unitsAt(scale),
     cacheWrite: cacheWrite.unitsAt(scale),
+    cacheWrite1h: cacheWrite1h.unitsAt(scale),
     output: output.unitsAt(scale),
     reasoning: reasoning.unitsAt(scale),
   };
@@ -46,7 +60,8 @@ export function costRates(price: PriceVersion): CostRates {
 
 /**
  * Exact cost in USD of one call at prepared rates. Each token is priced once: cache reads
- * and writes are carved out of the input, reasoning out of the output.
+ * and writes are carved out of the input (one-hour writes out of the writes), reasoning out
+ * of the output.
  */
 export function costAt(tokens: TokenUsage, rates: CostRates): Decimal {
   const uncachedInput = tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens;
@@ -54,7 +69,8 @@ export function costAt(tokens: TokenUsage, rates: CostRates): Decimal {
   const perMillion =
     part(uncachedInput, rates.input) +
     part(tokens.cachedInputTokens, rates.cachedInput) +
-    part(tokens.cacheWriteTokens, rates.cacheWrite) +
+    part(tokens.cacheWriteTokens - tokens.cacheWrite1hTokens, rates.cacheWrite) +
+    part(tokens.cacheWrite1hTokens, rates.cacheWrite1h) +
     part(visibleOutput, rates.output) +
     part(tokens.reasoningTokens, rates.reasoning);
   // per million tokens to per token: six more fraction digits

@@ -11,6 +11,8 @@ export interface PriceVersion {
   cachedInputPerMillion: Decimal | null;
   /** null: cache writes cost the input price */
   cacheWritePerMillion: Decimal | null;
+  /** writes to a one-hour cache; null: they cost what other cache writes cost */
+  cacheWrite1hPerMillion: Decimal | null;
   /** null: reasoning tokens cost the output price */
   reasoningPerMillion: Decimal | null;
 }

@@ -8,6 +8,8 @@ export interface TokenUsage {
   outputTokens: number;
   cachedInputTokens: number;
   cacheWriteTokens: number;
+  /** of `cacheWriteTokens`, those written to a one-hour cache (Anthropic's longer TTL), which cost more */
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
 }
 
@@ -23,6 +25,12 @@ export function checkTokenUsage(tokens: TokenUsage, totalTokens?: number): Field
     errors.push({
       path: '/cachedInputTokens',
       message: 'cachedInputTokens + cacheWriteTokens must not exceed inputTokens (they are parts of it)',
+    });
+  }
+  if (tokens.cacheWrite1hTokens > tokens.cacheWriteTokens) {
+    errors.push({
+      path: '/cacheWrite1hTokens',
+      message: 'cacheWrite1hTokens must not exceed cacheWriteTokens (it is part of it)',
     });
   }
   if (tokens.reasoningTokens > tokens.outputTokens) {

@@ -40,6 +40,7 @@ export const RECORD_COLUMNS = [
   tokens('outputTokens', 'output tokens, reasoning included'),
   tokens('cachedInputTokens', 'part of inputTokens read from cache'),
   tokens('cacheWriteTokens', 'part of inputTokens written to cache'),
+  tokens('cacheWrite1hTokens', 'part of cacheWriteTokens written to a one-hour cache'),
   tokens('reasoningTokens', 'part of outputTokens spent reasoning'),
   tokens('totalTokens', 'inputTokens + outputTokens'),
   {
@@ -72,6 +73,7 @@ export const DAY_COLUMNS = [
   tokens('outputTokens', 'output tokens, reasoning included'),
   tokens('cachedInputTokens', 'part of inputTokens read from cache'),
   tokens('cacheWriteTokens', 'part of inputTokens written to cache'),
+  tokens('cacheWrite1hTokens', 'part of cacheWriteTokens written to a one-hour cache'),
   tokens('reasoningTokens', 'part of outputTokens spent reasoning'),
   tokens('totalTokens', 'inputTokens + outputTokens'),
   tokens('durationMsSum', 'sum of the durations sent'),

@@ -38,6 +38,7 @@ export interface UsageRecordDraft {
   outputTokens: number;
   cachedInputTokens?: number;
   cacheWriteTokens?: number;
+  cacheWrite1hTokens?: number;
   reasoningTokens?: number;
   totalTokens?: number;
   durationMs?: number;
@@ -70,9 +71,10 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
   const outputTokens = draft.outputTokens;
   const cachedInputTokens = draft.cachedInputTokens ?? 0;
   const cacheWriteTokens = draft.cacheWriteTokens ?? 0;
+  const cacheWrite1hTokens = draft.cacheWrite1hTokens ?? 0;
   const reasoningTokens = draft.reasoningTokens ?? 0;
   const errors = checkTokenUsage(
-    { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens },
+    { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, reasoningTokens },
     draft.totalTokens,
   );
   const occurredAt = draft.occurredAt ?? context.receivedAt;
@@ -108,6 +110,7 @@ export function createUsageRecord(draft: UsageRecordDraft, context: RecordContex
       outputTokens,
       cachedInputTokens,
       cacheWriteTokens,
+      cacheWrite1hTokens,
       reasoningTokens,
       totalTokens: inputTokens + outputTokens,
       durationMs: draft.durationMs ?? null,

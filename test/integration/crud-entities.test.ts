@@ -166,6 +166,7 @@ describe('entities of the plain CRUD tables', () => {
         outputPerMillion: '12345678901234567890.5',
         cachedInputPerMillion: null,
         cacheWritePerMillion: '0.000001',
+        cacheWrite1hPerMillion: '7.5',
         reasoningPerMillion: null,
       });
     });
@@ -178,6 +179,7 @@ describe('entities of the plain CRUD tables', () => {
       outputPerMillion: '12345678901234567890.5',
       cachedInputPerMillion: null,
       cacheWritePerMillion: '0.000001',
+      cacheWrite1hPerMillion: '7.5',
       reasoningPerMillion: null,
     });
 

@@ -69,6 +69,7 @@ describe('POST /v1/admin/models', () => {
           outputPerMillion: '8',
           cachedInputPerMillion: '0.5',
           cacheWritePerMillion: '2.5',
+          cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
         },
       ],
@@ -159,6 +160,7 @@ describe('POST /v1/admin/models', () => {
     ['outputPerMillion', ''],
     ['cachedInputPerMillion', '1.5.0'],
     ['cacheWritePerMillion', -0.5],
+    ['cacheWrite1hPerMillion', '-2'],
     ['reasoningPerMillion', 'ten'],
     ['inputPerMillion', '0.0000000000001'],
     // strings a type-coercing validator would read as binary floats: rounded or reinterpreted
@@ -301,6 +303,7 @@ describe('GET /v1/admin/models', () => {
           outputPerMillion: '10',
           cachedInputPerMillion: '1.25',
           cacheWritePerMillion: null,
+          cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
         },
       ],

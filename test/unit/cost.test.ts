@@ -12,6 +12,7 @@ function price(p: {
   output: string;
   cached?: string;
   cacheWrite?: string;
+  cacheWrite1h?: string;
   reasoning?: string;
 }): PriceVersion {
   return {
@@ -20,12 +21,13 @@ function price(p: {
     outputPerMillion: d(p.output),
     cachedInputPerMillion: p.cached === undefined ? null : d(p.cached),
     cacheWritePerMillion: p.cacheWrite === undefined ? null : d(p.cacheWrite),
+    cacheWrite1hPerMillion: p.cacheWrite1h === undefined ? null : d(p.cacheWrite1h),
     reasoningPerMillion: p.reasoning === undefined ? null : d(p.reasoning),
   };
 }
 
 function tokens(t: Partial<TokenUsage> & Pick<TokenUsage, 'inputTokens' | 'outputTokens'>): TokenUsage {
-  return { cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...t };
+  return { cachedInputTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0, ...t };
 }
 
 // the issue's example model: acmeai/tally-1
@@ -45,6 +47,30 @@ describe('computeCost', () => {
     // uncached 700,000 × 2.00 = 1.40; cached 200,000 × 0.50 = 0.10;
     // cache write 100,000 × 2.50 = 0.25; output 500,000 × 8.00 = 4.00  → 5.75
     expect(cost.toString()).toBe('5.75');
+  });
+
+  it('prices one-hour cache writes at their own rate and the rest of the writes at the five-minute rate', () => {
+    // claude-sonnet-4's rates: input 3, cache read 0.30, 5-minute write 3.75, 1-hour write 6, output 15
+    const sonnet = price({ input: '3', output: '15', cached: '0.30', cacheWrite: '3.75', cacheWrite1h: '6' });
+    const cost = computeCost(
+      tokens({
+        inputTokens: 1_000_000,
+        cachedInputTokens: 100_000,
+        cacheWriteTokens: 300_000,
+        cacheWrite1hTokens: 200_000,
+        outputTokens: 10_000,
+      }),
+      sonnet,
+    );
+    // uncached 600,000 × 3 = 1.80; reads 100,000 × 0.30 = 0.03; 5-minute writes 100,000 × 3.75 = 0.375;
+    // 1-hour writes 200,000 × 6 = 1.20; output 10,000 × 15 = 0.15 → 3.555
+    expect(cost.toString()).toBe('3.555');
+  });
+
+  it('prices one-hour writes at the cache-write rate when the model has no one-hour rate', () => {
+    const usage = tokens({ inputTokens: 10_000, cacheWriteTokens: 4_000, cacheWrite1hTokens: 4_000, outputTokens: 0 });
+    // all 4,000 writes at 2.50 and 6,000 uncached at 2.00 → 22,000 per million
+    expect(computeCost(usage, TALLY).toString()).toBe('0.022');
   });
 
   it('prices cache reads and writes at the input price when the model has no cache prices', () => {

@@ -49,19 +49,21 @@ describe('genai-prices seed catalog (bundled data)', () => {
           outputPerMillion: '10',
           cachedInputPerMillion: '1.25',
           cacheWritePerMillion: null,
+          cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
         },
       ],
     });
   });
 
-  it('carries Anthropic cache writes and reads', () => {
+  it('carries Anthropic cache writes (five-minute and one-hour) and reads', () => {
     const [price] = find('anthropic', 'claude-3-5-sonnet').prices;
     expect(price).toMatchObject({
       inputPerMillion: '3',
       outputPerMillion: '15',
       cachedInputPerMillion: '0.3',
       cacheWritePerMillion: '3.75',
+      cacheWrite1hPerMillion: '6',
     });
   });
 
@@ -129,7 +131,12 @@ describe('genai-prices seed catalog (bundled data)', () => {
       for (const price of prices) {
         expect(price.inputPerMillion).toMatch(DECIMAL);
         expect(price.outputPerMillion).toMatch(DECIMAL);
-        for (const optional of [price.cachedInputPerMillion, price.cacheWritePerMillion, price.reasoningPerMillion]) {
+        for (const optional of [
+          price.cachedInputPerMillion,
+          price.cacheWritePerMillion,
+          price.cacheWrite1hPerMillion,
+          price.reasoningPerMillion,
+        ]) {
           if (optional !== null) expect(optional).toMatch(DECIMAL);
         }
       }
@@ -175,6 +182,7 @@ describe('loadGenaiPricesCatalog rules', () => {
           input_mtok: { base: 1, tiers: [{ start: 200_000, price: 2 }] },
           output_mtok: 4,
           cache_write_mtok: 1.25,
+          cache_write_1h_mtok: 2,
         }),
         model('big-model', { input_mtok: 9, output_mtok: 9 }),
         model('free-model', {}),
@@ -205,6 +213,7 @@ describe('loadGenaiPricesCatalog rules', () => {
         outputPerMillion: '4',
         cachedInputPerMillion: null,
         cacheWritePerMillion: '1.25',
+        cacheWrite1hPerMillion: '2',
         reasoningPerMillion: null,
       },
     ]);

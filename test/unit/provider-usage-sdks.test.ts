@@ -147,6 +147,7 @@ describe('bodies as the SDKs hand them over', () => {
       outputTokens: 940,
       cachedInputTokens: 12_400,
       cacheWriteTokens: 1_800,
+      cacheWrite1hTokens: 1_800,
       reasoningTokens: 610,
     });
   });

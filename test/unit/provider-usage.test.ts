@@ -22,11 +22,12 @@ import {
   openaiResponsesStream,
 } from '../fixtures/provider-responses';
 
-const tokens = (input: number, output: number, cached = 0, cacheWrite = 0, reasoning = 0) => ({
+const tokens = (input: number, output: number, cached = 0, cacheWrite = 0, reasoning = 0, cacheWrite1h = 0) => ({
   inputTokens: input,
   outputTokens: output,
   cachedInputTokens: cached,
   cacheWriteTokens: cacheWrite,
+  cacheWrite1hTokens: cacheWrite1h,
   reasoningTokens: reasoning,
 });
 
@@ -44,12 +45,12 @@ describe('each format in our convention (cached and cache-write inside input, re
       openaiResponse.usage,
       tokens(9_800, 2_250, 6_144, 2_560, 1_920),
     ],
-    // 312 uncached + 1,800 written + 12,400 read
+    // 312 uncached + 1,800 written (all to the one-hour cache) + 12,400 read
     [
       'Anthropic: disjoint input buckets summed',
       'anthropic.messages',
       anthropicMessage.usage,
-      tokens(14_512, 940, 12_400, 1_800, 610),
+      tokens(14_512, 940, 12_400, 1_800, 610, 1_800),
     ],
     // input 5,120 prompt + 230 tool-use prompt; output 180 candidates + 1,050 thoughts
     [
@@ -117,7 +118,7 @@ describe('each format in our convention (cached and cache-write inside input, re
       output_tokens: 2,
       cache_creation: { ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 70 },
     };
-    expect(mapProviderUsage('anthropic.messages', usage)).toEqual({ ok: true, tokens: tokens(105, 2, 0, 100) });
+    expect(mapProviderUsage('anthropic.messages', usage)).toEqual({ ok: true, tokens: tokens(105, 2, 0, 100, 0, 70) });
   });
 
   it('reads an OpenAI embeddings usage (no completion_tokens, a total equal to the prompt) as no output', () => {
@@ -333,7 +334,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
         provider: 'anthropic',
         requestId: anthropicMessage.id,
         model: 'claude-sonnet-4-5-20250929',
-        tokens: tokens(14_512, 940, 12_400, 1_800, 610),
+        tokens: tokens(14_512, 940, 12_400, 1_800, 610, 1_800),
       },
     ],
     // message_start's usage, then message_delta's cumulative output over it (never added: 941 would be wrong)
@@ -345,7 +346,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
         requestId: anthropicMessage.id,
         model: 'claude-sonnet-4-5-20250929',
         usagePath: '/0/message/usage',
-        tokens: tokens(14_512, 940, 12_400, 1_800, 610),
+        tokens: tokens(14_512, 940, 12_400, 1_800, 610, 1_800),
       },
     ],
     [
@@ -355,7 +356,7 @@ describe('readProviderResponse: whole bodies, final stream events and whole stre
         format: 'anthropic.messages',
         requestId: anthropicMessage.id,
         usagePath: '/message/usage',
-        tokens: tokens(14_512, 1, 12_400, 1_800),
+        tokens: tokens(14_512, 1, 12_400, 1_800, 0, 1_800),
       },
     ],
     [
@@ -532,6 +533,7 @@ describe('hostile objects', () => {
           const t = result.tokens;
           for (const value of Object.values(t)) expect(Number.isSafeInteger(value) && value >= 0).toBe(true);
           expect(t.cachedInputTokens + t.cacheWriteTokens).toBeLessThanOrEqual(t.inputTokens);
+          expect(t.cacheWrite1hTokens).toBeLessThanOrEqual(t.cacheWriteTokens);
           expect(t.reasoningTokens).toBeLessThanOrEqual(t.outputTokens);
         }
         detectUsageFormat(usage);
@@ -551,6 +553,19 @@ describe('hostile objects', () => {
           output_tokens: output,
         });
         expect(mapped).toEqual({ ok: true, tokens: tokens(input + read + write, output, read, write) });
+      }),
+    );
+    // with the per-TTL breakdown, its one-hour part is kept apart (priced at its own rate)
+    fc.assert(
+      fc.property(n, n, n, (input, fiveMinute, oneHour) => {
+        const mapped = mapProviderUsage('anthropic.messages', {
+          input_tokens: input,
+          cache_creation_input_tokens: fiveMinute + oneHour,
+          cache_creation: { ephemeral_5m_input_tokens: fiveMinute, ephemeral_1h_input_tokens: oneHour },
+          output_tokens: 1,
+        });
+        const write = fiveMinute + oneHour;
+        expect(mapped).toEqual({ ok: true, tokens: tokens(input + write, 1, 0, write, 0, oneHour) });
       }),
     );
     fc.assert(

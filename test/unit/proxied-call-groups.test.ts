@@ -32,6 +32,7 @@ const outcome = (responseId: string): ProxiedCallOutcome => ({
   outputTokens: 5,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0,
   tokenSource: 'reported',
   durationMs: 12,

@@ -1,4 +1,5 @@
 import type { Decimal } from '../../domain/decimal';
+import type { EffectiveRates } from '../../domain/cost';
 import type { ModelRef } from './price-catalog.port';
 
 /** One stretch of time in which a model's records are priced at `rates` (null: unpriced). */
@@ -6,7 +7,7 @@ export interface PricedStretch extends ModelRef {
   from: Date | null;
   to: Date | null;
   /** per million tokens, each null rate already replaced by its fallback */
-  rates: { input: Decimal; cachedInput: Decimal; cacheWrite: Decimal; output: Decimal; reasoning: Decimal } | null;
+  rates: EffectiveRates | null;
 }
 
 export interface RepricingRange {

@@ -236,6 +236,7 @@ export class MeterProxiedCall {
       outputTokens: outcome.outputTokens,
       cachedInputTokens: outcome.cachedInputTokens,
       cacheWriteTokens: outcome.cacheWriteTokens,
+      cacheWrite1hTokens: outcome.cacheWrite1hTokens,
       reasoningTokens: outcome.reasoningTokens,
       durationMs: outcome.durationMs,
       success: outcome.success,

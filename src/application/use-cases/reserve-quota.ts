@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { Decimal } from '../../domain/decimal';
+import { effectiveRates } from '../../domain/cost';
 import { showsCost } from '../../domain/deployment-mode';
 import { ConflictError, ForbiddenError, LimitReachedError, NotFoundError, ValidationError } from '../../domain/errors';
 import { priceInForce } from '../../domain/model-price';
@@ -133,14 +134,7 @@ export class ReserveQuota {
     const schedules = await this.catalog.recentSchedulesFor(workspaceId, ref);
     const price = schedules ? priceInForce(schedules, now) : null;
     if (!price) return null;
-    const rates = [
-      price.inputPerMillion,
-      price.outputPerMillion,
-      price.cachedInputPerMillion,
-      price.cacheWritePerMillion,
-      price.reasoningPerMillion,
-    ].filter((rate): rate is Decimal => rate !== null);
-    const dearest = rates.reduce((a, b) => (a.compare(b) >= 0 ? a : b));
+    const dearest = Object.values(effectiveRates(price)).reduce((a, b) => (a.compare(b) >= 0 ? a : b));
     return Decimal.fromInteger(input.estimatedTokens).times(dearest).shiftLeft(6);
   }
 }

@@ -39,6 +39,7 @@ function openaiChat(reader: CountReader, usage: JsonObject): ProviderTokens {
     outputTokens: reader.count('/completion_tokens', !embeddings),
     cachedInputTokens: reader.count('/prompt_tokens_details/cached_tokens'),
     cacheWriteTokens: reader.count('/prompt_tokens_details/cache_write_tokens'),
+    cacheWrite1hTokens: 0,
     reasoningTokens: reader.count('/completion_tokens_details/reasoning_tokens'),
   };
   checkParts(reader, tokens, {
@@ -58,6 +59,7 @@ function openaiResponses(reader: CountReader): ProviderTokens {
     outputTokens: reader.count('/output_tokens', true),
     cachedInputTokens: reader.count('/input_tokens_details/cached_tokens'),
     cacheWriteTokens: reader.count('/input_tokens_details/cache_write_tokens'),
+    cacheWrite1hTokens: 0,
     reasoningTokens: reader.count('/output_tokens_details/reasoning_tokens'),
   };
   checkParts(reader, tokens, {
@@ -78,9 +80,9 @@ function openaiResponses(reader: CountReader): ProviderTokens {
 function anthropicMessages(reader: CountReader): ProviderTokens {
   const uncached = reader.count('/input_tokens', true);
   const cacheRead = reader.count('/cache_read_input_tokens');
-  const ttlParts =
-    reader.count('/cache_creation/ephemeral_5m_input_tokens') +
-    reader.count('/cache_creation/ephemeral_1h_input_tokens');
+  // writes to the one-hour cache are priced apart; a write without a TTL breakdown is a 5-minute one
+  const oneHour = reader.count('/cache_creation/ephemeral_1h_input_tokens');
+  const ttlParts = reader.count('/cache_creation/ephemeral_5m_input_tokens') + oneHour;
   let cacheWrite = ttlParts;
   if (reader.has('/cache_creation_input_tokens')) {
     cacheWrite = reader.count('/cache_creation_input_tokens');
@@ -94,6 +96,7 @@ function anthropicMessages(reader: CountReader): ProviderTokens {
     outputTokens: reader.count('/output_tokens', true),
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: ttlParts === cacheWrite ? oneHour : 0,
     reasoningTokens: reader.count('/output_tokens_details/thinking_tokens'),
   };
   checkParts(reader, tokens, { reasoning: '/output_tokens_details/thinking_tokens', output: 'output_tokens' });
@@ -150,6 +153,7 @@ function gemini(reader: CountReader, usage: JsonObject): ProviderTokens {
     outputTokens: candidates + thoughts,
     cachedInputTokens: reader.count(`/${n.cached}`),
     cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
     reasoningTokens: thoughts,
   };
   if (tokens.cachedInputTokens > prompt) {
@@ -178,6 +182,7 @@ function bedrockConverse(reader: CountReader): ProviderTokens {
     outputTokens: reader.count('/outputTokens', true),
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: 0,
     reasoningTokens: 0,
   };
   checkTotal(

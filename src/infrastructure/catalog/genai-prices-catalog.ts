@@ -20,6 +20,7 @@ export interface SeedPrice {
   outputPerMillion: string;
   cachedInputPerMillion: string | null;
   cacheWritePerMillion: string | null;
+  cacheWrite1hPerMillion: string | null;
   reasoningPerMillion: string | null;
 }
 
@@ -106,6 +107,7 @@ function samePrices(a: SeedPrice, b: SeedPrice): boolean {
     a.outputPerMillion === b.outputPerMillion &&
     a.cachedInputPerMillion === b.cachedInputPerMillion &&
     a.cacheWritePerMillion === b.cacheWritePerMillion &&
+    a.cacheWrite1hPerMillion === b.cacheWrite1hPerMillion &&
     a.reasoningPerMillion === b.reasoningPerMillion
   );
 }
@@ -120,8 +122,9 @@ function seedPrice(effectiveFrom: string, prices: ModelPrice): SeedPrice | null 
     inputPerMillion: input ?? '0',
     outputPerMillion: output ?? '0',
     cachedInputPerMillion: price(prices.cache_read_mtok),
-    // The default (5-minute) cache write; `cache_write_1h_mtok` has no column of its own.
+    // The default (5-minute) cache write, and the one-hour one where the provider offers it.
     cacheWritePerMillion: price(prices.cache_write_mtok),
+    cacheWrite1hPerMillion: price(prices.cache_write_1h_mtok),
     // Only a few models bill reasoning separately; elsewhere it is billed as output tokens.
     reasoningPerMillion: price(prices.output_reasoning_mtok),
   };

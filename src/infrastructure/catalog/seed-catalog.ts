@@ -17,8 +17,10 @@ export interface CatalogPriceChange {
 /** Every built-in model's price versions as one comparable text. */
 async function builtInPrices(tx: EntityManager): Promise<Map<string, string>> {
   const rows = (await tx.query(
-    `SELECT m.provider, m.model, string_agg(concat_ws('/', p.effective_from, p.input_per_million, p.output_per_million,
-       p.cached_input_per_million, p.cache_write_per_million, p.reasoning_per_million), ';' ORDER BY p.effective_from) AS prices
+    // a row's text keeps a NULL apart from its neighbours (concat_ws would drop it)
+    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, p.input_per_million, p.output_per_million,
+       p.cached_input_per_million, p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million)::text,
+       ';' ORDER BY p.effective_from) AS prices
      FROM models m LEFT JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
      WHERE m.workspace_id = $1 GROUP BY m.provider, m.model`,
     [BUILT_IN_WORKSPACE],
@@ -96,11 +98,11 @@ export async function seedBuiltInCatalog(
     const prices = models.flatMap((m) => m.prices.map((price) => ({ ...price, provider: m.provider, model: m.model })));
     await tx.query(
       `INSERT INTO model_prices (workspace_id, model_id, effective_from, input_per_million, output_per_million,
-         cached_input_per_million, cache_write_per_million, reasoning_per_million)
-       SELECT $1, m.id, t.effective_from, t.input, t.output, t.cached, t.cache_write, t.reasoning
+         cached_input_per_million, cache_write_per_million, cache_write_1h_per_million, reasoning_per_million)
+       SELECT $1, m.id, t.effective_from, t.input, t.output, t.cached, t.cache_write, t.cache_write_1h, t.reasoning
        FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::numeric[], $7::numeric[],
-                   $8::numeric[], $9::numeric[])
-            AS t(provider, model, effective_from, input, output, cached, cache_write, reasoning)
+                   $8::numeric[], $9::numeric[], $10::numeric[])
+            AS t(provider, model, effective_from, input, output, cached, cache_write, cache_write_1h, reasoning)
        JOIN models m ON m.workspace_id = $1 AND m.provider = t.provider AND m.model = t.model`,
       [
         BUILT_IN_WORKSPACE,
@@ -111,6 +113,7 @@ export async function seedBuiltInCatalog(
         prices.map((p) => p.outputPerMillion),
         prices.map((p) => p.cachedInputPerMillion),
         prices.map((p) => p.cacheWritePerMillion),
+        prices.map((p) => p.cacheWrite1hPerMillion),
         prices.map((p) => p.reasoningPerMillion),
       ],
     );

@@ -13,6 +13,7 @@ import { PerUserRollups1796530000000 } from '../../../migrations/1796530000000-p
 import { QuotaReserveCachedPlan1796540000000 } from '../../../migrations/1796540000000-quota-reserve-cached-plan';
 import { QuotaReserveEndedRetry1796550000000 } from '../../../migrations/1796550000000-quota-reserve-ended-retry';
 import { PurgeIndexes1796560000000 } from '../../../migrations/1796560000000-purge-indexes';
+import { OneHourCacheWrites1796570000000 } from '../../../migrations/1796570000000-one-hour-cache-writes';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   QuotaReserveCachedPlan1796540000000,
   QuotaReserveEndedRetry1796550000000,
   PurgeIndexes1796560000000,
+  OneHourCacheWrites1796570000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

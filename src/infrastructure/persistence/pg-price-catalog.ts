@@ -20,11 +20,22 @@ import { sayingUnavailable } from './database-unavailable';
 /** The built-in catalog's rows belong to this workspace id, which no caller can have. */
 export const BUILT_IN_WORKSPACE = '';
 
+/** A price version's rates: each as the entity (and the SQL below) names it, and its column. */
+const RATES = {
+  inputPerMillion: 'input_per_million',
+  outputPerMillion: 'output_per_million',
+  cachedInputPerMillion: 'cached_input_per_million',
+  cacheWritePerMillion: 'cache_write_per_million',
+  cacheWrite1hPerMillion: 'cache_write_1h_per_million',
+  reasoningPerMillion: 'reasoning_per_million',
+} as const satisfies Partial<Record<keyof ModelPriceEntity & keyof PriceVersion, string>>;
+type Rate = keyof typeof RATES;
+const RATE_NAMES = Object.keys(RATES) as Rate[];
+/** The rates of `model_prices p` as exact decimal text, each named as the entity names it. */
+const RATE_SELECT = RATE_NAMES.map((name) => `p.${RATES[name]}::text AS "${name}"`).join(', ');
+
 /** A price version's columns, as the entity holds them or as the SQL below names them. */
-type PriceFields = Pick<
-  ModelPriceEntity,
-  'inputPerMillion' | 'outputPerMillion' | 'cachedInputPerMillion' | 'cacheWritePerMillion' | 'reasoningPerMillion'
-> & { effectiveFrom: Date | string };
+type PriceFields = Pick<ModelPriceEntity, Rate> & { effectiveFrom: Date | string };
 
 /** A model with its price versions, as the entity holds it or as the catalog list reads it. */
 type ModelFields = Pick<ModelEntity, 'id' | 'provider' | 'model' | 'kind' | 'source'> & {
@@ -40,6 +51,7 @@ function toPrice(row: PriceFields): PriceVersion {
     outputPerMillion: Decimal.parse(row.outputPerMillion),
     cachedInputPerMillion: optional(row.cachedInputPerMillion),
     cacheWritePerMillion: optional(row.cacheWritePerMillion),
+    cacheWrite1hPerMillion: optional(row.cacheWrite1hPerMillion),
     reasoningPerMillion: optional(row.reasoningPerMillion),
   };
 }
@@ -67,13 +79,8 @@ function isUniqueViolation(error: unknown): boolean {
  */
 const MODEL_WITH_PRICES = `
   SELECT m.id, m.provider, m.model, m.kind, m.source,
-    (SELECT json_agg(json_build_object(
-        'effectiveFrom', p.effective_from,
-        'inputPerMillion', p.input_per_million::text,
-        'outputPerMillion', p.output_per_million::text,
-        'cachedInputPerMillion', p.cached_input_per_million::text,
-        'cacheWritePerMillion', p.cache_write_per_million::text,
-        'reasoningPerMillion', p.reasoning_per_million::text) ORDER BY p.effective_from)
+    (SELECT json_agg(json_build_object('effectiveFrom', p.effective_from,
+        ${RATE_NAMES.map((name) => `'${name}', p.${RATES[name]}::text`).join(', ')}) ORDER BY p.effective_from)
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
@@ -142,11 +149,7 @@ export class PgPriceCatalog implements PriceCatalog {
     // the source's match) of a whole batch, in the workspace and the built-in catalog at once
     const rows = (await sayingUnavailable(() =>
       this.db.query(
-        `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom",
-              p.input_per_million::text AS "inputPerMillion", p.output_per_million::text AS "outputPerMillion",
-              p.cached_input_per_million::text AS "cachedInputPerMillion",
-              p.cache_write_per_million::text AS "cacheWritePerMillion",
-              p.reasoning_per_million::text AS "reasoningPerMillion"
+        `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom", ${RATE_SELECT}
        FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
        WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
         [workspaceId, BUILT_IN_WORKSPACE, providers, names],
@@ -307,6 +310,7 @@ async function insertPrice(
       outputPerMillion: price.outputPerMillion.toString(),
       cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
       cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
+      cacheWrite1hPerMillion: price.cacheWrite1hPerMillion?.toString() ?? null,
       reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
     });
   } catch (error) {

@@ -30,13 +30,14 @@ import {
 
 /**
  * A record's cost at a stretch's rates (`s`), as costAt (src/domain/cost.ts) computes it: each
- * token priced once, cache reads and writes carved out of the input, reasoning out of the
- * output, per million; trailing zeros trimmed, as ingest stores a cost. NULL where the stretch has no price. A test holds it to costAt.
+ * token priced once, cache reads and writes carved out of the input (one-hour writes out of
+ * the writes), reasoning out of the output, per million; trailing zeros trimmed, as ingest stores a cost. NULL where the stretch has no price. A test holds it to costAt.
  */
 const costOf = (r: string, s: string): string => `trim_scale((
   greatest(${r}.input_tokens - ${r}.cached_input_tokens - ${r}.cache_write_tokens, 0) * ${s}.input
   + greatest(${r}.cached_input_tokens, 0) * ${s}.cached_input
-  + greatest(${r}.cache_write_tokens, 0) * ${s}.cache_write
+  + greatest(${r}.cache_write_tokens - ${r}.cache_write_1h_tokens, 0) * ${s}.cache_write
+  + greatest(${r}.cache_write_1h_tokens, 0) * ${s}.cache_write_1h
   + greatest(${r}.output_tokens - ${r}.reasoning_tokens, 0) * ${s}.output
   + greatest(${r}.reasoning_tokens, 0) * ${s}.reasoning) * 0.000001)`;
 export const COST_OF_RECORD = costOf('r', 's');
@@ -61,7 +62,7 @@ const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.o
 const STRETCH = `
 stretch AS (
   SELECT * FROM json_to_recordset($2::json) AS s(provider text, model text, lo timestamptz, hi timestamptz,
-    input numeric, cached_input numeric, cache_write numeric, output numeric, reasoning numeric)
+    input numeric, cached_input numeric, cache_write numeric, cache_write_1h numeric, output numeric, reasoning numeric)
 )`;
 
 /** Those records with their cost now and at the stretches. */
@@ -99,10 +100,10 @@ const HOUR_CHANGES = PRICED_METRICS.map((m) => `new_${m.name} <> ${m.name}`).joi
 const GONE_HOURS = `
 gone_hours AS MATERIALIZED (
   SELECT h.bucket_start, ${FINEST_DIMENSIONS.map((d) => `h.${d}`).join(', ')}, h.requests, h.input_tokens,
-    h.cached_input_tokens, h.cache_write_tokens, h.output_tokens, h.reasoning_tokens, h.total_tokens,
+    h.cached_input_tokens, h.cache_write_tokens, h.cache_write_1h_tokens, h.output_tokens, h.reasoning_tokens, h.total_tokens,
     h.cost, h.unpriced_requests, h.unpriced_tokens, h.provided_requests,
     h.bucket_start >= $3::timestamptz AND h.bucket_start + interval '1 hour' <= $4::timestamptz AS whole,
-    s.provider IS NOT NULL AS one_stretch, s.input, s.cached_input, s.cache_write, s.output, s.reasoning
+    s.provider IS NOT NULL AS one_stretch, s.input, s.cached_input, s.cache_write, s.cache_write_1h, s.output, s.reasoning
   -- only those months' hours are read (none when every month of the range has its records)
   FROM unnest($7::timestamptz[]) AS m(month_start)
   JOIN ${FINEST.table} h ON h.workspace_id = $1
@@ -386,6 +387,7 @@ export class PgRepricing implements RepricingStore {
           input: s.rates?.input.toString() ?? null,
           cached_input: s.rates?.cachedInput.toString() ?? null,
           cache_write: s.rates?.cacheWrite.toString() ?? null,
+          cache_write_1h: s.rates?.cacheWrite1h.toString() ?? null,
           output: s.rates?.output.toString() ?? null,
           reasoning: s.rates?.reasoning.toString() ?? null,
         })),

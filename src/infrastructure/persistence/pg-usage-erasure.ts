@@ -81,7 +81,7 @@ const ERASE = `
 WITH records AS (
   DELETE FROM usage_records WHERE workspace_id = $1 AND user_id = $2
   RETURNING request_id, occurred_at, ${ALL_DIMENSIONS.map((d) => dimensionOfRecord(d)).join(', ')}, success, input_tokens, output_tokens,
-    cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost, cost_status
+    cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, duration_ms, cost, cost_status
 ),
 request_ids AS (
   DELETE FROM usage_request_ids l USING records r

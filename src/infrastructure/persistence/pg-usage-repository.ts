@@ -10,7 +10,7 @@ import { sayingUnavailable } from './database-unavailable';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
 import { IngestStatementSlots } from './statement-slots';
-import { batchRowsSql, encodeBatch } from './usage-batch-text';
+import { BATCH_COLUMN_NAMES, batchRowsSql, encodeBatch } from './usage-batch-text';
 
 /** The ingest statement's first line: what tells it apart in pg_stat_activity, whose text is cut at 1 KB. */
 export const INGEST_STATEMENT_MARK = '/* ingest: usage records */';
@@ -36,15 +36,11 @@ claimed AS (
   RETURNING request_id
 ),
 stored AS (
-  INSERT INTO usage_records (workspace_id, request_id, occurred_at, user_id, provider, model, operation,
-    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
-    duration_ms, success, error, cost, cost_status, token_source, metadata)
-  SELECT $1, i.request_id, i.occurred_at, i.user_id, i.provider, i.model, i.operation,
-    i.input_tokens, i.output_tokens, i.cached_input_tokens, i.cache_write_tokens, i.reasoning_tokens, i.total_tokens,
-    i.duration_ms, i.success, i.error, i.cost, i.cost_status, i.token_source, i.metadata
+  INSERT INTO usage_records (workspace_id, ${BATCH_COLUMN_NAMES.join(', ')})
+  SELECT $1, ${BATCH_COLUMN_NAMES.map((name) => `i.${name}`).join(', ')}
   FROM input i JOIN claimed c USING (request_id)
   RETURNING request_id, occurred_at, user_id, provider, model, operation, success, input_tokens, output_tokens, cached_input_tokens,
-    cache_write_tokens, reasoning_tokens, total_tokens, duration_ms, cost, cost_status
+    cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, duration_ms, cost, cost_status
 ),
 pending AS (
   INSERT INTO ${PENDING.table} (${PENDING_COLUMNS.join(', ')})

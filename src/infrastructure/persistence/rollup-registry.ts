@@ -96,6 +96,15 @@ export const METRICS = [
     combine: 'sum',
   },
   {
+    // the part of cache_write_tokens written to a one-hour cache, priced apart: what lets re-pricing
+    // price an hour past raw retention from its sums
+    name: 'cache_write_1h_tokens',
+    type: 'bigint',
+    fromRecords: 'sum(cache_write_1h_tokens)',
+    ofRecord: 'cache_write_1h_tokens',
+    combine: 'sum',
+  },
+  {
     // the records whose cost re-pricing keeps: what tells, past raw retention, which hours can be
     // re-priced from their token sums (those without any)
     name: 'provided_requests',

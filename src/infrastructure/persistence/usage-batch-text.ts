@@ -39,6 +39,7 @@ const BATCH_COLUMNS: readonly BatchColumn[] = [
   { name: 'output_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.outputTokens) },
   { name: 'cached_input_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.cachedInputTokens) },
   { name: 'cache_write_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.cacheWriteTokens) },
+  { name: 'cache_write_1h_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.cacheWrite1hTokens) },
   { name: 'reasoning_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.reasoningTokens) },
   { name: 'total_tokens', type: 'bigint', kind: 'plain', value: (r) => String(r.totalTokens) },
   {
@@ -119,6 +120,9 @@ function decoded(column: BatchColumn, field: string): string {
 }
 
 /** A SELECT of the batch in `param` as rows with the columns' names and types. */
+/** The raw record's columns a batch carries (all but the workspace and the time it was received). */
+export const BATCH_COLUMN_NAMES: readonly string[] = BATCH_COLUMNS.map((column) => column.name);
+
 export function batchRowsSql(param: string): string {
   return `SELECT ${BATCH_COLUMNS.map((column, i) => `${decoded(column, `f[${i + 1}]`)} AS ${column.name}`).join(',\n    ')}
   FROM string_to_table(${param}::text, E'\\n') AS line, string_to_array(line, E'\\t') AS f`;

@@ -11,6 +11,7 @@ export const MONEY_KEYS: ReadonlySet<string> = new Set([
   'outputPerMillion',
   'cachedInputPerMillion',
   'cacheWritePerMillion',
+  'cacheWrite1hPerMillion',
   'reasoningPerMillion',
 ]);
 

@@ -28,6 +28,9 @@ export class ModelPriceEntity {
   @Column({ name: 'cache_write_per_million', type: 'numeric', nullable: true })
   cacheWritePerMillion!: string | null;
 
+  @Column({ name: 'cache_write_1h_per_million', type: 'numeric', nullable: true })
+  cacheWrite1hPerMillion!: string | null;
+
   @Column({ name: 'reasoning_per_million', type: 'numeric', nullable: true })
   reasoningPerMillion!: string | null;
 }

@@ -39,6 +39,7 @@ function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVe
     outputPerMillion: toDecimal(input.outputPerMillion, `${path}/outputPerMillion`),
     cachedInputPerMillion: optional(input.cachedInputPerMillion, 'cachedInputPerMillion'),
     cacheWritePerMillion: optional(input.cacheWritePerMillion, 'cacheWritePerMillion'),
+    cacheWrite1hPerMillion: optional(input.cacheWrite1hPerMillion, 'cacheWrite1hPerMillion'),
     reasoningPerMillion: optional(input.reasoningPerMillion, 'reasoningPerMillion'),
   };
 }
@@ -54,6 +55,7 @@ function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model>
       outputPerMillion: price.outputPerMillion.toString(),
       cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
       cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
+      cacheWrite1hPerMillion: price.cacheWrite1hPerMillion?.toString() ?? null,
       reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
     })),
   };

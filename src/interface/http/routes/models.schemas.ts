@@ -31,6 +31,9 @@ export const PriceInput = Type.Object(
     cacheWritePerMillion: Type.Optional(
       PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50'),
     ),
+    cacheWrite1hPerMillion: Type.Optional(
+      PriceInputValue('USD per million tokens written to a one-hour cache (default: the cache-write price)', '4.00'),
+    ),
     reasoningPerMillion: Type.Optional(
       PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00'),
     ),
@@ -49,6 +52,9 @@ export const Price = CostOnly(
       ),
       cacheWritePerMillion: Nullable(
         DecimalString('USD per million cache-write tokens; null: the input price', '3.75'),
+      ),
+      cacheWrite1hPerMillion: Nullable(
+        DecimalString('USD per million tokens written to a one-hour cache; null: the cache-write price', '6'),
       ),
       reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
     },

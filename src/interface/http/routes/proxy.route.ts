@@ -258,7 +258,14 @@ function userOf(request: FastifyRequest, facts: RequestFacts): string {
   return userId;
 }
 
-const NO_TOKENS = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+const NO_TOKENS = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  reasoningTokens: 0,
+};
 
 /** Stored text: no NUL, at most `max` characters. */
 const storable = (value: string | undefined, max: number): string | undefined =>

@@ -144,6 +144,7 @@ function toDraft(
     outputTokens: tokens.outputTokens,
     cachedInputTokens: tokens.cachedInputTokens,
     cacheWriteTokens: tokens.cacheWriteTokens,
+    cacheWrite1hTokens: tokens.cacheWrite1hTokens,
     reasoningTokens: tokens.reasoningTokens,
     totalTokens: tokens.totalTokens,
     durationMs: record.durationMs,

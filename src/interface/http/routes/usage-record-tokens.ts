@@ -19,6 +19,7 @@ export interface RecordFields {
   outputTokens?: number;
   cachedInputTokens?: number;
   cacheWriteTokens?: number;
+  cacheWrite1hTokens?: number;
   reasoningTokens?: number;
   totalTokens?: number;
   usage?: unknown;
@@ -36,6 +37,7 @@ export interface RecordTokens {
   outputTokens: number;
   cachedInputTokens?: number;
   cacheWriteTokens?: number;
+  cacheWrite1hTokens?: number;
   reasoningTokens?: number;
   totalTokens?: number;
 }
@@ -47,6 +49,7 @@ const OUR_TOKEN_FIELDS = [
   'outputTokens',
   'cachedInputTokens',
   'cacheWriteTokens',
+  'cacheWrite1hTokens',
   'reasoningTokens',
   'totalTokens',
 ] as const;
@@ -70,6 +73,7 @@ export function recordTokens(record: RecordFields): RecordTokensResult {
         outputTokens: record.outputTokens,
         cachedInputTokens: record.cachedInputTokens,
         cacheWriteTokens: record.cacheWriteTokens,
+        cacheWrite1hTokens: record.cacheWrite1hTokens,
         reasoningTokens: record.reasoningTokens,
         totalTokens: record.totalTokens,
       },
@@ -95,6 +99,7 @@ export function recordTokens(record: RecordFields): RecordTokensResult {
       outputTokens: record[names.output] as number,
       cachedInputTokens: record.cachedInputTokens,
       cacheWriteTokens: record.cacheWriteTokens,
+      cacheWrite1hTokens: record.cacheWrite1hTokens,
       reasoningTokens: record.reasoningTokens,
       totalTokens: record.totalTokens,
     },
@@ -221,6 +226,7 @@ function withIdentity(
     outputTokens: tokens.outputTokens,
     cachedInputTokens: tokens.cachedInputTokens,
     cacheWriteTokens: tokens.cacheWriteTokens,
+    cacheWrite1hTokens: tokens.cacheWrite1hTokens,
     reasoningTokens: tokens.reasoningTokens,
   };
 }

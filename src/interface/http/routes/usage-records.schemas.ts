@@ -39,6 +39,9 @@ export const UsageRecordInput = Type.Object(
     outputTokens: Tokens('all output tokens, reasoning included'),
     cachedInputTokens: Type.Optional(Tokens('part of inputTokens read from the prompt cache')),
     cacheWriteTokens: Type.Optional(Tokens('part of inputTokens written to the prompt cache')),
+    cacheWrite1hTokens: Type.Optional(
+      Tokens('part of cacheWriteTokens written to a one-hour cache (Anthropic), priced at its own rate'),
+    ),
     reasoningTokens: Type.Optional(Tokens('part of outputTokens spent on reasoning')),
     totalTokens: Type.Optional(Tokens('if sent, must equal inputTokens + outputTokens')),
     durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
@@ -82,11 +85,12 @@ const {
   outputTokens,
   cachedInputTokens,
   cacheWriteTokens,
+  cacheWrite1hTokens,
   reasoningTokens,
   totalTokens,
   ...callFields
 } = UsageRecordInput.properties;
-const tokenParts = { cachedInputTokens, cacheWriteTokens, reasoningTokens, totalTokens };
+const tokenParts = { cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, reasoningTokens, totalTokens };
 const usageFormat = Type.Optional(Type.Ref(ProviderUsageFormat));
 
 export const UsageRecordWithProviderUsage = Type.Object(
