@@ -11,6 +11,7 @@ import {
   anthropicMessage,
   anthropicStream,
   bedrockConverse,
+  bedrockConverseOneHourCache,
   bedrockConverseStream,
   geminiResponse,
   geminiResponsePythonDump,
@@ -130,6 +131,46 @@ describe('each format in our convention (cached and cache-write inside input, re
       requestId: undefined,
       model: 'text-embedding-3-small',
       tokens: tokens(8, 0),
+    });
+  });
+
+  it('reads Bedrock cache writes by TTL: the one-hour part kept apart, the breakdown checked', () => {
+    const usage = bedrockConverseOneHourCache.usage;
+    expect(mapProviderUsage('bedrock.converse', usage)).toEqual({
+      ok: true,
+      tokens: tokens(4_122, 220, 3_200, 512, 0, 300),
+    });
+    expect(readProviderResponse(bedrockConverseOneHourCache)).toMatchObject({
+      ok: true,
+      tokens: tokens(4_122, 220, 3_200, 512, 0, 300),
+    });
+    // without the sum, the breakdown gives it
+    const { cacheWriteInputTokens: _sum, totalTokens: _total, ...withoutSum } = usage;
+    expect(mapProviderUsage('bedrock.converse', withoutSum)).toEqual({
+      ok: true,
+      tokens: tokens(4_122, 220, 3_200, 512, 0, 300),
+    });
+    // a TTL Tokentally has no price for is priced as a five-minute write
+    expect(
+      mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: [{ ttl: '24h', inputTokens: 512 }] }),
+    ).toEqual({ ok: true, tokens: tokens(4_122, 220, 3_200, 512, 0, 0) });
+    expect(mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: [] })).toEqual({
+      ok: true,
+      tokens: tokens(4_122, 220, 3_200, 512, 0, 0),
+    });
+    expect(
+      mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: [{ ttl: '1h', inputTokens: 500 }] }),
+    ).toMatchObject({ ok: false, path: '/cacheDetails' });
+    expect(
+      mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: [{ ttl: '1h', inputTokens: -1 }] }),
+    ).toMatchObject({ ok: false, path: '/cacheDetails/0/inputTokens' });
+    expect(mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: [7] })).toMatchObject({
+      ok: false,
+      path: '/cacheDetails/0',
+    });
+    expect(mapProviderUsage('bedrock.converse', { ...usage, cacheDetails: { ttl: '1h' } })).toMatchObject({
+      ok: false,
+      path: '/cacheDetails',
     });
   });
 
@@ -505,6 +546,12 @@ describe('hostile objects', () => {
         fc.dictionary(fc.constantFrom('cached_tokens', 'cache_write_tokens'), count),
       ),
       cache_creation: fc.anything(),
+      cacheDetails: fc.oneof(
+        fc.anything(),
+        fc.array(
+          fc.record({ ttl: fc.constantFrom('1h', '5m', '__proto__'), inputTokens: count }, { requiredKeys: [] }),
+        ),
+      ),
       output_tokens_details: fc.anything(),
     },
     { requiredKeys: [] },

@@ -47,12 +47,19 @@ export class CountReader {
     return value !== undefined && value !== null;
   }
 
-  /** The value at a pointer of plain keys; a parent that is neither absent, null nor an object is an error. */
+  /**
+   * The value at a pointer of plain keys and list indexes; a parent that is neither absent,
+   * null nor an object (a list, for an index) is an error.
+   */
   private at(path: string): unknown {
     const keys = path.split('/').slice(1);
     let value: unknown = this.root;
     for (let i = 0; i < keys.length; i += 1) {
       if (value === undefined || value === null) return undefined;
+      if (Array.isArray(value) && /^(0|[1-9]\d*)$/.test(keys[i]!)) {
+        value = value[Number(keys[i])];
+        continue;
+      }
       if (!isObject(value)) {
         this.fail(`/${keys.slice(0, i).join('/')}`, `${keys.slice(0, i).join('/')} must be an object`);
         return undefined;

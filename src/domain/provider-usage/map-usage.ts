@@ -173,16 +173,23 @@ function gemini(reader: CountReader, usage: JsonObject): ProviderTokens {
  * Its total is documented as "input plus output"; with caching it is reported including the
  * cache buckets, so either reading is accepted.
  */
-function bedrockConverse(reader: CountReader): ProviderTokens {
+function bedrockConverse(reader: CountReader, usage: JsonObject): ProviderTokens {
   const uncached = reader.count('/inputTokens', true);
   const cacheRead = reader.count('/cacheReadInputTokens');
-  const cacheWrite = reader.count('/cacheWriteInputTokens');
+  const byTtl = bedrockCacheDetails(reader, usage.cacheDetails);
+  let cacheWrite = byTtl.total;
+  if (reader.has('/cacheWriteInputTokens')) {
+    cacheWrite = reader.count('/cacheWriteInputTokens');
+    if (byTtl.total > 0 && byTtl.total !== cacheWrite) {
+      reader.fail('/cacheDetails', 'cacheDetails must add up to cacheWriteInputTokens');
+    }
+  }
   const tokens = {
     inputTokens: uncached + cacheRead + cacheWrite,
     outputTokens: reader.count('/outputTokens', true),
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
-    cacheWrite1hTokens: 0,
+    cacheWrite1hTokens: byTtl.total === cacheWrite ? byTtl.oneHour : 0,
     reasoningTokens: 0,
   };
   checkTotal(
@@ -192,6 +199,26 @@ function bedrockConverse(reader: CountReader): ProviderTokens {
     'inputTokens + cacheReadInputTokens + cacheWriteInputTokens + outputTokens',
   );
   return tokens;
+}
+
+/**
+ * Bedrock's cache writes by TTL (`cacheDetails: [{ ttl: "1h" | "5m", inputTokens }]`): their
+ * sum, and the part written for one hour, which is priced apart. Any other TTL is priced as a
+ * five-minute write, as is a write without the breakdown.
+ */
+function bedrockCacheDetails(reader: CountReader, details: unknown): { total: number; oneHour: number } {
+  const byTtl = { total: 0, oneHour: 0 };
+  if (details === undefined || details === null) return byTtl;
+  if (!Array.isArray(details)) {
+    reader.fail('/cacheDetails', 'cacheDetails must be a list');
+    return byTtl;
+  }
+  details.forEach((detail: unknown, i) => {
+    const written = reader.count(`/cacheDetails/${i}/inputTokens`);
+    byTtl.total += written;
+    if (isObject(detail) && detail.ttl === '1h') byTtl.oneHour += written;
+  });
+  return byTtl;
 }
 
 /** Parts may not exceed their whole; a provider object where they do is not one we can trust. */
