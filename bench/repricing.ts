@@ -62,6 +62,7 @@ export async function runRepricing(url: string, dataset: QueryDataset): Promise<
       cacheWritePerMillion: null,
       cacheWrite1hPerMillion: null,
       reasoningPerMillion: null,
+      longContext: null,
     };
     for (const m of models) await catalog.create(WORKSPACE, { ...m, kind: 'language', price });
     const request = { from: '2000-01-01T00:00:00Z', to: new Date(Date.now() + 86_400_000).toISOString() };

@@ -1,5 +1,5 @@
 import { Decimal } from './decimal';
-import type { PriceVersion } from './model-price';
+import type { PriceRates, PriceVersion } from './model-price';
 import type { TokenUsage } from './token-usage';
 
 /**
@@ -16,13 +16,18 @@ export interface CostRates {
   cacheWrite1h: bigint;
   output: bigint;
   reasoning: bigint;
+  /** the version's long-context tier: its rates for a call with more input tokens than `above` */
+  longContext: { above: number; rates: CostRates } | null;
 }
 
-/** A price version's six per-million rates as decimals, each null rate replaced by its fallback. */
-export type EffectiveRates = Record<Exclude<keyof CostRates, 'scale'>, Decimal>;
+/** The six rates' names, as CostRates and EffectiveRates have them. */
+export type RateName = 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output' | 'reasoning';
 
-/** A price version's six per-million rates, with the fallbacks its null rates stand for. */
-export function effectiveRates(price: PriceVersion): EffectiveRates {
+/** A price's six per-million rates as decimals, each null rate replaced by its fallback. */
+export type EffectiveRates = Record<RateName, Decimal>;
+
+/** A price's six per-million rates, with the fallbacks its null rates stand for. */
+export function effectiveRates(price: PriceRates): EffectiveRates {
   const input = price.inputPerMillion;
   const output = price.outputPerMillion;
   const cacheWrite = price.cacheWritePerMillion ?? input;
@@ -38,6 +43,14 @@ export function effectiveRates(price: PriceVersion): EffectiveRates {
 
 /** The rates of a price version, prepared for `costAt`. */
 export function costRates(price: PriceVersion): CostRates {
+  const long = price.longContext;
+  return {
+    ...prepared(price),
+    longContext: long ? { above: long.aboveInputTokens, rates: { ...prepared(long), longContext: null } } : null,
+  };
+}
+
+function prepared(price: PriceRates): Omit<CostRates, 'longContext'> {
   const { input, cachedInput, cacheWrite, cacheWrite1h, output, reasoning } = effectiveRates(price);
   const scale = Math.max(
     input.scale,
@@ -59,11 +72,13 @@ export function costRates(price: PriceVersion): CostRates {
 }
 
 /**
- * Exact cost in USD of one call at prepared rates. Each token is priced once: cache reads
- * and writes are carved out of the input (one-hour writes out of the writes), reasoning out
- * of the output.
+ * Exact cost in USD of one call at prepared rates. A call above the long-context threshold is
+ * priced whole at the tier's rates. Each token is priced once: cache reads and writes are
+ * carved out of the input (one-hour writes out of the writes), reasoning out of the output.
  */
-export function costAt(tokens: TokenUsage, rates: CostRates): Decimal {
+export function costAt(tokens: TokenUsage, prices: CostRates): Decimal {
+  const long = prices.longContext;
+  const rates = long !== null && tokens.inputTokens > long.above ? long.rates : prices;
   const uncachedInput = tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens;
   const visibleOutput = tokens.outputTokens - tokens.reasoningTokens;
   const perMillion =

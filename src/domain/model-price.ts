@@ -2,9 +2,8 @@ import { type Decimal } from './decimal';
 
 export type ModelKind = 'language' | 'embedding';
 
-/** One price version of a model, in USD per million tokens, in force from `effectiveFrom` on. */
-export interface PriceVersion {
-  effectiveFrom: Date;
+/** The six per-million rates of a price, in USD; a null rate falls back (see effectiveRates). */
+export interface PriceRates {
   inputPerMillion: Decimal;
   outputPerMillion: Decimal;
   /** null: the provider does not discount cache reads; they cost the input price */
@@ -15,6 +14,22 @@ export interface PriceVersion {
   cacheWrite1hPerMillion: Decimal | null;
   /** null: reasoning tokens cost the output price */
   reasoningPerMillion: Decimal | null;
+}
+
+/**
+ * Long-context pricing: a call whose input (cache reads and writes included) is above
+ * `aboveInputTokens` has all its tokens priced at these rates instead of the version's own
+ * (Gemini 2.5 Pro above 200k, GPT-5.4 above 272k). Null rates fall back within the tier.
+ */
+export interface LongContextPrice extends PriceRates {
+  aboveInputTokens: number;
+}
+
+/** One price version of a model, in USD per million tokens, in force from `effectiveFrom` on. */
+export interface PriceVersion extends PriceRates {
+  effectiveFrom: Date;
+  /** null: every call is priced at the version's own rates, however long its input */
+  longContext: LongContextPrice | null;
 }
 
 /**

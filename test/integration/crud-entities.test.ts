@@ -168,6 +168,13 @@ describe('entities of the plain CRUD tables', () => {
         cacheWritePerMillion: '0.000001',
         cacheWrite1hPerMillion: '7.5',
         reasoningPerMillion: null,
+        longContextAboveInputTokens: 200_000,
+        longContextInputPerMillion: '0.246913578024691357802469135780',
+        longContextOutputPerMillion: '20',
+        longContextCachedInputPerMillion: null,
+        longContextCacheWritePerMillion: null,
+        longContextCacheWrite1hPerMillion: null,
+        longContextReasoningPerMillion: null,
       });
     });
     const [price] = await t.db.getRepository(ModelPriceEntity).findBy({ workspaceId, modelId });
@@ -181,6 +188,13 @@ describe('entities of the plain CRUD tables', () => {
       cacheWritePerMillion: '0.000001',
       cacheWrite1hPerMillion: '7.5',
       reasoningPerMillion: null,
+      longContextAboveInputTokens: 200_000,
+      longContextInputPerMillion: '0.246913578024691357802469135780',
+      longContextOutputPerMillion: '20',
+      longContextCachedInputPerMillion: null,
+      longContextCacheWritePerMillion: null,
+      longContextCacheWrite1hPerMillion: null,
+      longContextReasoningPerMillion: null,
     });
 
     const secretHash = Buffer.from('ab'.repeat(32), 'hex');

@@ -71,6 +71,7 @@ describe('POST /v1/admin/models', () => {
           cacheWritePerMillion: '2.5',
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
+          longContext: null,
         },
       ],
       // no usage of it yet: re-pricing the raw window would change nothing
@@ -305,6 +306,7 @@ describe('GET /v1/admin/models', () => {
           cacheWritePerMillion: null,
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
+          longContext: null,
         },
       ],
     });

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeCost, effectiveRates } from '../../src/domain/cost';
 import { Decimal } from '../../src/domain/decimal';
-import { COST_OF_RECORD } from '../../src/infrastructure/persistence/pg-repricing';
+import type { PriceVersion } from '../../src/domain/model-price';
+import { COST_OF_RECORD, STRETCH_COLUMNS, stretchRecord } from '../../src/infrastructure/persistence/pg-repricing';
 
 /** Re-pricing prices in SQL what ingest prices in TypeScript: the two must agree to the last digit. */
 let t: TestApp;
@@ -16,8 +17,17 @@ const rate = fc
   .tuple(fc.integer({ min: 0, max: 9_999_999 }), fc.integer({ min: 0, max: 12 }))
   .map(([units, scale]) => Decimal.fromUnits(BigInt(units), scale));
 
+const rates = fc.record({
+  inputPerMillion: rate,
+  outputPerMillion: rate,
+  cachedInputPerMillion: fc.option(rate),
+  cacheWritePerMillion: fc.option(rate),
+  cacheWrite1hPerMillion: fc.option(rate),
+  reasoningPerMillion: fc.option(rate),
+});
+
 describe('COST_OF_RECORD', () => {
-  it('equals costAt for any tokens and any price version', async () => {
+  it('equals costAt for any tokens and any price version, with or without a long-context tier', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -28,8 +38,10 @@ describe('COST_OF_RECORD', () => {
           output: fc.integer({ min: 0, max: 2_000_000_000 }),
           reasoning: fc.integer({ min: 0, max: 2_000_000_000 }),
         }),
-        fc.tuple(rate, rate, fc.option(rate), fc.option(rate), fc.option(rate), fc.option(rate)),
-        async (tokens, [input, output, cachedInput, cacheWrite, cacheWrite1h, reasoning]) => {
+        rates,
+        // thresholds around the call's input, so that both sides (and the edge) are met
+        fc.option(fc.tuple(rates, fc.integer({ min: -2, max: 2 }), fc.boolean())),
+        async (tokens, base, tier) => {
           const usage = {
             inputTokens: tokens.input + tokens.cached + tokens.write + tokens.write1h,
             cachedInputTokens: tokens.cached,
@@ -38,24 +50,30 @@ describe('COST_OF_RECORD', () => {
             outputTokens: tokens.output + tokens.reasoning,
             reasoningTokens: tokens.reasoning,
           };
-          const price = {
+          const [tierRates, offset, nearInput] = tier ?? [];
+          const above = Math.max(1, (nearInput ? usage.inputTokens : 200_000) + (offset ?? 0));
+          const price: PriceVersion = {
             effectiveFrom: new Date(0),
-            inputPerMillion: input,
-            outputPerMillion: output,
-            cachedInputPerMillion: cachedInput,
-            cacheWritePerMillion: cacheWrite,
-            cacheWrite1hPerMillion: cacheWrite1h,
-            reasoningPerMillion: reasoning,
+            ...base,
+            longContext: tierRates ? { aboveInputTokens: above, ...tierRates } : null,
           };
-          // the rates as re-pricing sends them: null ones already replaced by what they stand for
-          const rates = effectiveRates(price);
+          // the stretch as re-pricing sends it: null rates already replaced by what they stand for
+          const stretch = stretchRecord({
+            provider: 'p',
+            model: 'm',
+            from: null,
+            to: null,
+            rates: effectiveRates(price),
+            longContext: price.longContext
+              ? { above: price.longContext.aboveInputTokens, rates: effectiveRates(price.longContext) }
+              : null,
+          });
           const [row] = (await t.db.query(
             `SELECT (${COST_OF_RECORD})::text AS cost
              FROM (SELECT $1::bigint AS input_tokens, $2::bigint AS cached_input_tokens, $3::bigint AS cache_write_tokens,
                           $4::bigint AS cache_write_1h_tokens, $5::bigint AS output_tokens,
                           $6::bigint AS reasoning_tokens) r,
-                  (SELECT $7::numeric AS input, $8::numeric AS cached_input, $9::numeric AS cache_write,
-                          $10::numeric AS cache_write_1h, $11::numeric AS output, $12::numeric AS reasoning) s`,
+                  json_to_record($7::json) AS s(${STRETCH_COLUMNS})`,
             [
               usage.inputTokens,
               usage.cachedInputTokens,
@@ -63,14 +81,7 @@ describe('COST_OF_RECORD', () => {
               usage.cacheWrite1hTokens,
               usage.outputTokens,
               usage.reasoningTokens,
-              ...[
-                rates.input,
-                rates.cachedInput,
-                rates.cacheWrite,
-                rates.cacheWrite1h,
-                rates.output,
-                rates.reasoning,
-              ].map((r) => r.toString()),
+              JSON.stringify(stretch),
             ],
           )) as Array<{ cost: string }>;
           expect(row!.cost).toBe(computeCost(usage, price).toString());

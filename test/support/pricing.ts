@@ -7,6 +7,9 @@ export interface TestPrice {
   inputPerMillion: string;
   outputPerMillion: string;
   cachedInputPerMillion?: string;
+  cacheWritePerMillion?: string;
+  cacheWrite1hPerMillion?: string;
+  longContext?: Omit<TestPrice, 'effectiveFrom' | 'longContext'> & { aboveInputTokens: number };
 }
 
 /** A workspace model (`kind: language`) with its first price, asserted 201; returns its id. */

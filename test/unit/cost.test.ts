@@ -23,6 +23,7 @@ function price(p: {
     cacheWritePerMillion: p.cacheWrite === undefined ? null : d(p.cacheWrite),
     cacheWrite1hPerMillion: p.cacheWrite1h === undefined ? null : d(p.cacheWrite1h),
     reasoningPerMillion: p.reasoning === undefined ? null : d(p.reasoning),
+    longContext: null,
   };
 }
 
@@ -71,6 +72,31 @@ describe('computeCost', () => {
     const usage = tokens({ inputTokens: 10_000, cacheWriteTokens: 4_000, cacheWrite1hTokens: 4_000, outputTokens: 0 });
     // all 4,000 writes at 2.50 and 6,000 uncached at 2.00 → 22,000 per million
     expect(computeCost(usage, TALLY).toString()).toBe('0.022');
+  });
+
+  it('prices a call whose input is above the long-context threshold whole at the tier, one at it at the base', () => {
+    // gemini-2.5-pro: 1.25 / 10 (cache read 0.125) up to 200k input tokens, 2.5 / 15 (0.25) above
+    const pro: PriceVersion = {
+      ...price({ input: '1.25', output: '10', cached: '0.125' }),
+      longContext: {
+        aboveInputTokens: 200_000,
+        inputPerMillion: d('2.5'),
+        outputPerMillion: d('15'),
+        cachedInputPerMillion: d('0.25'),
+        cacheWritePerMillion: null,
+        cacheWrite1hPerMillion: null,
+        reasoningPerMillion: null,
+      },
+    };
+    // 200,000 input (50,000 read from cache), 1,000 output: 150,000 × 1.25 + 50,000 × 0.125 + 1,000 × 10
+    const atThreshold = tokens({ inputTokens: 200_000, cachedInputTokens: 50_000, outputTokens: 1_000 });
+    expect(computeCost(atThreshold, pro).toString()).toBe('0.20375');
+    // one more input token: every token at the tier, 150,001 × 2.5 + 50,000 × 0.25 + 1,000 × 15
+    const above = { ...atThreshold, inputTokens: 200_001 };
+    expect(computeCost(above, pro).toString()).toBe('0.4025025');
+    // a rate the tier leaves out falls back within it: reasoning at the tier's output rate
+    const reasoning = tokens({ inputTokens: 300_000, outputTokens: 1_000, reasoningTokens: 400 });
+    expect(computeCost(reasoning, pro).toString()).toBe('0.765'); // 300,000 × 2.5 + 1,000 × 15
   });
 
   it('prices cache reads and writes at the input price when the model has no cache prices', () => {

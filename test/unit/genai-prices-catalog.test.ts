@@ -51,6 +51,7 @@ describe('genai-prices seed catalog (bundled data)', () => {
           cacheWritePerMillion: null,
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
+          longContext: null,
         },
       ],
     });
@@ -67,15 +68,31 @@ describe('genai-prices seed catalog (bundled data)', () => {
     });
   });
 
-  it('uses the base tier of tiered prices', () => {
-    // The source charges 6 / 22.5 above 200k input tokens.
+  it('turns tiered prices into a long-context tier', () => {
+    // The source charges 6 / 22.5 above 200k input tokens, every rate doubled or so.
     expect(find('anthropic', 'claude-sonnet-4-5').prices).toEqual([
       expect.objectContaining({
         effectiveFrom: EPOCH,
         inputPerMillion: '3',
         outputPerMillion: '15',
+        longContext: {
+          aboveInputTokens: 200_000,
+          inputPerMillion: '6',
+          outputPerMillion: '22.5',
+          cachedInputPerMillion: '0.6',
+          cacheWritePerMillion: '7.5',
+          cacheWrite1hPerMillion: '12',
+          reasoningPerMillion: null,
+        },
       }),
     ]);
+    // "above 271,999" is the source's way of saying 272k and more
+    expect(find('openai', 'gpt-5.4').prices.at(-1)?.longContext).toMatchObject({
+      aboveInputTokens: 271_999,
+      inputPerMillion: '5',
+      outputPerMillion: '22.5',
+    });
+    expect(find('openai', 'gpt-4o').prices[0]?.longContext).toBeNull();
   });
 
   it('turns start dates into price versions', () => {
@@ -215,6 +232,16 @@ describe('loadGenaiPricesCatalog rules', () => {
         cacheWritePerMillion: '1.25',
         cacheWrite1hPerMillion: '2',
         reasoningPerMillion: null,
+        // only the input is tiered: the other rates keep their one value above the threshold
+        longContext: {
+          aboveInputTokens: 200_000,
+          inputPerMillion: '2',
+          outputPerMillion: '4',
+          cachedInputPerMillion: null,
+          cacheWritePerMillion: '1.25',
+          cacheWrite1hPerMillion: '2',
+          reasoningPerMillion: null,
+        },
       },
     ]);
     expect(catalog[1]?.prices[0]).toMatchObject({
@@ -225,6 +252,38 @@ describe('loadGenaiPricesCatalog rules', () => {
       [EPOCH, '0.5'],
       ['2026-01-01T00:00:00Z', '1'],
     ]);
+  });
+});
+
+describe('loadGenaiPricesCatalog tiers it cannot express', () => {
+  it.each([
+    [
+      'two tiers',
+      {
+        input_mtok: {
+          base: 1,
+          tiers: [
+            { start: 100, price: 2 },
+            { start: 200, price: 3 },
+          ],
+        },
+        output_mtok: 1,
+      },
+    ],
+    [
+      'rates tiered at different thresholds',
+      {
+        input_mtok: { base: 1, tiers: [{ start: 100, price: 2 }] },
+        output_mtok: { base: 1, tiers: [{ start: 200, price: 2 }] },
+      },
+    ],
+  ])('refuses %s rather than undercharge long calls', (_name, prices) => {
+    const providers = [
+      { id: 'acme', name: 'acme', api_pattern: '', models: [{ id: 'odd', match: { equals: 'odd' }, prices }] },
+    ];
+    expect(() => loadGenaiPricesCatalog(providers as unknown as Provider[])).toThrow(
+      /unsupported price tiers for model 'odd'/,
+    );
   });
 });
 

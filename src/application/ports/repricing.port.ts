@@ -8,6 +8,8 @@ export interface PricedStretch extends ModelRef {
   to: Date | null;
   /** per million tokens, each null rate already replaced by its fallback */
   rates: EffectiveRates | null;
+  /** the price's long-context tier: its rates for a call with more input tokens than `above` */
+  longContext: { above: number; rates: EffectiveRates } | null;
 }
 
 export interface RepricingRange {

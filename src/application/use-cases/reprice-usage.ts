@@ -130,6 +130,9 @@ export class RepriceUsage {
         from: segment.from,
         to: segment.to,
         rates: segment.price ? effectiveRates(segment.price) : null,
+        longContext: segment.price?.longContext
+          ? { above: segment.price.longContext.aboveInputTokens, rates: effectiveRates(segment.price.longContext) }
+          : null,
       })),
     );
   }

@@ -126,7 +126,9 @@ export class ReserveQuota {
 
   /**
    * Without a cost estimate, the named model's price in force now, at its dearest per-token
-   * rate: an estimate that never underestimates. Unknown or unpriced models: no cost check.
+   * rate: an estimate that never underestimates. The long-context tier's rates count only when
+   * the estimate is above its threshold (a call's input is at most all of its tokens). Unknown
+   * or unpriced models: no cost check.
    */
   private async estimateCost(workspaceId: string, input: ReservationInput, now: Date): Promise<Decimal | null> {
     if (!input.provider || !input.model) return null;
@@ -134,7 +136,10 @@ export class ReserveQuota {
     const schedules = await this.catalog.recentSchedulesFor(workspaceId, ref);
     const price = schedules ? priceInForce(schedules, now) : null;
     if (!price) return null;
-    const dearest = Object.values(effectiveRates(price)).reduce((a, b) => (a.compare(b) >= 0 ? a : b));
+    const long = price.longContext;
+    const rates = [effectiveRates(price)];
+    if (long && input.estimatedTokens > long.aboveInputTokens) rates.push(effectiveRates(long));
+    const dearest = rates.flatMap((r) => Object.values(r)).reduce((a, b) => (a.compare(b) >= 0 ? a : b));
     return Decimal.fromInteger(input.estimatedTokens).times(dearest).shiftLeft(6);
   }
 }

@@ -13,9 +13,21 @@ import {
   type Provider,
 } from '@pydantic/genai-prices';
 
-export interface SeedPrice {
+/** A price's rates as exact decimal strings, null where the source has none. */
+export interface SeedRates {
+  inputPerMillion: string;
+  outputPerMillion: string;
+  cachedInputPerMillion: string | null;
+  cacheWritePerMillion: string | null;
+  cacheWrite1hPerMillion: string | null;
+  reasoningPerMillion: string | null;
+}
+
+export interface SeedPrice extends SeedRates {
   /** ISO 8601 instant; the epoch when the source gives no start date */
   effectiveFrom: string;
+  /** the rates of a call whose input is above `aboveInputTokens`, null when the source has no tiers */
+  longContext: (SeedRates & { aboveInputTokens: number }) | null;
   inputPerMillion: string;
   outputPerMillion: string;
   cachedInputPerMillion: string | null;
@@ -78,12 +90,12 @@ function seedPrices(info: ModelInfo): SeedPrice[] {
   const versions = new Map<string, SeedPrice>();
   for (const [index, entry] of entries.entries()) {
     const effectiveFrom = startOf(entry, index, info.id);
-    const version = effectiveFrom === null ? null : seedPrice(effectiveFrom, entry.prices);
+    const version = effectiveFrom === null ? null : seedPrice(effectiveFrom, entry.prices, info.id);
     if (version) versions.set(version.effectiveFrom, version);
   }
   // Fixed-width ISO instants sort correctly as plain strings.
   const sorted = [...versions.values()].sort((a, b) => (a.effectiveFrom < b.effectiveFrom ? -1 : 1));
-  // A dated entry that changes only what we drop (tiers, other units) would repeat the row before it.
+  // A dated entry that changes only what we drop (other units) would repeat the row before it.
   return sorted.filter((version, i) => i === 0 || !samePrices(version, sorted[i - 1]!));
 }
 
@@ -108,35 +120,52 @@ function samePrices(a: SeedPrice, b: SeedPrice): boolean {
     a.cachedInputPerMillion === b.cachedInputPerMillion &&
     a.cacheWritePerMillion === b.cacheWritePerMillion &&
     a.cacheWrite1hPerMillion === b.cacheWrite1hPerMillion &&
-    a.reasoningPerMillion === b.reasoningPerMillion
+    a.reasoningPerMillion === b.reasoningPerMillion &&
+    JSON.stringify(a.longContext) === JSON.stringify(b.longContext)
   );
 }
 
-function seedPrice(effectiveFrom: string, prices: ModelPrice): SeedPrice | null {
-  const input = price(prices.input_mtok);
-  const output = price(prices.output_mtok);
+function seedPrice(effectiveFrom: string, prices: ModelPrice, modelId: string): SeedPrice | null {
+  const base = seedRates(prices, (value) => (typeof value === 'number' ? value : value.base));
+  if (base === null) return null;
+  return { effectiveFrom, ...base, longContext: longContext(prices, modelId) };
+}
+
+/** The six rates of a price set, each read from the source's value by `pick`; null without input and output. */
+function seedRates(prices: ModelPrice, pick: (value: NonNullable<ModelPrice[string]>) => number): SeedRates | null {
+  const rate = (value: ModelPrice[string]) => (value === undefined ? null : toDecimalString(pick(value)));
+  const input = rate(prices.input_mtok);
+  const output = rate(prices.output_mtok);
   if (input === null && output === null) return null;
   return {
-    effectiveFrom,
     // Input-only models (embeddings) never produce output tokens.
     inputPerMillion: input ?? '0',
     outputPerMillion: output ?? '0',
-    cachedInputPerMillion: price(prices.cache_read_mtok),
+    cachedInputPerMillion: rate(prices.cache_read_mtok),
     // The default (5-minute) cache write, and the one-hour one where the provider offers it.
-    cacheWritePerMillion: price(prices.cache_write_mtok),
-    cacheWrite1hPerMillion: price(prices.cache_write_1h_mtok),
+    cacheWritePerMillion: rate(prices.cache_write_mtok),
+    cacheWrite1hPerMillion: rate(prices.cache_write_1h_mtok),
     // Only a few models bill reasoning separately; elsewhere it is billed as output tokens.
-    reasoningPerMillion: price(prices.output_reasoning_mtok),
+    reasoningPerMillion: rate(prices.output_reasoning_mtok),
   };
 }
 
 /**
- * Tiered prices (`{ base, tiers: [{ start, price }] }`, e.g. long-context rates above 200k input
- * tokens) become their `base`: the price below the first threshold, which most requests pay.
+ * Tiered prices (`{ base, tiers: [{ start, price }] }`): the package prices every token of a
+ * call at the tier its input tokens (cache reads and writes included) are above, rate by rate.
+ * Every tiered model of the source has one tier, at one threshold for all its rates (200k for
+ * Gemini 2.5 Pro, 272k for GPT-5.4): our long-context tier, in which an untiered rate keeps its
+ * one value. Any other shape fails loudly: a base price alone would undercharge long calls.
  */
-function price(value: ModelPrice[string]): string | null {
-  if (value === undefined) return null;
-  return toDecimalString(typeof value === 'number' ? value : value.base);
+function longContext(prices: ModelPrice, modelId: string): SeedPrice['longContext'] {
+  const tiered = Object.values(prices).filter((value) => typeof value === 'object');
+  if (tiered.length === 0) return null;
+  const starts = new Set(tiered.flatMap((value) => value.tiers.map((tier) => tier.start)));
+  if (starts.size !== 1 || tiered.some((value) => value.tiers.length !== 1)) {
+    throw new Error(`${PACKAGE}: unsupported price tiers for model '${modelId}'`);
+  }
+  const rates = seedRates(prices, (value) => (typeof value === 'number' ? value : value.tiers[0]!.price));
+  return rates && { aboveInputTokens: [...starts][0]!, ...rates };
 }
 
 /**

@@ -1,8 +1,15 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { normalizeProvider } from '../../domain/model-name';
 import { CatalogSourceEntity } from '../persistence/entities';
-import { BUILT_IN_WORKSPACE, catalogLookupNames } from '../persistence/pg-price-catalog';
-import { CATALOG_SOURCE, loadBundledCatalog } from './genai-prices-catalog';
+import {
+  BUILT_IN_WORKSPACE,
+  catalogLookupNames,
+  LONG_CONTEXT_ABOVE_COLUMN,
+  longContextColumn,
+  RATE_NAMES,
+  RATES,
+} from '../persistence/pg-price-catalog';
+import { CATALOG_SOURCE, loadBundledCatalog, type SeedPrice } from './genai-prices-catalog';
 
 const SEED_LOCK_KEY = 727_412_003;
 
@@ -14,12 +21,30 @@ export interface CatalogPriceChange {
   rawWindowRequests: number;
 }
 
+/** model_prices' columns but the key: the rates, the long-context threshold and the tier's rates. */
+const PRICE_COLUMNS = [
+  ...RATE_NAMES.map((rate) => RATES[rate]),
+  LONG_CONTEXT_ABOVE_COLUMN,
+  ...RATE_NAMES.map(longContextColumn),
+];
+
+/** The seed prices as one array per column of PRICE_COLUMNS (for unnest). */
+function seedPriceColumns(prices: SeedPrice[]): Record<string, Array<string | number | null>> {
+  const columns: Record<string, Array<string | number | null>> = {
+    [LONG_CONTEXT_ABOVE_COLUMN]: prices.map((p) => p.longContext?.aboveInputTokens ?? null),
+  };
+  for (const rate of RATE_NAMES) {
+    columns[RATES[rate]] = prices.map((p) => p[rate]);
+    columns[longContextColumn(rate)] = prices.map((p) => p.longContext?.[rate] ?? null);
+  }
+  return columns;
+}
+
 /** Every built-in model's price versions as one comparable text. */
 async function builtInPrices(tx: EntityManager): Promise<Map<string, string>> {
   const rows = (await tx.query(
     // a row's text keeps a NULL apart from its neighbours (concat_ws would drop it)
-    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, p.input_per_million, p.output_per_million,
-       p.cached_input_per_million, p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million)::text,
+    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, ${PRICE_COLUMNS.map((c) => `p.${c}`).join(', ')})::text,
        ';' ORDER BY p.effective_from) AS prices
      FROM models m LEFT JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
      WHERE m.workspace_id = $1 GROUP BY m.provider, m.model`,
@@ -96,25 +121,19 @@ export async function seedBuiltInCatalog(
     );
     await tx.query('DELETE FROM model_prices WHERE workspace_id = $1', [BUILT_IN_WORKSPACE]);
     const prices = models.flatMap((m) => m.prices.map((price) => ({ ...price, provider: m.provider, model: m.model })));
+    const columns = seedPriceColumns(prices);
     await tx.query(
-      `INSERT INTO model_prices (workspace_id, model_id, effective_from, input_per_million, output_per_million,
-         cached_input_per_million, cache_write_per_million, cache_write_1h_per_million, reasoning_per_million)
-       SELECT $1, m.id, t.effective_from, t.input, t.output, t.cached, t.cache_write, t.cache_write_1h, t.reasoning
-       FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::numeric[], $7::numeric[],
-                   $8::numeric[], $9::numeric[], $10::numeric[])
-            AS t(provider, model, effective_from, input, output, cached, cache_write, cache_write_1h, reasoning)
+      `INSERT INTO model_prices (workspace_id, model_id, effective_from, ${PRICE_COLUMNS.join(', ')})
+       SELECT $1, m.id, t.effective_from, ${PRICE_COLUMNS.map((c) => `t.${c}`).join(', ')}
+       FROM unnest($2::text[], $3::text[], $4::timestamptz[], ${PRICE_COLUMNS.map((c, i) => `$${i + 5}::${c === LONG_CONTEXT_ABOVE_COLUMN ? 'integer' : 'numeric'}[]`).join(', ')})
+            AS t(provider, model, effective_from, ${PRICE_COLUMNS.join(', ')})
        JOIN models m ON m.workspace_id = $1 AND m.provider = t.provider AND m.model = t.model`,
       [
         BUILT_IN_WORKSPACE,
         prices.map((p) => p.provider),
         prices.map((p) => p.model),
         prices.map((p) => p.effectiveFrom),
-        prices.map((p) => p.inputPerMillion),
-        prices.map((p) => p.outputPerMillion),
-        prices.map((p) => p.cachedInputPerMillion),
-        prices.map((p) => p.cacheWritePerMillion),
-        prices.map((p) => p.cacheWrite1hPerMillion),
-        prices.map((p) => p.reasoningPerMillion),
+        ...PRICE_COLUMNS.map((c) => columns[c]),
       ],
     );
     await tx

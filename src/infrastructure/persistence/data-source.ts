@@ -14,6 +14,7 @@ import { QuotaReserveCachedPlan1796540000000 } from '../../../migrations/1796540
 import { QuotaReserveEndedRetry1796550000000 } from '../../../migrations/1796550000000-quota-reserve-ended-retry';
 import { PurgeIndexes1796560000000 } from '../../../migrations/1796560000000-purge-indexes';
 import { OneHourCacheWrites1796570000000 } from '../../../migrations/1796570000000-one-hour-cache-writes';
+import { LongContextPrices1796580000000 } from '../../../migrations/1796580000000-long-context-prices';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   QuotaReserveEndedRetry1796550000000,
   PurgeIndexes1796560000000,
   OneHourCacheWrites1796570000000,
+  LongContextPrices1796580000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -12,7 +12,7 @@ import {
 import { Decimal } from '../../domain/decimal';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
-import type { PriceVersion } from '../../domain/model-price';
+import type { PriceRates, PriceVersion } from '../../domain/model-price';
 import { packageCatalogMatch } from '../catalog/genai-prices-match';
 import { ModelEntity, ModelPriceEntity } from './entities';
 import { sayingUnavailable } from './database-unavailable';
@@ -21,7 +21,7 @@ import { sayingUnavailable } from './database-unavailable';
 export const BUILT_IN_WORKSPACE = '';
 
 /** A price version's rates: each as the entity (and the SQL below) names it, and its column. */
-const RATES = {
+export const RATES = {
   inputPerMillion: 'input_per_million',
   outputPerMillion: 'output_per_million',
   cachedInputPerMillion: 'cached_input_per_million',
@@ -30,12 +30,37 @@ const RATES = {
   reasoningPerMillion: 'reasoning_per_million',
 } as const satisfies Partial<Record<keyof ModelPriceEntity & keyof PriceVersion, string>>;
 type Rate = keyof typeof RATES;
-const RATE_NAMES = Object.keys(RATES) as Rate[];
-/** The rates of `model_prices p` as exact decimal text, each named as the entity names it. */
-const RATE_SELECT = RATE_NAMES.map((name) => `p.${RATES[name]}::text AS "${name}"`).join(', ');
+export const RATE_NAMES = Object.keys(RATES) as Rate[];
+/** The column of the long-context threshold; each tier rate's column is its rate's, prefixed. */
+export const LONG_CONTEXT_ABOVE_COLUMN = 'long_context_above_input_tokens';
+export const longContextColumn = (rate: Rate): string => `long_context_${RATES[rate]}`;
 
-/** A price version's columns, as the entity holds them or as the SQL below names them. */
-type PriceFields = Pick<ModelPriceEntity, Rate> & { effectiveFrom: Date | string };
+/** The long-context tier's rates, as the entity names them; each column is the rate's, prefixed. */
+const LONG_CONTEXT_RATES = {
+  inputPerMillion: 'longContextInputPerMillion',
+  outputPerMillion: 'longContextOutputPerMillion',
+  cachedInputPerMillion: 'longContextCachedInputPerMillion',
+  cacheWritePerMillion: 'longContextCacheWritePerMillion',
+  cacheWrite1hPerMillion: 'longContextCacheWrite1hPerMillion',
+  reasoningPerMillion: 'longContextReasoningPerMillion',
+} as const satisfies Record<Rate, keyof ModelPriceEntity>;
+type LongContextRate = (typeof LONG_CONTEXT_RATES)[Rate];
+const LONG_CONTEXT_ABOVE = 'longContextAboveInputTokens' satisfies keyof ModelPriceEntity;
+
+/** Every price column but the key: the entity's name and the column, rates as exact decimal text. */
+const PRICE_COLUMNS: Array<[string, string]> = [
+  ...RATE_NAMES.map((name): [string, string] => [name, RATES[name]]),
+  [LONG_CONTEXT_ABOVE, LONG_CONTEXT_ABOVE_COLUMN],
+  ...RATE_NAMES.map((name): [string, string] => [LONG_CONTEXT_RATES[name], longContextColumn(name)]),
+];
+/** The prices of `model_prices p` as text, each named as the entity names it. */
+const RATE_SELECT = PRICE_COLUMNS.map(([name, column]) => `p.${column}::text AS "${name}"`).join(', ');
+
+/** A price version's columns, as the entity holds them or as the SQL below names them (all text). */
+type PriceFields = Pick<ModelPriceEntity, Rate | LongContextRate> & {
+  effectiveFrom: Date | string;
+  longContextAboveInputTokens: number | string | null;
+};
 
 /** A model with its price versions, as the entity holds it or as the catalog list reads it. */
 type ModelFields = Pick<ModelEntity, 'id' | 'provider' | 'model' | 'kind' | 'source'> & {
@@ -44,15 +69,25 @@ type ModelFields = Pick<ModelEntity, 'id' | 'provider' | 'model' | 'kind' | 'sou
 
 const optional = (value: string | null): Decimal | null => (value === null ? null : Decimal.parse(value));
 
+function toRates(rate: (name: Rate) => string | null): PriceRates {
+  return {
+    inputPerMillion: Decimal.parse(rate('inputPerMillion')!),
+    outputPerMillion: Decimal.parse(rate('outputPerMillion')!),
+    cachedInputPerMillion: optional(rate('cachedInputPerMillion')),
+    cacheWritePerMillion: optional(rate('cacheWritePerMillion')),
+    cacheWrite1hPerMillion: optional(rate('cacheWrite1hPerMillion')),
+    reasoningPerMillion: optional(rate('reasoningPerMillion')),
+  };
+}
+
 function toPrice(row: PriceFields): PriceVersion {
+  const above = row.longContextAboveInputTokens;
   return {
     effectiveFrom: new Date(row.effectiveFrom),
-    inputPerMillion: Decimal.parse(row.inputPerMillion),
-    outputPerMillion: Decimal.parse(row.outputPerMillion),
-    cachedInputPerMillion: optional(row.cachedInputPerMillion),
-    cacheWritePerMillion: optional(row.cacheWritePerMillion),
-    cacheWrite1hPerMillion: optional(row.cacheWrite1hPerMillion),
-    reasoningPerMillion: optional(row.reasoningPerMillion),
+    ...toRates((name) => row[name]),
+    // the table's CHECK keeps the tier whole: a threshold has its input and output rates
+    longContext:
+      above === null ? null : { aboveInputTokens: Number(above), ...toRates((name) => row[LONG_CONTEXT_RATES[name]]) },
   };
 }
 
@@ -80,7 +115,7 @@ function isUniqueViolation(error: unknown): boolean {
 const MODEL_WITH_PRICES = `
   SELECT m.id, m.provider, m.model, m.kind, m.source,
     (SELECT json_agg(json_build_object('effectiveFrom', p.effective_from,
-        ${RATE_NAMES.map((name) => `'${name}', p.${RATES[name]}::text`).join(', ')}) ORDER BY p.effective_from)
+        ${PRICE_COLUMNS.map(([name, column]) => `'${name}', p.${column}::text`).join(', ')}) ORDER BY p.effective_from)
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
@@ -300,6 +335,7 @@ async function insertPrice(
   modelId: string,
   price: PriceVersion,
 ): Promise<void> {
+  const long = price.longContext;
   try {
     await tx.getRepository(ModelPriceEntity).insert({
       workspaceId,
@@ -312,6 +348,10 @@ async function insertPrice(
       cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
       cacheWrite1hPerMillion: price.cacheWrite1hPerMillion?.toString() ?? null,
       reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
+      longContextAboveInputTokens: long?.aboveInputTokens ?? null,
+      ...(Object.fromEntries(
+        RATE_NAMES.map((name) => [LONG_CONTEXT_RATES[name], long?.[name]?.toString() ?? null]),
+      ) as Record<LongContextRate, string | null>),
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;

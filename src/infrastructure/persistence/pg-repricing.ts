@@ -12,6 +12,7 @@ import {
   type RepricingStore,
   type SkippedHours,
 } from '../../application/ports/repricing.port';
+import type { EffectiveRates, RateName } from '../../domain/cost';
 import { Decimal } from '../../domain/decimal';
 import { foldAllPendingIn } from './pg-rollup-folder';
 import { quotaAlertCtes, thresholdsReachedSql } from './quota-alert-sql';
@@ -28,18 +29,27 @@ import {
   type RollupDefinition,
 } from './rollup-registry';
 
+/** A record's cost at one set of a stretch's rates (`s`, the tier's prefixed `long_`). */
+const costAtRates = (r: string, s: string, tier = ''): string => `trim_scale((
+  greatest(${r}.input_tokens - ${r}.cached_input_tokens - ${r}.cache_write_tokens, 0) * ${s}.${tier}input
+  + greatest(${r}.cached_input_tokens, 0) * ${s}.${tier}cached_input
+  + greatest(${r}.cache_write_tokens - ${r}.cache_write_1h_tokens, 0) * ${s}.${tier}cache_write
+  + greatest(${r}.cache_write_1h_tokens, 0) * ${s}.${tier}cache_write_1h
+  + greatest(${r}.output_tokens - ${r}.reasoning_tokens, 0) * ${s}.${tier}output
+  + greatest(${r}.reasoning_tokens, 0) * ${s}.${tier}reasoning) * 0.000001)`;
+
 /**
- * A record's cost at a stretch's rates (`s`), as costAt (src/domain/cost.ts) computes it: each
- * token priced once, cache reads and writes carved out of the input (one-hour writes out of
- * the writes), reasoning out of the output, per million; trailing zeros trimmed, as ingest stores a cost. NULL where the stretch has no price. A test holds it to costAt.
+ * A record's cost at a stretch's rates (`s`), as costAt (src/domain/cost.ts) computes it: at
+ * the long-context tier's rates when its input is above the tier's threshold; each token
+ * priced once, cache reads and writes carved out of the input (one-hour writes out of the
+ * writes), reasoning out of the output, per million; trailing zeros trimmed, as ingest stores
+ * a cost. NULL where the stretch has no price. A test holds it to costAt.
  */
-const costOf = (r: string, s: string): string => `trim_scale((
-  greatest(${r}.input_tokens - ${r}.cached_input_tokens - ${r}.cache_write_tokens, 0) * ${s}.input
-  + greatest(${r}.cached_input_tokens, 0) * ${s}.cached_input
-  + greatest(${r}.cache_write_tokens - ${r}.cache_write_1h_tokens, 0) * ${s}.cache_write
-  + greatest(${r}.cache_write_1h_tokens, 0) * ${s}.cache_write_1h
-  + greatest(${r}.output_tokens - ${r}.reasoning_tokens, 0) * ${s}.output
-  + greatest(${r}.reasoning_tokens, 0) * ${s}.reasoning) * 0.000001)`;
+const costOf = (
+  r: string,
+  s: string,
+): string => `CASE WHEN ${s}.long_above IS NOT NULL AND ${r}.input_tokens > ${s}.long_above
+  THEN ${costAtRates(r, s, 'long_')} ELSE ${costAtRates(r, s)} END`;
 export const COST_OF_RECORD = costOf('r', 's');
 
 /** The metrics whose value depends on a record's cost, from the registry: what re-pricing changes. */
@@ -58,11 +68,18 @@ const RECORDS_OF_RANGE = `r.workspace_id = $1 AND r.occurred_at >= $3::timestamp
 /** The stretch (`s`) a record (`r`) falls in. */
 const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi`;
 
-/** The price stretches ($2): each model's rates over [lo, hi). */
+/** A stretch's rates, as its columns name them (the long-context tier's prefixed `long_`). */
+const RATE_COLUMNS = ['input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'reasoning'];
+const STRETCH_RATES = ['long_above', ...RATE_COLUMNS, ...RATE_COLUMNS.map((c) => `long_${c}`)];
+
+/** A stretch as JSON gives it to SQL (stretchRecord): the columns and their types. */
+export const STRETCH_COLUMNS = `provider text, model text, lo timestamptz, hi timestamptz, long_above bigint,
+    ${[...RATE_COLUMNS, ...RATE_COLUMNS.map((c) => `long_${c}`)].map((c) => `${c} numeric`).join(', ')}`;
+
+/** The price stretches ($2): each model's rates over [lo, hi), and its long-context tier's. */
 const STRETCH = `
 stretch AS (
-  SELECT * FROM json_to_recordset($2::json) AS s(provider text, model text, lo timestamptz, hi timestamptz,
-    input numeric, cached_input numeric, cache_write numeric, cache_write_1h numeric, output numeric, reasoning numeric)
+  SELECT * FROM json_to_recordset($2::json) AS s(${STRETCH_COLUMNS})
 )`;
 
 /** Those records with their cost now and at the stretches. */
@@ -86,6 +103,14 @@ const HOUR_REPRICED: Record<string, string> = {
   unpriced_tokens: 'CASE WHEN g.input IS NULL THEN g.total_tokens ELSE 0 END',
 };
 
+/**
+ * Whether every call of an hour's row (\`g\`) is known to fall on one side of its stretch's
+ * long-context threshold: there is none, the row's input sum is not above it (so no call's
+ * is), or the row is one call. Only then is the hour's cost its sums' cost.
+ */
+const TIER_KNOWN = (g: string): string =>
+  `(${g}.long_above IS NULL OR ${g}.input_tokens <= ${g}.long_above OR ${g}.requests = 1)`;
+
 /** Whether a re-priced hour's sums change. */
 const HOUR_CHANGES = PRICED_METRICS.map((m) => `new_${m.name} <> ${m.name}`).join(' OR ');
 
@@ -103,7 +128,7 @@ gone_hours AS MATERIALIZED (
     h.cached_input_tokens, h.cache_write_tokens, h.cache_write_1h_tokens, h.output_tokens, h.reasoning_tokens, h.total_tokens,
     h.cost, h.unpriced_requests, h.unpriced_tokens, h.provided_requests,
     h.bucket_start >= $3::timestamptz AND h.bucket_start + interval '1 hour' <= $4::timestamptz AS whole,
-    s.provider IS NOT NULL AS one_stretch, s.input, s.cached_input, s.cache_write, s.cache_write_1h, s.output, s.reasoning
+    s.provider IS NOT NULL AS one_stretch, ${STRETCH_RATES.map((c) => `s.${c}`).join(', ')}
   -- only those months' hours are read (none when every month of the range has its records)
   FROM unnest($7::timestamptz[]) AS m(month_start)
   JOIN ${FINEST.table} h ON h.workspace_id = $1
@@ -116,7 +141,7 @@ gone_hours AS MATERIALIZED (
 ),
 repriced_hours AS MATERIALIZED (
   SELECT g.*, ${PRICED_METRICS.map((m) => `${HOUR_REPRICED[m.name]} AS new_${m.name}`).join(', ')}
-  FROM gone_hours g WHERE g.whole AND g.one_stretch AND g.provided_requests = 0
+  FROM gone_hours g WHERE g.whole AND g.one_stretch AND g.provided_requests = 0 AND ${TIER_KNOWN('g')}
 )`;
 
 /** Why an hour of a month without raw records is left as it was; NULL when it is re-priced or has nothing to. */
@@ -125,6 +150,7 @@ const SKIP_REASON = `CASE
   WHEN NOT whole THEN 'partial'
   WHEN NOT one_stretch THEN 'price_change'
   WHEN provided_requests > 0 THEN 'provided'
+  WHEN NOT ${TIER_KNOWN('gone_hours')} THEN 'long_context'
 END`;
 
 export const SKIP_REASONS: Record<string, string> = {
@@ -134,6 +160,8 @@ export const SKIP_REASONS: Record<string, string> = {
     'a price version starts within this hour, and its raw records are gone (RAW_RETENTION_DAYS): which price each had is unknown',
   provided:
     'some records of this hour carry a cost the client provided (or were recorded before that was counted), and its raw records are gone: the others cannot be told apart',
+  long_context:
+    'the price has long-context rates, this hour’s calls together have more input than its threshold, and their raw records are gone: which of them were long is unknown',
 };
 
 /**
@@ -318,6 +346,32 @@ const toRun = (row: RunRow): RepricingRun => ({
 
 type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 
+/** A stretch as STRETCH_COLUMNS name its fields, for json_to_recordset. */
+export function stretchRecord(s: PricedStretch): Record<string, string | number | null> {
+  return {
+    provider: s.provider,
+    model: s.model,
+    lo: s.from?.toISOString() ?? '-infinity',
+    hi: s.to?.toISOString() ?? 'infinity',
+    ...stretchRates(s.rates, ''),
+    long_above: s.longContext?.above ?? null,
+    ...stretchRates(s.longContext?.rates ?? null, 'long_'),
+  };
+}
+
+/** A stretch's rates as STRETCH's columns name them (`tier`: their prefix), exact decimal text or null. */
+function stretchRates(rates: EffectiveRates | null, tier: string): Record<string, string | null> {
+  const text = (rate: RateName) => rates?.[rate].toString() ?? null;
+  return {
+    [`${tier}input`]: text('input'),
+    [`${tier}cached_input`]: text('cachedInput'),
+    [`${tier}cache_write`]: text('cacheWrite'),
+    [`${tier}cache_write_1h`]: text('cacheWrite1h'),
+    [`${tier}output`]: text('output'),
+    [`${tier}reasoning`]: text('reasoning'),
+  };
+}
+
 /**
  * Adds what applied re-pricings changed in the users' quota counts to quota_usage, in one
  * statement that takes the deltas it adds: at most once, whoever settles concurrently, and
@@ -378,20 +432,7 @@ export class PgRepricing implements RepricingStore {
   ): Promise<RepricingOutcome> {
     const params = [
       range.workspaceId,
-      JSON.stringify(
-        stretches.map((s) => ({
-          provider: s.provider,
-          model: s.model,
-          lo: s.from?.toISOString() ?? '-infinity',
-          hi: s.to?.toISOString() ?? 'infinity',
-          input: s.rates?.input.toString() ?? null,
-          cached_input: s.rates?.cachedInput.toString() ?? null,
-          cache_write: s.rates?.cacheWrite.toString() ?? null,
-          cache_write_1h: s.rates?.cacheWrite1h.toString() ?? null,
-          output: s.rates?.output.toString() ?? null,
-          reasoning: s.rates?.reasoning.toString() ?? null,
-        })),
-      ),
+      JSON.stringify(stretches.map(stretchRecord)),
       range.from.toISOString(),
       range.to.toISOString(),
       range.provider ?? null,

@@ -33,4 +33,26 @@ export class ModelPriceEntity {
 
   @Column({ name: 'reasoning_per_million', type: 'numeric', nullable: true })
   reasoningPerMillion!: string | null;
+
+  /** The long-context tier: null, with every long_context_* rate, when the version has none. */
+  @Column({ name: 'long_context_above_input_tokens', type: 'integer', nullable: true })
+  longContextAboveInputTokens!: number | null;
+
+  @Column({ name: 'long_context_input_per_million', type: 'numeric', nullable: true })
+  longContextInputPerMillion!: string | null;
+
+  @Column({ name: 'long_context_output_per_million', type: 'numeric', nullable: true })
+  longContextOutputPerMillion!: string | null;
+
+  @Column({ name: 'long_context_cached_input_per_million', type: 'numeric', nullable: true })
+  longContextCachedInputPerMillion!: string | null;
+
+  @Column({ name: 'long_context_cache_write_per_million', type: 'numeric', nullable: true })
+  longContextCacheWritePerMillion!: string | null;
+
+  @Column({ name: 'long_context_cache_write_1h_per_million', type: 'numeric', nullable: true })
+  longContextCacheWrite1hPerMillion!: string | null;
+
+  @Column({ name: 'long_context_reasoning_per_million', type: 'numeric', nullable: true })
+  longContextReasoningPerMillion!: string | null;
 }

@@ -4,7 +4,7 @@ import type { CatalogModel } from '../../../application/ports/price-catalog.port
 import { ManageModels, type ModelChange } from '../../../application/use-cases/manage-models';
 import { Decimal } from '../../../domain/decimal';
 import { ValidationError } from '../../../domain/errors';
-import type { PriceVersion } from '../../../domain/model-price';
+import type { PriceRates, PriceVersion } from '../../../domain/model-price';
 import { userOf } from '../auth';
 import { BEARER, errorResponses } from '../schemas/common';
 import {
@@ -30,11 +30,12 @@ function toDecimal(value: string | number, path: string): Decimal {
   return decimal;
 }
 
-function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVersion {
+type RateInput = Omit<Static<typeof PriceInput>, 'effectiveFrom' | 'longContext'>;
+
+function toRates(input: RateInput, path: string): PriceRates {
   const optional = (value: string | number | undefined, field: string) =>
     value === undefined ? null : toDecimal(value, `${path}/${field}`);
   return {
-    effectiveFrom: new Date(input.effectiveFrom),
     inputPerMillion: toDecimal(input.inputPerMillion, `${path}/inputPerMillion`),
     outputPerMillion: toDecimal(input.outputPerMillion, `${path}/outputPerMillion`),
     cachedInputPerMillion: optional(input.cachedInputPerMillion, 'cachedInputPerMillion'),
@@ -44,6 +45,24 @@ function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVe
   };
 }
 
+function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVersion {
+  const long = input.longContext;
+  return {
+    effectiveFrom: new Date(input.effectiveFrom),
+    ...toRates(input, path),
+    longContext: long ? { aboveInputTokens: long.aboveInputTokens, ...toRates(long, `${path}/longContext`) } : null,
+  };
+}
+
+const ratesJson = (rates: PriceRates) => ({
+  inputPerMillion: rates.inputPerMillion.toString(),
+  outputPerMillion: rates.outputPerMillion.toString(),
+  cachedInputPerMillion: rates.cachedInputPerMillion?.toString() ?? null,
+  cacheWritePerMillion: rates.cacheWritePerMillion?.toString() ?? null,
+  cacheWrite1hPerMillion: rates.cacheWrite1hPerMillion?.toString() ?? null,
+  reasoningPerMillion: rates.reasoningPerMillion?.toString() ?? null,
+});
+
 function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model> {
   const base = { id: model.id, provider: model.provider, model: model.model, kind: model.kind, source: model.source };
   if (!withPrices) return base;
@@ -51,12 +70,10 @@ function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model>
     ...base,
     prices: model.prices.map((price) => ({
       effectiveFrom: price.effectiveFrom.toISOString(),
-      inputPerMillion: price.inputPerMillion.toString(),
-      outputPerMillion: price.outputPerMillion.toString(),
-      cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
-      cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
-      cacheWrite1hPerMillion: price.cacheWrite1hPerMillion?.toString() ?? null,
-      reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
+      ...ratesJson(price),
+      longContext: price.longContext
+        ? { aboveInputTokens: price.longContext.aboveInputTokens, ...ratesJson(price.longContext) }
+        : null,
     })),
   };
 }

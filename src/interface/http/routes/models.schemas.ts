@@ -16,6 +16,41 @@ const PriceInputValue = (description: string, example: string) =>
     },
   );
 
+/** A price's six rates as sent: input and output required, the others fall back when absent. */
+const priceInputRates = {
+  inputPerMillion: PriceInputValue('USD per million uncached input tokens', '2.00'),
+  outputPerMillion: PriceInputValue('USD per million output tokens', '8.00'),
+  cachedInputPerMillion: Type.Optional(
+    PriceInputValue('USD per million cache-read input tokens (default: input price)', '0.50'),
+  ),
+  cacheWritePerMillion: Type.Optional(
+    PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50'),
+  ),
+  cacheWrite1hPerMillion: Type.Optional(
+    PriceInputValue('USD per million tokens written to a one-hour cache (default: the cache-write price)', '4.00'),
+  ),
+  reasoningPerMillion: Type.Optional(
+    PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00'),
+  ),
+};
+
+const AboveInputTokens = Type.Integer({
+  minimum: 1,
+  maximum: 2_000_000_000,
+  description: 'a call with more input tokens than this (cache reads and writes included) is priced at these rates',
+  examples: [200_000],
+});
+
+const LONG_CONTEXT_DESCRIPTION =
+  'long-context pricing: every token of a call whose input is above aboveInputTokens at these rates instead; ' +
+  'a rate left out falls back within the tier (cache reads to its input rate, …)';
+
+// inline where it is used (a nullable $ref has no plain form in OpenAPI 3.0); titled for generators
+const LongContextPriceInput = Type.Object(
+  { aboveInputTokens: AboveInputTokens, ...priceInputRates },
+  { title: 'LongContextPriceInput', description: LONG_CONTEXT_DESCRIPTION, additionalProperties: false },
+);
+
 export const PriceInput = Type.Object(
   {
     effectiveFrom: Type.String({
@@ -23,40 +58,35 @@ export const PriceInput = Type.Object(
       description: 'in force from this instant on',
       examples: ['2020-01-01T00:00:00Z'],
     }),
-    inputPerMillion: PriceInputValue('USD per million uncached input tokens', '2.00'),
-    outputPerMillion: PriceInputValue('USD per million output tokens', '8.00'),
-    cachedInputPerMillion: Type.Optional(
-      PriceInputValue('USD per million cache-read input tokens (default: input price)', '0.50'),
-    ),
-    cacheWritePerMillion: Type.Optional(
-      PriceInputValue('USD per million cache-write input tokens (default: input price)', '2.50'),
-    ),
-    cacheWrite1hPerMillion: Type.Optional(
-      PriceInputValue('USD per million tokens written to a one-hour cache (default: the cache-write price)', '4.00'),
-    ),
-    reasoningPerMillion: Type.Optional(
-      PriceInputValue('USD per million reasoning tokens (default: output price)', '8.00'),
-    ),
+    ...priceInputRates,
+    longContext: Type.Optional(LongContextPriceInput),
   },
   { $id: 'PriceInput', title: 'PriceInput', additionalProperties: false },
+);
+
+/** A price's six rates as answered: null where the rate falls back. */
+const priceRates = {
+  inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
+  outputPerMillion: DecimalString('USD per million output tokens', '10'),
+  cachedInputPerMillion: Nullable(DecimalString('USD per million cache-read tokens; null: the input price', '1.25')),
+  cacheWritePerMillion: Nullable(DecimalString('USD per million cache-write tokens; null: the input price', '3.75')),
+  cacheWrite1hPerMillion: Nullable(
+    DecimalString('USD per million tokens written to a one-hour cache; null: the cache-write price', '6'),
+  ),
+  reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
+};
+
+const LongContextPrice = Type.Object(
+  { aboveInputTokens: AboveInputTokens, ...priceRates },
+  { title: 'LongContextPrice', description: `${LONG_CONTEXT_DESCRIPTION}; null: every call at the rates above` },
 );
 
 export const Price = CostOnly(
   Type.Object(
     {
       effectiveFrom: Type.String({ format: 'date-time' }),
-      inputPerMillion: DecimalString('USD per million uncached input tokens', '2.5'),
-      outputPerMillion: DecimalString('USD per million output tokens', '10'),
-      cachedInputPerMillion: Nullable(
-        DecimalString('USD per million cache-read tokens; null: the input price', '1.25'),
-      ),
-      cacheWritePerMillion: Nullable(
-        DecimalString('USD per million cache-write tokens; null: the input price', '3.75'),
-      ),
-      cacheWrite1hPerMillion: Nullable(
-        DecimalString('USD per million tokens written to a one-hour cache; null: the cache-write price', '6'),
-      ),
-      reasoningPerMillion: Nullable(DecimalString('USD per million reasoning tokens; null: the output price', '10')),
+      ...priceRates,
+      longContext: Nullable(LongContextPrice),
     },
     { $id: 'Price', title: 'Price' },
   ),
