@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
-import type { DatabaseHealth } from '../../application/ports/database-health.port';
+import type { DatabaseHealth, ReadinessProblem } from '../../application/ports/database-health.port';
 
 /** A readiness probe is answered within this long, however the database behaves. */
 export const READINESS_TIMEOUT_MS = 3_000;
@@ -23,8 +23,15 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T | typeof LATE>
   }
 }
 
-const unreachable = (error: unknown): string =>
-  `database unreachable: ${error instanceof Error ? error.message : String(error)}`;
+/**
+ * The driver's message names the server's address, the user or a socket path: it goes to the
+ * log, the probe's answer says only 'database unreachable'.
+ */
+const unreachable = (detail: unknown): ReadinessProblem => ({
+  reason: 'database unreachable',
+  detail: detail instanceof Error ? detail.message : String(detail),
+});
+const MIGRATIONS_PENDING: ReadinessProblem = { reason: 'database migrations are pending' };
 
 @injectable()
 export class PgDatabaseHealth implements DatabaseHealth {
@@ -39,25 +46,25 @@ export class PgDatabaseHealth implements DatabaseHealth {
    * unreachable and take a busy instance out of rotation: a connection of its own says
    * whether the database answers.
    */
-  async problem(): Promise<string | null> {
+  async problem(): Promise<ReadinessProblem | null> {
     const pooled = await within(POOL_WAIT_MS, this.throughPool());
     if (pooled !== LATE) return pooled;
     const direct = await within(READINESS_TIMEOUT_MS - POOL_WAIT_MS, this.onItsOwn());
-    if (direct === LATE) return `database unreachable: no answer within ${READINESS_TIMEOUT_MS} ms`;
-    return direct ?? (this.migrationsPending ? 'database migrations are pending' : null);
+    if (direct === LATE) return unreachable(`no answer within ${READINESS_TIMEOUT_MS} ms`);
+    return direct ?? (this.migrationsPending ? MIGRATIONS_PENDING : null);
   }
 
-  private async throughPool(): Promise<string | null> {
+  private async throughPool(): Promise<ReadinessProblem | null> {
     try {
       await this.db.query('SELECT 1');
       this.migrationsPending = await this.db.showMigrations();
-      return this.migrationsPending ? 'database migrations are pending' : null;
+      return this.migrationsPending ? MIGRATIONS_PENDING : null;
     } catch (error) {
       return unreachable(error);
     }
   }
 
-  private async onItsOwn(): Promise<string | null> {
+  private async onItsOwn(): Promise<ReadinessProblem | null> {
     const { url } = this.db.options as { url?: string };
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: READINESS_TIMEOUT_MS });
     // a failure after the answer (the database going away) must not be an uncaught event

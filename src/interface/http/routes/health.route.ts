@@ -37,14 +37,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const result = await readiness.execute();
       // probes and load balancers must see the current state, never a cached one
       reply.header('cache-control', 'no-store');
       if (!result.ready) reply.header('retry-after', String(new DatabaseUnavailableError().retryAfterSeconds));
-      return reply
-        .status(result.ready ? 200 : 503)
-        .send({ status: result.ready ? ('ready' as const) : ('not_ready' as const), problems: result.problems });
+      // the answer gives the generic reason; the driver's detail (address, user) is for the log
+      for (const problem of result.problems) {
+        request.log.warn({ detail: problem.detail }, `not ready: ${problem.reason}`);
+      }
+      return reply.status(result.ready ? 200 : 503).send({
+        status: result.ready ? ('ready' as const) : ('not_ready' as const),
+        problems: result.problems.map((problem) => problem.reason),
+      });
     },
   );
 };
