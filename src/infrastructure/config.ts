@@ -13,7 +13,7 @@ export interface Config {
   /** absent: start the embedded PostgreSQL under `dataDir` */
   databaseUrl?: string;
   jwtSecret?: string;
-  jwtPublicKey?: string;
+  jwtPublicKey?: JwtPublicKey;
   deploymentMode: DeploymentMode;
   maxBatchRecords: number;
   rawRetentionDays: number;
@@ -21,6 +21,12 @@ export interface Config {
   ingestStatements: number;
   logLevel: LogLevel;
   dataDir: string;
+}
+
+/** JWT_PUBLIC_KEY, read once at start: its PEM text and the algorithm its key type calls for. */
+export interface JwtPublicKey {
+  pem: string;
+  algorithm: 'RS256' | 'ES256';
 }
 
 export class ConfigError extends Error {
@@ -161,20 +167,23 @@ export const MAX_INGEST_STATEMENTS = POOL_SIZE / 2;
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;
 
 /**
- * Why a PEM text is no key the service can verify tokens with (RSA → RS256, EC P-256 → ES256),
- * or null: found at start, not at the first request or after the database started.
+ * The key a PEM text holds and the algorithm tokens signed with it use (RSA → RS256, EC P-256 →
+ * ES256), or why it is no such key: found at start, not at the first request or after the
+ * database started. The one place the text is parsed; the HTTP layer takes the algorithm.
  */
-function publicKeyProblem(pem: string): string | null {
+function readPublicKey(pem: string): { key: JwtPublicKey } | { problem: string } {
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch (error) {
-    return `could not be read as a public key (${(error as Error).message})`;
+    return { problem: `could not be read as a public key (${(error as Error).message})` };
   }
-  if (key.asymmetricKeyType === 'rsa') return null;
+  if (key.asymmetricKeyType === 'rsa') return { key: { pem, algorithm: 'RS256' } };
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return null;
-  return `must be an RSA or an EC P-256 key, got ${key.asymmetricKeyType ?? 'an unknown type'}${curve ? ` (${curve})` : ''}`;
+  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return { key: { pem, algorithm: 'ES256' } };
+  return {
+    problem: `must be an RSA or an EC P-256 key, got ${key.asymmetricKeyType ?? 'an unknown type'}${curve ? ` (${curve})` : ''}`,
+  };
 }
 
 /** Reads and validates the environment; reports every bad value at once. */
@@ -188,18 +197,20 @@ export function loadConfig(env: Env): Config {
     problems.push('DATABASE_URL is not a valid URL (a port must be a number; percent-encode @, : and / in a password)');
   }
   const jwtSecret = value('JWT_SECRET');
-  const jwtPublicKey = value('JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
-  if (jwtSecret !== undefined && jwtPublicKey !== undefined) {
+  const jwtPublicKeyText = value('JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
+  let jwtPublicKey: JwtPublicKey | undefined;
+  if (jwtSecret !== undefined && jwtPublicKeyText !== undefined) {
     problems.push('set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both');
   }
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push('JWT_SECRET must be at least 32 bytes long');
   }
-  if (jwtPublicKey !== undefined && !jwtPublicKey.includes('-----BEGIN PUBLIC KEY-----')) {
+  if (jwtPublicKeyText !== undefined && !jwtPublicKeyText.includes('-----BEGIN PUBLIC KEY-----')) {
     problems.push('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
-  } else if (jwtPublicKey !== undefined) {
-    const problem = publicKeyProblem(jwtPublicKey);
-    if (problem) problems.push(`JWT_PUBLIC_KEY ${problem}`);
+  } else if (jwtPublicKeyText !== undefined) {
+    const read = readPublicKey(jwtPublicKeyText);
+    if ('problem' in read) problems.push(`JWT_PUBLIC_KEY ${read.problem}`);
+    else jwtPublicKey = read.key;
   }
   const host = value('HOST');
   if (host !== undefined && isIP(host) === 0 && !HOST_NAME.test(host)) {

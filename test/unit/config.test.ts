@@ -73,9 +73,10 @@ describe('loadConfig', () => {
   it('accepts a PEM public key instead of a secret', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwtPublicKey).toBe(pem.trim());
+    const read = { pem: pem.trim(), algorithm: 'ES256' };
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwtPublicKey).toEqual(read);
     // a one-line value with literal \n, as env files often hold it
-    expect(loadConfig({ JWT_PUBLIC_KEY: pem.trim().replace(/\n/g, '\\n') }).jwtPublicKey).toBe(pem.trim());
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem.trim().replace(/\n/g, '\\n') }).jwtPublicKey).toEqual(read);
   });
 
   it.each([
@@ -109,7 +110,7 @@ describe('loadConfig', () => {
     const pem = (key: ReturnType<typeof generateKeyPairSync>['publicKey']) =>
       key.export({ type: 'spki', format: 'pem' }).toString();
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-    expect(loadConfig({ JWT_PUBLIC_KEY: pem(rsa) }).jwtPublicKey).toBe(pem(rsa).trim());
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem(rsa) }).jwtPublicKey).toEqual({ pem: pem(rsa).trim(), algorithm: 'RS256' });
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey;
     expect(problemsOf({ JWT_PUBLIC_KEY: pem(p384) })).toEqual([
       'JWT_PUBLIC_KEY must be an RSA or an EC P-256 key, got ec (secp384r1)',

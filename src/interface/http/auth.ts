@@ -1,7 +1,7 @@
-import { createPublicKey } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ManageApiKeys } from '../../application/use-cases/manage-api-keys';
+import type { JwtPublicKey } from '../../infrastructure/config';
 import { ForbiddenError, UnauthorizedError } from '../../domain/errors';
 import type { Principal, Role } from '../../domain/principal';
 import { holdsUnstorableText } from './request-text-guard';
@@ -14,26 +14,19 @@ declare module 'fastify' {
 
 export interface JwtKeys {
   secret?: string;
-  publicKey?: string;
+  /** read and checked once, by the configuration */
+  publicKey?: JwtPublicKey;
 }
 
 /** Workspace ids appear in API keys and URLs: keep them to a safe, bounded alphabet. */
 export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_SUBJECT_LENGTH = 200;
 
-function algorithmsFor(keys: JwtKeys): Array<'HS256' | 'RS256' | 'ES256'> {
-  if (keys.secret) return ['HS256'];
-  const type = createPublicKey(keys.publicKey!).asymmetricKeyType;
-  if (type === 'rsa') return ['RS256'];
-  if (type === 'ec') return ['ES256'];
-  throw new Error(`JWT_PUBLIC_KEY must be an RSA or EC (P-256) public key, got ${type ?? 'unknown'}`);
-}
-
 export async function registerJwt(app: FastifyInstance, keys: JwtKeys): Promise<void> {
-  const algorithms = algorithmsFor(keys);
+  if (!keys.secret && !keys.publicKey) throw new Error('no JWT secret or public key to verify tokens with');
   await app.register(fastifyJwt, {
-    secret: keys.secret ?? { public: keys.publicKey!, private: '' },
-    verify: { algorithms },
+    secret: keys.secret ?? { public: keys.publicKey!.pem, private: '' },
+    verify: { algorithms: keys.secret ? ['HS256'] : [keys.publicKey!.algorithm] },
   });
 }
 
