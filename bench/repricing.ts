@@ -63,6 +63,7 @@ export async function runRepricing(url: string, dataset: QueryDataset): Promise<
       cacheWrite1hPerMillion: null,
       reasoningPerMillion: null,
       longContext: null,
+      timeOfDay: [],
     };
     for (const m of models) await catalog.create(WORKSPACE, { ...m, kind: 'language', price });
     const request = { from: '2000-01-01T00:00:00Z', to: new Date(Date.now() + 86_400_000).toISOString() };

@@ -1,5 +1,5 @@
 import { Decimal } from './decimal';
-import type { PriceRates, PriceVersion } from './model-price';
+import { windowAt, type PriceRates, type PriceVersion } from './model-price';
 import type { TokenUsage } from './token-usage';
 
 /**
@@ -18,6 +18,8 @@ export interface CostRates {
   reasoning: bigint;
   /** the version's long-context tier: its rates for a call with more input tokens than `above` */
   longContext: { above: number; rates: CostRates } | null;
+  /** the version's daily windows (UTC) with rates of their own; the last that holds a call applies */
+  timeOfDay: Array<{ startSecond: number; endSecond: number; rates: CostRates }>;
 }
 
 /** The six rates' names, as CostRates and EffectiveRates have them. */
@@ -44,13 +46,15 @@ export function effectiveRates(price: PriceRates): EffectiveRates {
 /** The rates of a price version, prepared for `costAt`. */
 export function costRates(price: PriceVersion): CostRates {
   const long = price.longContext;
+  const plain = (rates: PriceRates): CostRates => ({ ...prepared(rates), longContext: null, timeOfDay: [] });
   return {
     ...prepared(price),
-    longContext: long ? { above: long.aboveInputTokens, rates: { ...prepared(long), longContext: null } } : null,
+    longContext: long ? { above: long.aboveInputTokens, rates: plain(long) } : null,
+    timeOfDay: price.timeOfDay.map((w) => ({ startSecond: w.startSecond, endSecond: w.endSecond, rates: plain(w) })),
   };
 }
 
-function prepared(price: PriceRates): Omit<CostRates, 'longContext'> {
+function prepared(price: PriceRates): Omit<CostRates, 'longContext' | 'timeOfDay'> {
   const { input, cachedInput, cacheWrite, cacheWrite1h, output, reasoning } = effectiveRates(price);
   const scale = Math.max(
     input.scale,
@@ -72,13 +76,16 @@ function prepared(price: PriceRates): Omit<CostRates, 'longContext'> {
 }
 
 /**
- * Exact cost in USD of one call at prepared rates. A call above the long-context threshold is
- * priced whole at the tier's rates. Each token is priced once: cache reads and writes are
- * carved out of the input (one-hour writes out of the writes), reasoning out of the output.
+ * Exact cost in USD of one call made at `at`, at prepared rates. A call inside one of the
+ * version's daily windows is priced whole at the window's rates, else one above the
+ * long-context threshold whole at the tier's. Each token is priced once: cache reads and
+ * writes are carved out of the input (one-hour writes out of the writes), reasoning out of
+ * the output.
  */
-export function costAt(tokens: TokenUsage, prices: CostRates): Decimal {
+export function costAt(tokens: TokenUsage, prices: CostRates, at: Date): Decimal {
   const long = prices.longContext;
-  const rates = long !== null && tokens.inputTokens > long.above ? long.rates : prices;
+  const rates =
+    windowAt(prices.timeOfDay, at)?.rates ?? (long !== null && tokens.inputTokens > long.above ? long.rates : prices);
   const uncachedInput = tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens;
   const visibleOutput = tokens.outputTokens - tokens.reasoningTokens;
   const perMillion =
@@ -92,9 +99,9 @@ export function costAt(tokens: TokenUsage, prices: CostRates): Decimal {
   return Decimal.fromUnits(perMillion, rates.scale + 6);
 }
 
-/** Exact cost in USD of one call at one price version. */
-export function computeCost(tokens: TokenUsage, price: PriceVersion): Decimal {
-  return costAt(tokens, costRates(price));
+/** Exact cost in USD of one call made at `at`, at one price version. */
+export function computeCost(tokens: TokenUsage, price: PriceVersion, at: Date): Decimal {
+  return costAt(tokens, costRates(price), at);
 }
 
 function part(count: number, rate: bigint): bigint {

@@ -25,11 +25,75 @@ export interface LongContextPrice extends PriceRates {
   aboveInputTokens: number;
 }
 
+/**
+ * A daily window (UTC) with rates of its own, e.g. DeepSeek's peak hours: a call made inside
+ * it is priced whole at these rates (no long-context tier). Seconds after UTC midnight; a
+ * window whose end is before its start runs past midnight.
+ */
+export interface TimeOfDayPrice extends PriceRates {
+  startSecond: number;
+  endSecond: number;
+}
+
 /** One price version of a model, in USD per million tokens, in force from `effectiveFrom` on. */
 export interface PriceVersion extends PriceRates {
   effectiveFrom: Date;
   /** null: every call is priced at the version's own rates, however long its input */
   longContext: LongContextPrice | null;
+  /** daily windows with rates of their own; where two overlap the later one applies */
+  timeOfDay: TimeOfDayPrice[];
+}
+
+export const SECONDS_PER_DAY = 86_400;
+
+/** Whether a second of the UTC day is inside a window (the end excluded; a window may wrap midnight). */
+export function inWindow(window: { startSecond: number; endSecond: number }, second: number): boolean {
+  const { startSecond: start, endSecond: end } = window;
+  return end > start ? second >= start && second < end : second >= start || second < end;
+}
+
+/** The second of the UTC day an instant falls in (milliseconds dropped). */
+export function secondOfDay(at: Date): number {
+  return Math.floor((((at.getTime() % 86_400_000) + 86_400_000) % 86_400_000) / 1000);
+}
+
+/** The window (the last of those that hold it) a call at `at` falls in, if any. */
+export function windowAt<W extends { startSecond: number; endSecond: number }>(
+  windows: readonly W[],
+  at: Date,
+): W | null {
+  if (windows.length === 0) return null;
+  const second = secondOfDay(at);
+  for (let i = windows.length - 1; i >= 0; i -= 1) if (inWindow(windows[i]!, second)) return windows[i]!;
+  return null;
+}
+
+/** A part of the UTC day [startSecond, endSecond) in which one set of a version's rates applies. */
+export interface DayPart {
+  startSecond: number;
+  endSecond: number;
+  /** the window whose rates apply, or null for the version's own (long-context tier included) */
+  window: TimeOfDayPrice | null;
+}
+
+/**
+ * The UTC day cut into consecutive parts by a version's windows, each with the rates that
+ * apply in it (as windowAt picks them): one part for a version without windows.
+ */
+export function dayParts(price: PriceVersion): DayPart[] {
+  const cuts = [...new Set([0, SECONDS_PER_DAY, ...price.timeOfDay.flatMap((w) => [w.startSecond, w.endSecond])])].sort(
+    (a, b) => a - b,
+  );
+  const parts: DayPart[] = [];
+  for (let i = 0; i + 1 < cuts.length; i += 1) {
+    const [start, end] = [cuts[i]!, cuts[i + 1]!];
+    let window: TimeOfDayPrice | null = null;
+    for (const w of price.timeOfDay) if (inWindow(w, start)) window = w;
+    const last = parts.at(-1);
+    if (last && last.window === window) last.endSecond = end;
+    else parts.push({ startSecond: start, endSecond: end, window });
+  }
+  return parts;
 }
 
 /**

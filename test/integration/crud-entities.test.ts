@@ -131,6 +131,7 @@ describe('entities of the plain CRUD tables', () => {
     expect(ENTITIES.map((e) => t.db.getMetadata(e).tableName).sort()).toEqual([
       'api_keys',
       'catalog_sources',
+      'model_price_windows',
       'model_prices',
       'models',
     ]);

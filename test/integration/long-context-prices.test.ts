@@ -117,6 +117,7 @@ describe('long-context prices', () => {
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
         },
+        timeOfDay: [],
       },
     ]);
     const gpt4o = await t.app.inject({

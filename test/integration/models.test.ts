@@ -72,6 +72,7 @@ describe('POST /v1/admin/models', () => {
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
           longContext: null,
+          timeOfDay: [],
         },
       ],
       // no usage of it yet: re-pricing the raw window would change nothing
@@ -307,6 +308,7 @@ describe('GET /v1/admin/models', () => {
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
           longContext: null,
+          timeOfDay: [],
         },
       ],
     });

@@ -9,7 +9,8 @@ export interface TestPrice {
   cachedInputPerMillion?: string;
   cacheWritePerMillion?: string;
   cacheWrite1hPerMillion?: string;
-  longContext?: Omit<TestPrice, 'effectiveFrom' | 'longContext'> & { aboveInputTokens: number };
+  longContext?: Omit<TestPrice, 'effectiveFrom' | 'longContext' | 'timeOfDay'> & { aboveInputTokens: number };
+  timeOfDay?: Array<Omit<TestPrice, 'effectiveFrom' | 'longContext' | 'timeOfDay'> & { start: string; end: string }>;
 }
 
 /** A workspace model (`kind: language`) with its first price, asserted 201; returns its id. */

@@ -52,6 +52,7 @@ describe('genai-prices seed catalog (bundled data)', () => {
           cacheWrite1hPerMillion: null,
           reasoningPerMillion: null,
           longContext: null,
+          timeOfDay: [],
         },
       ],
     });
@@ -110,14 +111,36 @@ describe('genai-prices seed catalog (bundled data)', () => {
     ]);
   });
 
-  it('keeps the unconditional price when the source has time-of-day prices', () => {
+  it('keeps time-of-day prices as daily windows of the version listed before them', () => {
+    // DeepSeek V3: the unconditional price is the off-peak one; 00:30–16:30 UTC costs twice as much
     expect(find('deepseek', 'deepseek-chat').prices).toEqual([
       expect.objectContaining({
         effectiveFrom: EPOCH,
         inputPerMillion: '0.135',
         outputPerMillion: '0.55',
         cachedInputPerMillion: '0.035',
+        timeOfDay: [
+          expect.objectContaining({
+            startSecond: 1_800,
+            endSecond: 59_400,
+            inputPerMillion: '0.27',
+            outputPerMillion: '1.1',
+            cachedInputPerMillion: '0.07',
+          }),
+        ],
       }),
+    ]);
+    // DeepSeek V4 Flash: one rate before 2026-08-17, then off-peak with two peak windows
+    const flash = find('deepseek', 'deepseek-v4-flash').prices;
+    expect(flash.map((p) => [p.effectiveFrom, p.timeOfDay.map((w) => [w.startSecond, w.endSecond])])).toEqual([
+      [EPOCH, []],
+      [
+        '2026-08-17T00:00:00Z',
+        [
+          [3_600, 14_400],
+          [21_600, 36_000],
+        ],
+      ],
     ]);
   });
 
@@ -242,15 +265,21 @@ describe('loadGenaiPricesCatalog rules', () => {
           cacheWrite1hPerMillion: '2',
           reasoningPerMillion: null,
         },
+        timeOfDay: [],
       },
     ]);
     expect(catalog[1]?.prices[0]).toMatchObject({
       inputPerMillion: '0.0000001',
       outputPerMillion: '0',
     });
-    expect(catalog[2]?.prices.map((p) => [p.effectiveFrom, p.inputPerMillion])).toEqual([
-      [EPOCH, '0.5'],
-      ['2026-01-01T00:00:00Z', '1'],
+    // the window belongs to the version listed before it
+    expect(catalog[2]?.prices.map((p) => [p.effectiveFrom, p.inputPerMillion, p.timeOfDay])).toEqual([
+      [EPOCH, '0.5', []],
+      [
+        '2026-01-01T00:00:00Z',
+        '1',
+        [expect.objectContaining({ startSecond: 0, endSecond: 28_800, inputPerMillion: '3' })],
+      ],
     ]);
   });
 });

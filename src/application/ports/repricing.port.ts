@@ -10,6 +10,8 @@ export interface PricedStretch extends ModelRef {
   rates: EffectiveRates | null;
   /** the price's long-context tier: its rates for a call with more input tokens than `above` */
   longContext: { above: number; rates: EffectiveRates } | null;
+  /** the part of the UTC day [startSecond, endSecond) these rates hold in; null: all day */
+  partOfDay: { startSecond: number; endSecond: number } | null;
 }
 
 export interface RepricingRange {

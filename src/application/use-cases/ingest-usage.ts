@@ -113,7 +113,7 @@ export class IngestUsage {
         if (!price) continue;
         let prepared = rates.get(price);
         if (!prepared) rates.set(price, (prepared = costRates(price)));
-        record.cost = costAt(record, prepared);
+        record.cost = costAt(record, prepared, record.occurredAt);
         record.costStatus = 'computed';
       }
     }

@@ -4,7 +4,7 @@ import { Decimal } from '../../domain/decimal';
 import { showsCost } from '../../domain/deployment-mode';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { normalizeProvider } from '../../domain/model-name';
-import { priceSegments } from '../../domain/model-price';
+import { dayParts, priceSegments, type PriceVersion } from '../../domain/model-price';
 import type { Clock } from '../ports/clock.port';
 import { modelRefKey, type ModelRef, type PriceCatalog } from '../ports/price-catalog.port';
 import {
@@ -119,21 +119,32 @@ export class RepriceUsage {
     return run;
   }
 
-  /** Each model's price schedule over all time, as stretches of one price (or none). */
+  /** Each model's price schedule over all time, as stretches (pricedStretches). */
   private async stretches(workspaceId: string, refs: ModelRef[]): Promise<PricedStretch[]> {
     if (refs.length === 0) return [];
     const schedules = await this.catalog.schedulesFor(workspaceId, refs);
-    return refs.flatMap((ref) =>
-      priceSegments(schedules.get(modelRefKey(ref)) ?? []).map((segment) => ({
-        provider: ref.provider,
-        model: ref.model,
-        from: segment.from,
-        to: segment.to,
-        rates: segment.price ? effectiveRates(segment.price) : null,
-        longContext: segment.price?.longContext
-          ? { above: segment.price.longContext.aboveInputTokens, rates: effectiveRates(segment.price.longContext) }
-          : null,
-      })),
-    );
+    return refs.flatMap((ref) => pricedStretches(ref, schedules.get(modelRefKey(ref)) ?? []));
   }
+}
+
+/**
+ * A model's price schedules over all time as stretches of one price (or none), a version with
+ * daily windows cut into the parts of the UTC day each set of its rates holds in.
+ */
+export function pricedStretches(ref: ModelRef, schedules: ReadonlyArray<ReadonlyArray<PriceVersion>>): PricedStretch[] {
+  return priceSegments(schedules).flatMap((segment): PricedStretch[] => {
+    const stretch = { provider: ref.provider, model: ref.model, from: segment.from, to: segment.to };
+    const price = segment.price;
+    if (!price) return [{ ...stretch, rates: null, longContext: null, partOfDay: null }];
+    const parts = dayParts(price);
+    return parts.map((part) => ({
+      ...stretch,
+      rates: effectiveRates(part.window ?? price),
+      longContext:
+        part.window === null && price.longContext
+          ? { above: price.longContext.aboveInputTokens, rates: effectiveRates(price.longContext) }
+          : null,
+      partOfDay: parts.length === 1 ? null : { startSecond: part.startSecond, endSecond: part.endSecond },
+    }));
+  });
 }

@@ -28,6 +28,8 @@ export interface SeedPrice extends SeedRates {
   effectiveFrom: string;
   /** the rates of a call whose input is above `aboveInputTokens`, null when the source has no tiers */
   longContext: (SeedRates & { aboveInputTokens: number }) | null;
+  /** daily windows (seconds of the UTC day, end excluded) with rates of their own; the later wins */
+  timeOfDay: Array<SeedRates & { startSecond: number; endSecond: number }>;
   inputPerMillion: string;
   outputPerMillion: string;
   cachedInputPerMillion: string | null;
@@ -78,20 +80,27 @@ export function loadGenaiPricesCatalog(providers: Provider[]): SeedModel[] {
 }
 
 /**
- * `prices` is either one price set or a list the package evaluates like this: the first entry is
- * the fallback (it has no constraint in practice), later `start_date` entries take over from that
- * day (UTC), and `time_of_date` entries override the price inside a daily window. We keep the first
- * entry (from the epoch) and each `start_date` entry as price versions, and drop the time-of-day
- * windows so the unconditional price stands; our rows cannot express a daily window.
+ * `prices` is either one price set or a list the package evaluates from its end: the first
+ * entry is the fallback (it has no constraint in practice), `start_date` entries take over from
+ * that day (UTC), and `time_of_date` entries override the price inside a daily window (UTC). We
+ * keep the first entry (from the epoch) and each `start_date` entry as price versions, and each
+ * window as a window of the version listed last before it: the source lists a version's peak
+ * windows after it (DeepSeek V4: "the two peak windows come last so they win during peak
+ * hours" from 2026-08-17), though its own evaluation applies windows listed last at any date.
  */
 function seedPrices(info: ModelInfo): SeedPrice[] {
   const entries: ConditionalPrice[] = Array.isArray(info.prices) ? info.prices : [{ prices: info.prices }];
   // Keyed by start so a later entry for the same day wins, as it does in the package.
   const versions = new Map<string, SeedPrice>();
+  let current: SeedPrice | undefined;
   for (const [index, entry] of entries.entries()) {
-    const effectiveFrom = startOf(entry, index, info.id);
-    const version = effectiveFrom === null ? null : seedPrice(effectiveFrom, entry.prices, info.id);
-    if (version) versions.set(version.effectiveFrom, version);
+    const window = windowOf(entry, info.id);
+    if (window) {
+      if (current) current.timeOfDay.push(window);
+      continue;
+    }
+    const version = seedPrice(startOf(entry, index, info.id), entry.prices, info.id);
+    if (version) versions.set(version.effectiveFrom, (current = version));
   }
   // Fixed-width ISO instants sort correctly as plain strings.
   const sorted = [...versions.values()].sort((a, b) => (a.effectiveFrom < b.effectiveFrom ? -1 : 1));
@@ -99,18 +108,32 @@ function seedPrices(info: ModelInfo): SeedPrice[] {
   return sorted.filter((version, i) => i === 0 || !samePrices(version, sorted[i - 1]!));
 }
 
-/** When a price-list entry starts to apply, or null for a time-of-day window. */
-function startOf({ constraint }: ConditionalPrice, index: number, modelId: string): string | null {
+/** When a price-list entry that is not a window starts to apply. */
+function startOf({ constraint }: ConditionalPrice, index: number, modelId: string): string {
   if (index === 0) return EPOCH;
-  switch (constraint?.type) {
-    case 'start_date':
-      return `${constraint.start_date}T00:00:00Z`;
-    case 'time_of_date':
-      return null;
-    default:
-      // A later unconstrained entry would shadow everything before it; fail loudly, don't guess.
-      throw new Error(`${PACKAGE}: unsupported price list for model '${modelId}'`);
-  }
+  if (constraint?.type === 'start_date') return `${constraint.start_date}T00:00:00Z`;
+  // A later unconstrained entry would shadow everything before it; fail loudly, don't guess.
+  throw new Error(`${PACKAGE}: unsupported price list for model '${modelId}'`);
+}
+
+/** A `time_of_date` entry as a window of seconds of the UTC day, or null for any other entry. */
+function windowOf({ constraint, prices }: ConditionalPrice, modelId: string): SeedPrice['timeOfDay'][number] | null {
+  if (constraint?.type !== 'time_of_date') return null;
+  const rates = seedRates(prices, (value) => {
+    if (typeof value === 'number') return value;
+    throw new Error(`${PACKAGE}: tiered prices in a time-of-day window for model '${modelId}'`);
+  });
+  const [startSecond, endSecond] = [secondOfDay(constraint.start_time), secondOfDay(constraint.end_time)];
+  if (!rates || startSecond === endSecond)
+    throw new Error(`${PACKAGE}: unsupported time-of-day price for '${modelId}'`);
+  return { startSecond, endSecond, ...rates };
+}
+
+/** Seconds after UTC midnight of the source's "HH:MM:SSZ". */
+function secondOfDay(time: string): number {
+  const match = /^(\d{2}):(\d{2}):(\d{2})Z?$/.exec(time);
+  if (!match) throw new Error(`${PACKAGE}: unsupported time of day '${time}'`);
+  return (Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3]);
 }
 
 function samePrices(a: SeedPrice, b: SeedPrice): boolean {
@@ -121,14 +144,15 @@ function samePrices(a: SeedPrice, b: SeedPrice): boolean {
     a.cacheWritePerMillion === b.cacheWritePerMillion &&
     a.cacheWrite1hPerMillion === b.cacheWrite1hPerMillion &&
     a.reasoningPerMillion === b.reasoningPerMillion &&
-    JSON.stringify(a.longContext) === JSON.stringify(b.longContext)
+    JSON.stringify(a.longContext) === JSON.stringify(b.longContext) &&
+    JSON.stringify(a.timeOfDay) === JSON.stringify(b.timeOfDay)
   );
 }
 
 function seedPrice(effectiveFrom: string, prices: ModelPrice, modelId: string): SeedPrice | null {
   const base = seedRates(prices, (value) => (typeof value === 'number' ? value : value.base));
   if (base === null) return null;
-  return { effectiveFrom, ...base, longContext: longContext(prices, modelId) };
+  return { effectiveFrom, ...base, longContext: longContext(prices, modelId), timeOfDay: [] };
 }
 
 /** The six rates of a price set, each read from the source's value by `pick`; null without input and output. */

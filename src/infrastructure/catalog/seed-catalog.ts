@@ -44,7 +44,10 @@ function seedPriceColumns(prices: SeedPrice[]): Record<string, Array<string | nu
 async function builtInPrices(tx: EntityManager): Promise<Map<string, string>> {
   const rows = (await tx.query(
     // a row's text keeps a NULL apart from its neighbours (concat_ws would drop it)
-    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, ${PRICE_COLUMNS.map((c) => `p.${c}`).join(', ')})::text,
+    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, ${PRICE_COLUMNS.map((c) => `p.${c}`).join(', ')},
+       (SELECT string_agg(ROW(w.position, w.start_second, w.end_second, ${RATE_NAMES.map((r) => `w.${RATES[r]}`).join(', ')})::text,
+          ',' ORDER BY w.position) FROM model_price_windows w
+        WHERE w.workspace_id = p.workspace_id AND w.model_id = p.model_id AND w.effective_from = p.effective_from))::text,
        ';' ORDER BY p.effective_from) AS prices
      FROM models m LEFT JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
      WHERE m.workspace_id = $1 GROUP BY m.provider, m.model`,
@@ -134,6 +137,35 @@ export async function seedBuiltInCatalog(
         prices.map((p) => p.model),
         prices.map((p) => p.effectiveFrom),
         ...PRICE_COLUMNS.map((c) => columns[c]),
+      ],
+    );
+    const windows = prices.flatMap((p) =>
+      p.timeOfDay.map((window, position) => ({
+        provider: p.provider,
+        model: p.model,
+        at: p.effectiveFrom,
+        position,
+        window,
+      })),
+    );
+    await tx.query(
+      `INSERT INTO model_price_windows (workspace_id, model_id, effective_from, position, start_second, end_second,
+         ${RATE_NAMES.map((r) => RATES[r]).join(', ')})
+       SELECT $1, m.id, t.effective_from, t.position, t.start_second, t.end_second,
+         ${RATE_NAMES.map((r) => `t.${RATES[r]}`).join(', ')}
+       FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::smallint[], $6::integer[], $7::integer[],
+                   ${RATE_NAMES.map((_, i) => `$${i + 8}::numeric[]`).join(', ')})
+            AS t(provider, model, effective_from, position, start_second, end_second, ${RATE_NAMES.map((r) => RATES[r]).join(', ')})
+       JOIN models m ON m.workspace_id = $1 AND m.provider = t.provider AND m.model = t.model`,
+      [
+        BUILT_IN_WORKSPACE,
+        windows.map((w) => w.provider),
+        windows.map((w) => w.model),
+        windows.map((w) => w.at),
+        windows.map((w) => w.position),
+        windows.map((w) => w.window.startSecond),
+        windows.map((w) => w.window.endSecond),
+        ...RATE_NAMES.map((r) => windows.map((w) => w.window[r])),
       ],
     );
     await tx

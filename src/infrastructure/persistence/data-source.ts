@@ -15,6 +15,7 @@ import { QuotaReserveEndedRetry1796550000000 } from '../../../migrations/1796550
 import { PurgeIndexes1796560000000 } from '../../../migrations/1796560000000-purge-indexes';
 import { OneHourCacheWrites1796570000000 } from '../../../migrations/1796570000000-one-hour-cache-writes';
 import { LongContextPrices1796580000000 } from '../../../migrations/1796580000000-long-context-prices';
+import { TimeOfDayPrices1796590000000 } from '../../../migrations/1796590000000-time-of-day-prices';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   PurgeIndexes1796560000000,
   OneHourCacheWrites1796570000000,
   LongContextPrices1796580000000,
+  TimeOfDayPrices1796590000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

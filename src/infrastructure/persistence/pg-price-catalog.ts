@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors';
 import { modelLookupKeys, normalizeProvider } from '../../domain/model-name';
 import type { PriceRates, PriceVersion } from '../../domain/model-price';
 import { packageCatalogMatch } from '../catalog/genai-prices-match';
-import { ModelEntity, ModelPriceEntity } from './entities';
+import { ModelEntity, ModelPriceEntity, ModelPriceWindowEntity } from './entities';
 import { sayingUnavailable } from './database-unavailable';
 
 /** The built-in catalog's rows belong to this workspace id, which no caller can have. */
@@ -53,13 +53,23 @@ const PRICE_COLUMNS: Array<[string, string]> = [
   [LONG_CONTEXT_ABOVE, LONG_CONTEXT_ABOVE_COLUMN],
   ...RATE_NAMES.map((name): [string, string] => [LONG_CONTEXT_RATES[name], longContextColumn(name)]),
 ];
-/** The prices of `model_prices p` as text, each named as the entity names it. */
-const RATE_SELECT = PRICE_COLUMNS.map(([name, column]) => `p.${column}::text AS "${name}"`).join(', ');
+/** A version's windows (`model_price_windows`) as a JSON list in their order, rates as exact decimal text. */
+const WINDOWS_OF_PRICE = `(SELECT json_agg(json_build_object('startSecond', w.start_second, 'endSecond', w.end_second,
+    ${RATE_NAMES.map((name) => `'${name}', w.${RATES[name]}::text`).join(', ')}) ORDER BY w.position)
+  FROM model_price_windows w
+  WHERE w.workspace_id = p.workspace_id AND w.model_id = p.model_id AND w.effective_from = p.effective_from)`;
+
+/** The prices of `model_prices p` as text, each named as the entity names it, and the version's windows. */
+const RATE_SELECT = [
+  ...PRICE_COLUMNS.map(([name, column]) => `p.${column}::text AS "${name}"`),
+  `${WINDOWS_OF_PRICE} AS "timeOfDay"`,
+].join(', ');
 
 /** A price version's columns, as the entity holds them or as the SQL below names them (all text). */
 type PriceFields = Pick<ModelPriceEntity, Rate | LongContextRate> & {
   effectiveFrom: Date | string;
   longContextAboveInputTokens: number | string | null;
+  timeOfDay: Array<Pick<ModelPriceWindowEntity, Rate | 'startSecond' | 'endSecond'>> | null;
 };
 
 /** A model with its price versions, as the entity holds it or as the catalog list reads it. */
@@ -88,6 +98,11 @@ function toPrice(row: PriceFields): PriceVersion {
     // the table's CHECK keeps the tier whole: a threshold has its input and output rates
     longContext:
       above === null ? null : { aboveInputTokens: Number(above), ...toRates((name) => row[LONG_CONTEXT_RATES[name]]) },
+    timeOfDay: (row.timeOfDay ?? []).map((w) => ({
+      startSecond: w.startSecond,
+      endSecond: w.endSecond,
+      ...toRates((name) => w[name]),
+    })),
   };
 }
 
@@ -115,7 +130,8 @@ function isUniqueViolation(error: unknown): boolean {
 const MODEL_WITH_PRICES = `
   SELECT m.id, m.provider, m.model, m.kind, m.source,
     (SELECT json_agg(json_build_object('effectiveFrom', p.effective_from,
-        ${PRICE_COLUMNS.map(([name, column]) => `'${name}', p.${column}::text`).join(', ')}) ORDER BY p.effective_from)
+        ${PRICE_COLUMNS.map(([name, column]) => `'${name}', p.${column}::text`).join(', ')},
+        'timeOfDay', ${WINDOWS_OF_PRICE}) ORDER BY p.effective_from)
      FROM model_prices p WHERE p.workspace_id = m.workspace_id AND p.model_id = m.id) AS prices
   FROM models m`;
 
@@ -326,7 +342,13 @@ async function load(tx: EntityManager, workspaceId: string, id: string): Promise
     where: { workspaceId, modelId: id },
     order: { effectiveFrom: 'ASC' },
   });
-  return toModel({ ...model, prices });
+  const windows = await tx.getRepository(ModelPriceWindowEntity).find({
+    where: { workspaceId, modelId: id },
+    order: { effectiveFrom: 'ASC', position: 'ASC' },
+  });
+  const windowsOf = (price: ModelPriceEntity) =>
+    windows.filter((w) => w.effectiveFrom.getTime() === price.effectiveFrom.getTime());
+  return toModel({ ...model, prices: prices.map((price) => ({ ...price, timeOfDay: windowsOf(price) })) });
 }
 
 async function insertPrice(
@@ -357,4 +379,19 @@ async function insertPrice(
     if (!isUniqueViolation(error)) throw error;
     throw new ConflictError(`the model already has a price version from ${price.effectiveFrom.toISOString()}`);
   }
+  if (price.timeOfDay.length === 0) return;
+  await tx.getRepository(ModelPriceWindowEntity).insert(
+    price.timeOfDay.map((window, position) => ({
+      workspaceId,
+      modelId,
+      effectiveFrom: price.effectiveFrom,
+      position,
+      startSecond: window.startSecond,
+      endSecond: window.endSecond,
+      ...(Object.fromEntries(RATE_NAMES.map((name) => [name, window[name]?.toString() ?? null])) as Record<
+        Rate,
+        string
+      >),
+    })),
+  );
 }

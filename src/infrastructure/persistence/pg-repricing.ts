@@ -65,15 +65,21 @@ const RECORDS_OF_RANGE = `r.workspace_id = $1 AND r.occurred_at >= $3::timestamp
     AND r.cost_status <> 'provided'
     AND ($5::text IS NULL OR r.provider = $5) AND ($6::text IS NULL OR r.model = $6)`;
 
-/** The stretch (`s`) a record (`r`) falls in. */
-const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi`;
+/** The second of the UTC day an instant (`at`) falls in, with its fraction. */
+const secondOfDaySql = (at: string) => `extract(epoch FROM ${at} - date_trunc('day', ${at}, 'UTC'))`;
+
+/** The stretch (`s`) a record (`r`) falls in: its model, its time, and its part of the day if the stretch has one. */
+export const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model AND r.occurred_at >= s.lo AND r.occurred_at < s.hi
+    AND (s.part_start IS NULL OR (${secondOfDaySql('r.occurred_at')} >= s.part_start
+      AND ${secondOfDaySql('r.occurred_at')} < s.part_end))`;
 
 /** A stretch's rates, as its columns name them (the long-context tier's prefixed `long_`). */
 const RATE_COLUMNS = ['input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'reasoning'];
 const STRETCH_RATES = ['long_above', ...RATE_COLUMNS, ...RATE_COLUMNS.map((c) => `long_${c}`)];
 
 /** A stretch as JSON gives it to SQL (stretchRecord): the columns and their types. */
-export const STRETCH_COLUMNS = `provider text, model text, lo timestamptz, hi timestamptz, long_above bigint,
+export const STRETCH_COLUMNS = `provider text, model text, lo timestamptz, hi timestamptz,
+    part_start integer, part_end integer, long_above bigint,
     ${[...RATE_COLUMNS, ...RATE_COLUMNS.map((c) => `long_${c}`)].map((c) => `${c} numeric`).join(', ')}`;
 
 /** The price stretches ($2): each model's rates over [lo, hi), and its long-context tier's. */
@@ -136,6 +142,8 @@ gone_hours AS MATERIALIZED (
     AND h.bucket_start < least(m.month_start + interval '1 month', $4::timestamptz)
   LEFT JOIN stretch s ON s.provider = h.provider AND s.model = h.model
     AND s.lo <= h.bucket_start AND h.bucket_start + interval '1 hour' <= s.hi
+    AND (s.part_start IS NULL OR (${secondOfDaySql('h.bucket_start')} >= s.part_start
+      AND ${secondOfDaySql('h.bucket_start')} + 3600 <= s.part_end))
   WHERE ($5::text IS NULL OR h.provider = $5) AND ($6::text IS NULL OR h.model = $6)
     AND EXISTS (SELECT 1 FROM stretch x WHERE x.provider = h.provider AND x.model = h.model)
 ),
@@ -157,7 +165,7 @@ export const SKIP_REASONS: Record<string, string> = {
   partial:
     'the range holds only part of this hour, and its raw records are gone (RAW_RETENTION_DAYS): which of them fall in the range is unknown',
   price_change:
-    'a price version starts within this hour, and its raw records are gone (RAW_RETENTION_DAYS): which price each had is unknown',
+    'a price version starts within this hour (or a daily price window opens or closes in it), and its raw records are gone (RAW_RETENTION_DAYS): which price each had is unknown',
   provided:
     'some records of this hour carry a cost the client provided (or were recorded before that was counted), and its raw records are gone: the others cannot be told apart',
   long_context:
@@ -353,6 +361,8 @@ export function stretchRecord(s: PricedStretch): Record<string, string | number 
     model: s.model,
     lo: s.from?.toISOString() ?? '-infinity',
     hi: s.to?.toISOString() ?? 'infinity',
+    part_start: s.partOfDay?.startSecond ?? null,
+    part_end: s.partOfDay?.endSecond ?? null,
     ...stretchRates(s.rates, ''),
     long_above: s.longContext?.above ?? null,
     ...stretchRates(s.longContext?.rates ?? null, 'long_'),

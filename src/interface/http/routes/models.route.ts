@@ -4,7 +4,7 @@ import type { CatalogModel } from '../../../application/ports/price-catalog.port
 import { ManageModels, type ModelChange } from '../../../application/use-cases/manage-models';
 import { Decimal } from '../../../domain/decimal';
 import { ValidationError } from '../../../domain/errors';
-import type { PriceRates, PriceVersion } from '../../../domain/model-price';
+import type { PriceRates, PriceVersion, TimeOfDayPrice } from '../../../domain/model-price';
 import { userOf } from '../auth';
 import { BEARER, errorResponses } from '../schemas/common';
 import {
@@ -30,7 +30,32 @@ function toDecimal(value: string | number, path: string): Decimal {
   return decimal;
 }
 
-type RateInput = Omit<Static<typeof PriceInput>, 'effectiveFrom' | 'longContext'>;
+type RateInput = Omit<Static<typeof PriceInput>, 'effectiveFrom' | 'longContext' | 'timeOfDay'>;
+
+/** Seconds after UTC midnight of an HH:MM[:SS] the schema has checked. */
+function secondsOf(time: string): number {
+  const [hours = 0, minutes = 0, seconds = 0] = time.split(':').map(Number);
+  return hours * 3600 + minutes * 60 + seconds;
+}
+
+/** The time of the UTC day `second` falls in, as HH:MM:SS. */
+function timeOf(second: number): string {
+  return [Math.floor(second / 3600), Math.floor(second / 60) % 60, second % 60]
+    .map((n) => String(n).padStart(2, '0'))
+    .join(':');
+}
+
+function toWindows(input: Static<typeof PriceInput>['timeOfDay'], path: string): TimeOfDayPrice[] {
+  return (input ?? []).map((window, i) => {
+    const [startSecond, endSecond] = [secondsOf(window.start), secondsOf(window.end)];
+    if (startSecond === endSecond) {
+      throw new ValidationError('a time-of-day window must not end where it starts', [
+        { path: `${path}/timeOfDay/${i}/end`, message: 'must differ from start (a whole day is the price itself)' },
+      ]);
+    }
+    return { startSecond, endSecond, ...toRates(window, `${path}/timeOfDay/${i}`) };
+  });
+}
 
 function toRates(input: RateInput, path: string): PriceRates {
   const optional = (value: string | number | undefined, field: string) =>
@@ -51,6 +76,7 @@ function toPriceVersion(input: Static<typeof PriceInput>, path: string): PriceVe
     effectiveFrom: new Date(input.effectiveFrom),
     ...toRates(input, path),
     longContext: long ? { aboveInputTokens: long.aboveInputTokens, ...toRates(long, `${path}/longContext`) } : null,
+    timeOfDay: toWindows(input.timeOfDay, path),
   };
 }
 
@@ -74,6 +100,11 @@ function toModel(model: CatalogModel, withPrices: boolean): Static<typeof Model>
       longContext: price.longContext
         ? { aboveInputTokens: price.longContext.aboveInputTokens, ...ratesJson(price.longContext) }
         : null,
+      timeOfDay: price.timeOfDay.map((w) => ({
+        start: timeOf(w.startSecond),
+        end: timeOf(w.endSecond),
+        ...ratesJson(w),
+      })),
     })),
   };
 }

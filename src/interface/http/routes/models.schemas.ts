@@ -51,6 +51,23 @@ const LongContextPriceInput = Type.Object(
   { title: 'LongContextPriceInput', description: LONG_CONTEXT_DESCRIPTION, additionalProperties: false },
 );
 
+/** A time of the UTC day, to the minute or the second. */
+const UtcTime = (description: string, example: string) =>
+  Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d)?$', description, examples: [example] });
+
+const TIME_OF_DAY_DESCRIPTION =
+  'a daily window (UTC, end excluded; one that ends before it starts runs past midnight) in which a call is ' +
+  'priced whole at these rates (no long-context tier); where two windows overlap the later one applies';
+
+const TimeOfDayPriceInput = Type.Object(
+  {
+    start: UtcTime('UTC time the window opens, HH:MM or HH:MM:SS', '00:30'),
+    end: UtcTime('UTC time the window closes (excluded); not its start', '16:30'),
+    ...priceInputRates,
+  },
+  { title: 'TimeOfDayPriceInput', description: TIME_OF_DAY_DESCRIPTION, additionalProperties: false },
+);
+
 export const PriceInput = Type.Object(
   {
     effectiveFrom: Type.String({
@@ -60,6 +77,7 @@ export const PriceInput = Type.Object(
     }),
     ...priceInputRates,
     longContext: Type.Optional(LongContextPriceInput),
+    timeOfDay: Type.Optional(Type.Array(TimeOfDayPriceInput, { maxItems: 24 })),
   },
   { $id: 'PriceInput', title: 'PriceInput', additionalProperties: false },
 );
@@ -81,12 +99,22 @@ const LongContextPrice = Type.Object(
   { title: 'LongContextPrice', description: `${LONG_CONTEXT_DESCRIPTION}; null: every call at the rates above` },
 );
 
+const TimeOfDayPrice = Type.Object(
+  {
+    start: UtcTime('UTC time the window opens', '00:30:00'),
+    end: UtcTime('UTC time the window closes (excluded)', '16:30:00'),
+    ...priceRates,
+  },
+  { title: 'TimeOfDayPrice', description: TIME_OF_DAY_DESCRIPTION },
+);
+
 export const Price = CostOnly(
   Type.Object(
     {
       effectiveFrom: Type.String({ format: 'date-time' }),
       ...priceRates,
       longContext: Nullable(LongContextPrice),
+      timeOfDay: Type.Array(TimeOfDayPrice, { description: 'empty: the same rates all day' }),
     },
     { $id: 'Price', title: 'Price' },
   ),
