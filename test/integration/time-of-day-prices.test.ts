@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addModel, addPrice } from '../support/pricing';
+import { planFor, reserve } from '../support/quotas';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -184,5 +185,18 @@ describe('time-of-day prices past raw retention', () => {
         },
       ],
     });
+  });
+});
+
+describe('time-of-day prices and reservations', () => {
+  it('estimate a reservation without a cost at the dearest rate of any window the call may fall in', async () => {
+    await planFor(t, admin, ['dee'], { monthlyCostLimit: '1.00' });
+    const ask = (requestId: string, estimatedTokens: number) =>
+      reserve(t, admin, { userId: 'dee', requestId, estimatedTokens, provider: 'deepseek', model: 'deepseek-chat' });
+    // 1,000,000 tokens at the peak output rate 1.1 is more than 1 (0.55 off-peak would fit)
+    expect((await ask('peak', 1_000_000)).statusCode).toBe(429);
+    // 900,000 × 1.1 = 0.99
+    const fits = await ask('fits', 900_000);
+    expect(fits.statusCode, fits.body).toBe(201);
   });
 });

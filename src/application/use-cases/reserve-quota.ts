@@ -127,7 +127,8 @@ export class ReserveQuota {
   /**
    * Without a cost estimate, the named model's price in force now, at its dearest per-token
    * rate: an estimate that never underestimates. The long-context tier's rates count only when
-   * the estimate is above its threshold (a call's input is at most all of its tokens). Unknown
+   * the estimate is above its threshold (a call's input is at most all of its tokens), and
+   * every daily window's (the call may fall in any of them). Unknown
    * or unpriced models: no cost check.
    */
   private async estimateCost(workspaceId: string, input: ReservationInput, now: Date): Promise<Decimal | null> {
@@ -139,6 +140,8 @@ export class ReserveQuota {
     const long = price.longContext;
     const rates = [effectiveRates(price)];
     if (long && input.estimatedTokens > long.aboveInputTokens) rates.push(effectiveRates(long));
+    // the call may start or run into any daily window before it is settled
+    for (const window of price.timeOfDay) rates.push(effectiveRates(window));
     const dearest = rates.flatMap((r) => Object.values(r)).reduce((a, b) => (a.compare(b) >= 0 ? a : b));
     return Decimal.fromInteger(input.estimatedTokens).times(dearest).shiftLeft(6);
   }
