@@ -150,36 +150,7 @@ describe('entities of the plain CRUD tables', () => {
   it('keeps numeric prices as exact decimal strings, bytea as a Buffer, timestamptz as a Date', async () => {
     const workspaceId = 'entities-roundtrip';
     const modelId = '00000000-0000-4000-8000-00000000e171';
-    await t.db.transaction(async (tx) => {
-      await tx.getRepository(ModelEntity).insert({
-        workspaceId,
-        id: modelId,
-        provider: 'acmeai',
-        model: 'exact-1',
-        kind: 'language',
-        source: 'workspace',
-      });
-      await tx.getRepository(ModelPriceEntity).insert({
-        workspaceId,
-        modelId,
-        effectiveFrom: new Date('2026-01-01T00:00:00.123Z'),
-        inputPerMillion: '0.123456789012345678901234567890',
-        outputPerMillion: '12345678901234567890.5',
-        cachedInputPerMillion: null,
-        cacheWritePerMillion: '0.000001',
-        cacheWrite1hPerMillion: '7.5',
-        reasoningPerMillion: null,
-        longContextAboveInputTokens: 200_000,
-        longContextInputPerMillion: '0.246913578024691357802469135780',
-        longContextOutputPerMillion: '20',
-        longContextCachedInputPerMillion: null,
-        longContextCacheWritePerMillion: null,
-        longContextCacheWrite1hPerMillion: null,
-        longContextReasoningPerMillion: null,
-      });
-    });
-    const [price] = await t.db.getRepository(ModelPriceEntity).findBy({ workspaceId, modelId });
-    expect(price).toEqual({
+    const priceRow = {
       workspaceId,
       modelId,
       effectiveFrom: new Date('2026-01-01T00:00:00.123Z'),
@@ -196,7 +167,20 @@ describe('entities of the plain CRUD tables', () => {
       longContextCacheWritePerMillion: null,
       longContextCacheWrite1hPerMillion: null,
       longContextReasoningPerMillion: null,
+    };
+    await t.db.transaction(async (tx) => {
+      await tx.getRepository(ModelEntity).insert({
+        workspaceId,
+        id: modelId,
+        provider: 'acmeai',
+        model: 'exact-1',
+        kind: 'language',
+        source: 'workspace',
+      });
+      await tx.getRepository(ModelPriceEntity).insert(priceRow);
     });
+    const [price] = await t.db.getRepository(ModelPriceEntity).findBy({ workspaceId, modelId });
+    expect(price).toEqual(priceRow);
 
     const secretHash = Buffer.from('ab'.repeat(32), 'hex');
     await t.db.getRepository(ApiKeyEntity).insert({

@@ -30,12 +30,6 @@ export interface SeedPrice extends SeedRates {
   longContext: (SeedRates & { aboveInputTokens: number }) | null;
   /** daily windows (seconds of the UTC day, end excluded) with rates of their own; the later wins */
   timeOfDay: Array<SeedRates & { startSecond: number; endSecond: number }>;
-  inputPerMillion: string;
-  outputPerMillion: string;
-  cachedInputPerMillion: string | null;
-  cacheWritePerMillion: string | null;
-  cacheWrite1hPerMillion: string | null;
-  reasoningPerMillion: string | null;
 }
 
 export interface SeedModel {
