@@ -284,6 +284,38 @@ describe('loadGenaiPricesCatalog rules', () => {
   });
 });
 
+describe('loadGenaiPricesCatalog time-of-day entries', () => {
+  it('takes the first entry as the fallback version whatever its constraint, as the package does', () => {
+    const providers = [
+      {
+        id: 'acme',
+        name: 'acme',
+        api_pattern: '',
+        models: [
+          {
+            id: 'odd-first',
+            match: { equals: 'odd-first' },
+            prices: [
+              {
+                constraint: { type: 'time_of_date', start_time: '01:00:00Z', end_time: '02:00:00Z' },
+                prices: { input_mtok: 1, output_mtok: 1 },
+              },
+              {
+                constraint: { type: 'time_of_date', start_time: '03:00:00Z', end_time: '04:00:00Z' },
+                prices: { input_mtok: 2, output_mtok: 2 },
+              },
+            ],
+          },
+        ],
+      },
+    ];
+    const [model] = loadGenaiPricesCatalog(providers as unknown as Provider[]);
+    expect(
+      model?.prices.map((p) => [p.effectiveFrom, p.inputPerMillion, p.timeOfDay.map((w) => w.startSecond)]),
+    ).toEqual([[EPOCH, '1', [10_800]]]);
+  });
+});
+
 describe('loadGenaiPricesCatalog tiers it cannot express', () => {
   it.each([
     [

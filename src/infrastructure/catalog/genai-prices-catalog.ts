@@ -88,7 +88,8 @@ function seedPrices(info: ModelInfo): SeedPrice[] {
   const versions = new Map<string, SeedPrice>();
   let current: SeedPrice | undefined;
   for (const [index, entry] of entries.entries()) {
-    const window = windowOf(entry, info.id);
+    // the first entry is the fallback whatever it says, as in the package
+    const window = index === 0 ? null : windowOf(entry, info.id);
     if (window) {
       if (current) current.timeOfDay.push(window);
       continue;
