@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anthropicMessage } from '../fixtures/provider-responses';
+import { anthropicMessage, bedrockConverseOneHourCache } from '../fixtures/provider-responses';
 import { addModel, addPrice } from '../support/pricing';
 import { ingest, usageRecord } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -84,6 +84,29 @@ describe('one-hour cache writes', () => {
       write: 1_800,
       write_1h: 0,
       cost: '0.025506',
+      cost_status: 'computed',
+    });
+  });
+
+  it('are read from Bedrock usage’s cacheDetails as well', async () => {
+    await ingest(
+      t,
+      admin,
+      [
+        {
+          requestId: 'bedrock-1h',
+          ...SONNET,
+          usageFormat: 'bedrock.converse',
+          usage: bedrockConverseOneHourCache.usage,
+        },
+      ],
+      { expectAccepted: true },
+    );
+    // 410 × 3 + 3,200 × 0.3 + 212 × 3.75 + 300 × 6 + 220 × 15 = 8,085 per million
+    expect(await storedRecord('bedrock-1h')).toEqual({
+      write: 512,
+      write_1h: 300,
+      cost: '0.008085',
       cost_status: 'computed',
     });
   });

@@ -67,7 +67,7 @@ export const AnthropicMessagesUsage = Open(
     cache_creation_input_tokens: Maybe(Count('→ cacheWriteTokens')),
     cache_creation: Maybe(
       Open(
-        { ephemeral_5m_input_tokens: Maybe(Count()), ephemeral_1h_input_tokens: Maybe(Count()) },
+        { ephemeral_5m_input_tokens: Maybe(Count()), ephemeral_1h_input_tokens: Maybe(Count('→ cacheWrite1hTokens')) },
         { description: 'per-TTL split of cache_creation_input_tokens; must add up to it' },
       ),
     ),
@@ -110,6 +110,12 @@ export const BedrockConverseUsage = Open(
     inputTokens: Count('uncached input only; inputTokens = inputTokens + cache reads + cache writes'),
     cacheReadInputTokens: Maybe(Count('→ cachedInputTokens')),
     cacheWriteInputTokens: Maybe(Count('→ cacheWriteTokens')),
+    cacheDetails: Maybe(
+      Type.Array(Open({ ttl: Maybe(Type.String({ examples: ['1h'] })), inputTokens: Maybe(Count()) }), {
+        description:
+          'per-TTL split of cacheWriteInputTokens; must add up to it; the "1h" entries → cacheWrite1hTokens, any other TTL priced as a 5-minute write',
+      }),
+    ),
     outputTokens: Count('→ outputTokens'),
     totalTokens: Maybe(Count('input (with or without the cache buckets) + output')),
   },
