@@ -1,3 +1,4 @@
+import { parseIsoDateTime } from './iso-date-time';
 import { ValidationError } from './errors';
 import { isRefusedZone, offsetByRules } from './time-zone-rules';
 
@@ -112,8 +113,8 @@ const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(9999, 0, 1) - 1;
 
 function parseInstant(value: string, field: string): Date {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
+  const date = parseIsoDateTime(value);
+  if (date === null) {
     throw new ValidationError(`${field} must be an ISO 8601 date-time`, [
       { path: `/querystring/${field}`, message: 'must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z' },
     ]);

@@ -1,5 +1,5 @@
 import { AjvCompiler } from '@fastify/ajv-compiler';
-import { parseDateTime } from './date-time';
+import { parseIsoDateTime as parseDateTime } from '../../domain/iso-date-time';
 
 type ValidatorBuilder = ReturnType<typeof AjvCompiler>;
 type Validate = ReturnType<ReturnType<ValidatorBuilder>>;

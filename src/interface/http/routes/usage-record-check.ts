@@ -5,7 +5,7 @@ import { TOKEN_SOURCES, type TokenSource, type UsageRecordDraft } from '../../..
 import { Decimal } from '../../../domain/decimal';
 import { missingIdentity, recordTokens, type RecordTokens } from './usage-record-tokens';
 import { METADATA_MAX_BYTES, TOKEN_ALIASES, UsageRecordInput } from './usage-records.schemas';
-import { parseDateTime } from '../date-time';
+import { parseIsoDateTime as parseDateTime } from '../../../domain/iso-date-time';
 
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => parseDateTime(value) !== null);
 
