@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const { config, timeouts, rateLimit, proxy } = loadEverything(process.env);
   const say = (message: string): void => console.log(`[tokentally] ${message}`);
 
-  // From the first moment on, Ctrl-C or SIGTERM stops what has started so far. Before, a signal
+  // From the first moment on, Ctrl-C, SIGTERM or SIGHUP stops what has started so far. Before, a signal
   // during the start ended the process at once (Node's default) and left the embedded
   // PostgreSQL, in a process group of its own, running without it on the data folder.
   const startAborted = new AbortController();
@@ -62,7 +62,10 @@ async function main(): Promise<void> {
     say('stopped');
     process.exit(0);
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+  // SIGHUP: the terminal closed (or the ssh session dropped), whose output may be gone too: a
+  // write that fails then must not end the process before the database is stopped
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
 
   // before the database starts: a secret file that holds none stops the start with nothing to undo
   let jwt = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };

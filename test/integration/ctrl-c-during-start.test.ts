@@ -115,3 +115,16 @@ describe('a signal while npm start is still starting', () => {
     await expectStoppedWithin(20_000, exited, pgDir, output);
   }, 120_000);
 });
+
+describe('the terminal closing while npm start runs', () => {
+  it('SIGHUP to the foreground group after listening stops the embedded PostgreSQL and exits', async () => {
+    const { pgDir, output, exited } = start();
+    await waitUntil(90_000, async () => output().includes('listening on') || service!.exitCode !== null, 50);
+    expect(output()).toContain('listening on');
+    process.kill(-service!.pid!, 'SIGHUP'); // what a closing terminal (or a dropped ssh session) sends
+    const late = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000));
+    expect(await Promise.race([exited, late]), output()).toBe('exit 0');
+    expect(processesOn(pgDir), output()).toEqual([]);
+    expect(existsSync(join(pgDir, 'postmaster.pid')), output()).toBe(false);
+  }, 120_000);
+});

@@ -33,6 +33,9 @@ const unreachable = (detail: unknown): ReadinessProblem => ({
 });
 const MIGRATIONS_PENDING: ReadinessProblem = { reason: 'database migrations are pending' };
 
+/** SQLSTATE of a connection refused at the role's or the server's connection limit. */
+const TOO_MANY_CONNECTIONS = '53300';
+
 @injectable()
 export class PgDatabaseHealth implements DatabaseHealth {
   /** Whether migrations were pending when last seen through the pool. */
@@ -74,6 +77,8 @@ export class PgDatabaseHealth implements DatabaseHealth {
       await client.query('SELECT 1');
       return null;
     } catch (error) {
+      // too_many_connections: the database answered, and the pool holds all it may open
+      if ((error as { code?: unknown }).code === TOO_MANY_CONNECTIONS) return null;
       return unreachable(error);
     } finally {
       client.end().catch(() => undefined);
