@@ -57,15 +57,21 @@ export function secondOfDay(at: Date): number {
   return Math.floor((((at.getTime() % 86_400_000) + 86_400_000) % 86_400_000) / 1000);
 }
 
+/** The window (the last of those that hold it) a second of the UTC day falls in, if any. */
+function windowAtSecond<W extends { startSecond: number; endSecond: number }>(
+  windows: readonly W[],
+  second: number,
+): W | null {
+  for (let i = windows.length - 1; i >= 0; i -= 1) if (inWindow(windows[i]!, second)) return windows[i]!;
+  return null;
+}
+
 /** The window (the last of those that hold it) a call at `at` falls in, if any. */
 export function windowAt<W extends { startSecond: number; endSecond: number }>(
   windows: readonly W[],
   at: Date,
 ): W | null {
-  if (windows.length === 0) return null;
-  const second = secondOfDay(at);
-  for (let i = windows.length - 1; i >= 0; i -= 1) if (inWindow(windows[i]!, second)) return windows[i]!;
-  return null;
+  return windows.length === 0 ? null : windowAtSecond(windows, secondOfDay(at));
 }
 
 /** A part of the UTC day [startSecond, endSecond) in which one set of a version's rates applies. */
@@ -87,8 +93,7 @@ export function dayParts(price: PriceVersion): DayPart[] {
   const parts: DayPart[] = [];
   for (let i = 0; i + 1 < cuts.length; i += 1) {
     const [start, end] = [cuts[i]!, cuts[i + 1]!];
-    let window: TimeOfDayPrice | null = null;
-    for (const w of price.timeOfDay) if (inWindow(w, start)) window = w;
+    const window = windowAtSecond(price.timeOfDay, start);
     const last = parts.at(-1);
     if (last && last.window === window) last.endSecond = end;
     else parts.push({ startSecond: start, endSecond: end, window });

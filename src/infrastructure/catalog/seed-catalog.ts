@@ -6,6 +6,7 @@ import {
   catalogLookupNames,
   LONG_CONTEXT_ABOVE_COLUMN,
   longContextColumn,
+  PRICE_COLUMN_NAMES,
   RATE_NAMES,
   RATES,
 } from '../persistence/pg-price-catalog';
@@ -21,14 +22,7 @@ export interface CatalogPriceChange {
   rawWindowRequests: number;
 }
 
-/** model_prices' columns but the key: the rates, the long-context threshold and the tier's rates. */
-const PRICE_COLUMNS = [
-  ...RATE_NAMES.map((rate) => RATES[rate]),
-  LONG_CONTEXT_ABOVE_COLUMN,
-  ...RATE_NAMES.map(longContextColumn),
-];
-
-/** The seed prices as one array per column of PRICE_COLUMNS (for unnest). */
+/** The seed prices as one array per column of PRICE_COLUMN_NAMES (for unnest). */
 function seedPriceColumns(prices: SeedPrice[]): Record<string, Array<string | number | null>> {
   const columns: Record<string, Array<string | number | null>> = {
     [LONG_CONTEXT_ABOVE_COLUMN]: prices.map((p) => p.longContext?.aboveInputTokens ?? null),
@@ -44,7 +38,7 @@ function seedPriceColumns(prices: SeedPrice[]): Record<string, Array<string | nu
 async function builtInPrices(tx: EntityManager): Promise<Map<string, string>> {
   const rows = (await tx.query(
     // a row's text keeps a NULL apart from its neighbours (concat_ws would drop it)
-    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, ${PRICE_COLUMNS.map((c) => `p.${c}`).join(', ')},
+    `SELECT m.provider, m.model, string_agg(ROW(p.effective_from, ${PRICE_COLUMN_NAMES.map((c) => `p.${c}`).join(', ')},
        (SELECT string_agg(ROW(w.position, w.start_second, w.end_second, ${RATE_NAMES.map((r) => `w.${RATES[r]}`).join(', ')})::text,
           ',' ORDER BY w.position) FROM model_price_windows w
         WHERE w.workspace_id = p.workspace_id AND w.model_id = p.model_id AND w.effective_from = p.effective_from))::text,
@@ -126,17 +120,17 @@ export async function seedBuiltInCatalog(
     const prices = models.flatMap((m) => m.prices.map((price) => ({ ...price, provider: m.provider, model: m.model })));
     const columns = seedPriceColumns(prices);
     await tx.query(
-      `INSERT INTO model_prices (workspace_id, model_id, effective_from, ${PRICE_COLUMNS.join(', ')})
-       SELECT $1, m.id, t.effective_from, ${PRICE_COLUMNS.map((c) => `t.${c}`).join(', ')}
-       FROM unnest($2::text[], $3::text[], $4::timestamptz[], ${PRICE_COLUMNS.map((c, i) => `$${i + 5}::${c === LONG_CONTEXT_ABOVE_COLUMN ? 'integer' : 'numeric'}[]`).join(', ')})
-            AS t(provider, model, effective_from, ${PRICE_COLUMNS.join(', ')})
+      `INSERT INTO model_prices (workspace_id, model_id, effective_from, ${PRICE_COLUMN_NAMES.join(', ')})
+       SELECT $1, m.id, t.effective_from, ${PRICE_COLUMN_NAMES.map((c) => `t.${c}`).join(', ')}
+       FROM unnest($2::text[], $3::text[], $4::timestamptz[], ${PRICE_COLUMN_NAMES.map((c, i) => `$${i + 5}::${c === LONG_CONTEXT_ABOVE_COLUMN ? 'integer' : 'numeric'}[]`).join(', ')})
+            AS t(provider, model, effective_from, ${PRICE_COLUMN_NAMES.join(', ')})
        JOIN models m ON m.workspace_id = $1 AND m.provider = t.provider AND m.model = t.model`,
       [
         BUILT_IN_WORKSPACE,
         prices.map((p) => p.provider),
         prices.map((p) => p.model),
         prices.map((p) => p.effectiveFrom),
-        ...PRICE_COLUMNS.map((c) => columns[c]),
+        ...PRICE_COLUMN_NAMES.map((c) => columns[c]),
       ],
     );
     const windows = prices.flatMap((p) =>

@@ -53,6 +53,16 @@ const PRICE_COLUMNS: Array<[string, string]> = [
   [LONG_CONTEXT_ABOVE, LONG_CONTEXT_ABOVE_COLUMN],
   ...RATE_NAMES.map((name): [string, string] => [LONG_CONTEXT_RATES[name], longContextColumn(name)]),
 ];
+/** model_prices' columns but the key, in PRICE_COLUMNS' order (the built-in catalog's bulk load writes them). */
+export const PRICE_COLUMN_NAMES = PRICE_COLUMNS.map(([, column]) => column);
+
+/** A price's rates as exact decimal text (all null without a price), each under the name `key` gives it. */
+function ratesAsText<K extends string>(rates: PriceRates | null, key: (rate: Rate) => K): Record<K, string | null> {
+  return Object.fromEntries(RATE_NAMES.map((rate) => [key(rate), rates?.[rate]?.toString() ?? null])) as Record<
+    K,
+    string | null
+  >;
+}
 /** A version's windows (`model_price_windows`) as a JSON list in their order, rates as exact decimal text. */
 const WINDOWS_OF_PRICE = `(SELECT json_agg(json_build_object('startSecond', w.start_second, 'endSecond', w.end_second,
     ${RATE_NAMES.map((name) => `'${name}', w.${RATES[name]}::text`).join(', ')}) ORDER BY w.position)
@@ -363,17 +373,10 @@ async function insertPrice(
       workspaceId,
       modelId,
       effectiveFrom: price.effectiveFrom,
-      // exact decimal text, never a JS number
-      inputPerMillion: price.inputPerMillion.toString(),
-      outputPerMillion: price.outputPerMillion.toString(),
-      cachedInputPerMillion: price.cachedInputPerMillion?.toString() ?? null,
-      cacheWritePerMillion: price.cacheWritePerMillion?.toString() ?? null,
-      cacheWrite1hPerMillion: price.cacheWrite1hPerMillion?.toString() ?? null,
-      reasoningPerMillion: price.reasoningPerMillion?.toString() ?? null,
+      // exact decimal text, never a JS number (input and output are never null)
+      ...(ratesAsText(price, (rate) => rate) as Record<Rate, string>),
       longContextAboveInputTokens: long?.aboveInputTokens ?? null,
-      ...(Object.fromEntries(
-        RATE_NAMES.map((name) => [LONG_CONTEXT_RATES[name], long?.[name]?.toString() ?? null]),
-      ) as Record<LongContextRate, string | null>),
+      ...ratesAsText(long, (rate) => LONG_CONTEXT_RATES[rate]),
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -388,10 +391,7 @@ async function insertPrice(
       position,
       startSecond: window.startSecond,
       endSecond: window.endSecond,
-      ...(Object.fromEntries(RATE_NAMES.map((name) => [name, window[name]?.toString() ?? null])) as Record<
-        Rate,
-        string
-      >),
+      ...(ratesAsText(window, (rate) => rate) as Record<Rate, string>),
     })),
   );
 }
