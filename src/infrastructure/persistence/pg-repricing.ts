@@ -73,8 +73,16 @@ export const STRETCH_OF_RECORD = `s.provider = r.provider AND s.model = r.model 
     AND (s.part_start IS NULL OR (${secondOfDaySql('r.occurred_at')} >= s.part_start
       AND ${secondOfDaySql('r.occurred_at')} < s.part_end))`;
 
-/** A stretch's rates, as its columns name them (the long-context tier's prefixed `long_`). */
-const RATE_COLUMNS = ['input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'reasoning'];
+/** A stretch's rates, each with its column (the long-context tier's prefixed `long_`). */
+const RATE_COLUMN: Record<RateName, string> = {
+  input: 'input',
+  cachedInput: 'cached_input',
+  cacheWrite: 'cache_write',
+  cacheWrite1h: 'cache_write_1h',
+  output: 'output',
+  reasoning: 'reasoning',
+};
+const RATE_COLUMNS = Object.values(RATE_COLUMN);
 const STRETCH_RATES = ['long_above', ...RATE_COLUMNS, ...RATE_COLUMNS.map((c) => `long_${c}`)];
 
 /** A stretch as JSON gives it to SQL (stretchRecord): the columns and their types. */
@@ -371,15 +379,12 @@ export function stretchRecord(s: PricedStretch): Record<string, string | number 
 
 /** A stretch's rates as STRETCH's columns name them (`tier`: their prefix), exact decimal text or null. */
 function stretchRates(rates: EffectiveRates | null, tier: string): Record<string, string | null> {
-  const text = (rate: RateName) => rates?.[rate].toString() ?? null;
-  return {
-    [`${tier}input`]: text('input'),
-    [`${tier}cached_input`]: text('cachedInput'),
-    [`${tier}cache_write`]: text('cacheWrite'),
-    [`${tier}cache_write_1h`]: text('cacheWrite1h'),
-    [`${tier}output`]: text('output'),
-    [`${tier}reasoning`]: text('reasoning'),
-  };
+  return Object.fromEntries(
+    Object.entries(RATE_COLUMN).map(([rate, column]) => [
+      `${tier}${column}`,
+      rates?.[rate as RateName].toString() ?? null,
+    ]),
+  );
 }
 
 /**
