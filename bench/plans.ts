@@ -1,13 +1,17 @@
 /**
  * The query plans behind a Usage tab call: the endpoint is called once in-process, on an app
- * built like the service's, every statement it sends is recorded, and each is run again under
- * EXPLAIN (ANALYZE, BUFFERS). For the notes of endpoints that miss their bar.
+ * built like the service's, every usage statement it sends is recorded, and each is run again
+ * under EXPLAIN (ANALYZE, BUFFERS). For the notes of endpoints that miss their bar. The plans
+ * shown are made for the statement's values; the service runs those that read only rollups with
+ * a generic plan (usage-statements.ts), of the same shape, as their ranges are read through
+ * arrays the planner cannot see into either way.
  */
 import 'reflect-metadata';
 import { createSigner } from 'fast-jwt';
 import { randomBytes } from 'node:crypto';
 import { createContainer } from '../src/composition-root';
 import { createDataSource } from '../src/infrastructure/persistence/data-source';
+import { UsageStatements } from '../src/infrastructure/persistence/usage-statements';
 import { buildApp } from '../src/interface/http/app';
 
 export interface EndpointPlans {
@@ -26,14 +30,19 @@ export async function explainEndpoint(
   const recorded: Array<{ sql: string; params: unknown[] }> = [];
   const query = db.query.bind(db);
   let recording = true;
-  db.query = (async (sql: string, params?: unknown[]) => {
-    if (recording) recorded.push({ sql, params: params ?? [] });
-    return query(sql, params);
-  }) as typeof db.query;
+  const statements = new UsageStatements(db);
+  const recordingStatements = {
+    query: async (sql: string, params: unknown[] = []) => {
+      if (recording) recorded.push({ sql, params });
+      return statements.query(sql, params);
+    },
+  } as UsageStatements;
   const secret = randomBytes(32).toString('hex');
   const settings = { deploymentMode: 'self-hosted' as const, maxBatchRecords: 1000, rawRetentionDays };
+  const container = createContainer(db, settings);
+  container.registerInstance(UsageStatements, recordingStatements);
   const app = await buildApp({
-    container: createContainer(db, settings),
+    container,
     jwt: { secret },
     ...settings,
     logLevel: 'silent',

@@ -16,6 +16,7 @@ import { PurgeIndexes1796560000000 } from '../../../migrations/1796560000000-pur
 import { OneHourCacheWrites1796570000000 } from '../../../migrations/1796570000000-one-hour-cache-writes';
 import { LongContextPrices1796580000000 } from '../../../migrations/1796580000000-long-context-prices';
 import { TimeOfDayPrices1796590000000 } from '../../../migrations/1796590000000-time-of-day-prices';
+import { UserModelKeysCarryPageMetrics1796600000000 } from '../../../migrations/1796600000000-user-model-keys-carry-page-metrics';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   OneHourCacheWrites1796570000000,
   LongContextPrices1796580000000,
   TimeOfDayPrices1796590000000,
+  UserModelKeysCarryPageMetrics1796600000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -1,5 +1,4 @@
 import { inject, injectable } from 'tsyringe';
-import { DataSource } from 'typeorm';
 import type { Clock } from '../../application/ports/clock.port';
 import { TOKENS } from '../../application/ports/tokens';
 import type {
@@ -20,9 +19,10 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
-import { DIMENSIONS, GRAINS, PENDING, ROLLUPS } from './rollup-registry';
+import { DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
+import { UsageStatements } from './usage-statements';
 
 type TotalsRow = Record<
   | 'requests'
@@ -166,7 +166,7 @@ function lastActivity(ws: string, user: string): string {
 @injectable()
 export class PgUsageQueries implements UsageQueries {
   constructor(
-    @inject(DataSource) private readonly db: DataSource,
+    @inject(UsageStatements) private readonly statements: UsageStatements,
     @inject(TOKENS.Clock) private readonly clock: Clock,
   ) {}
 
@@ -175,7 +175,7 @@ export class PgUsageQueries implements UsageQueries {
   }
 
   private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
-    return (await this.db.query(sql, params.values)) as T[];
+    return (await this.statements.query(sql, params.values)) as T[];
   }
 
   async totals(scope: UsageScope): Promise<UsageTotals> {
@@ -305,12 +305,12 @@ export class PgUsageQueries implements UsageQueries {
     const limit = p.add(query.limit);
     const offset = p.add(query.offset);
     // models are looked up for the users of the page only, one user at a time through the
-    // rollups' user index
+    // user × model rollups' keys, which carry what the page shows of them
     const pageFacts = this.facts(scope, p, {
       user: true,
       model: true,
       where: 'user_id = pu.user_id',
-      metrics: ['requests', 'total_tokens'],
+      metrics: USERS_PAGE_MODEL_METRICS,
     });
     const rows = await this.rows<
       Record<'requests' | 'total_tokens' | 'cost' | 'unpriced_requests', string> & {
@@ -382,7 +382,7 @@ export class PgUsageQueries implements UsageQueries {
   }
 
   async lastActiveAt(workspaceId: string, userId: string): Promise<Date | null> {
-    const rows = (await this.db.query(`SELECT ${lastActivity('$1', '$2')} AS last_occurred_at`, [
+    const rows = (await this.statements.query(`SELECT ${lastActivity('$1', '$2')} AS last_occurred_at`, [
       workspaceId,
       userId,
     ])) as Array<{ last_occurred_at: Date }>;
@@ -429,7 +429,7 @@ export class PgUsageQueries implements UsageQueries {
 
   async recent(scope: UsageScope, limit: number): Promise<UsageRecordView[]> {
     const { provider, model, userId } = scope.filter;
-    const rows = (await this.db.query(
+    const rows = (await this.statements.query(
       `SELECT request_id, occurred_at, user_id, provider, model, operation, input_tokens, output_tokens,
               cached_input_tokens, reasoning_tokens, total_tokens, duration_ms, success, error, cost::text AS cost, cost_status,
               token_source
