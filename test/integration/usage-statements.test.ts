@@ -51,8 +51,17 @@ const usersQuery: UserListQuery = {
   offset: 0,
 };
 
+/** The users list as the page asks for it: each sort, filtered, searched, and a page past the end. */
+const usersQueries: UserListQuery[] = [
+  usersQuery,
+  { ...usersQuery, sort: 'lastActiveAt', order: 'asc', status: 'active' },
+  { ...usersQuery, sort: 'usagePercentage', status: 'inactive' },
+  { ...usersQuery, sort: 'cost', search: 'o' },
+  { ...usersQuery, offset: 50 },
+];
+
 describe('usage statements', () => {
-  it('answer with a kept generic plan exactly as planned for their values, and plan each once per connection', async () => {
+  it('answer with a kept generic plan exactly as when planned for their values', async () => {
     const scopes = [
       // whole hours: every piece from the rollups
       scope('Europe/Berlin', new Date('2026-03-01T23:00:00Z'), new Date('2026-03-31T22:00:00Z')),
@@ -68,9 +77,16 @@ describe('usage statements', () => {
         expect(await kept.series(s)).toEqual(await planned.series(s));
         expect(await kept.seriesByProvider(s)).toEqual(await planned.seriesByProvider(s));
         expect(await kept.byModel(s)).toEqual(await planned.byModel(s));
-        expect(await kept.users(s, usersQuery)).toEqual(await planned.users(s, usersQuery));
+        for (const q of usersQueries) expect(await kept.users(s, q)).toEqual(await planned.users(s, q));
+        expect(await kept.activeUsers(s)).toEqual(await planned.activeUsers(s));
         expect(await kept.unpricedModels(s)).toEqual(await planned.unpricedModels(s));
       }
+    }
+    // the comparisons compared something: pages of users with their models
+    for (const q of usersQueries.slice(0, 4)) {
+      const { items } = await kept.users(scopes[0]!, q);
+      expect(items.length, q.sort).toBeGreaterThan(0);
+      expect(items.some((item) => item.models.length > 0)).toBe(true);
     }
     const prepared = await preparedUsageStatements();
     expect(prepared.length).toBeGreaterThan(0);
