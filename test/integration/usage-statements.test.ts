@@ -139,6 +139,16 @@ describe('usage statements', () => {
     expect((await preparedUsageStatements()).some((p) => p.statement === text(0))).toBe(true);
   });
 
+  it('keeps no statement whose parse failed: letting it go later never fails a call', async () => {
+    const statements = new UsageStatements(t.db);
+    await expect(statements.query('SELEC 1 FROM usage_monthly_users')).rejects.toMatchObject({ code: '42601' });
+    // enough others to let the oldest go more than once over
+    for (let k = 0; k < 2 * KEPT_PLANS_PER_CONNECTION; k++) {
+      expect(await statements.query(`SELECT ${k + 100} AS k FROM usage_daily_users LIMIT 0`)).toEqual([]);
+    }
+    expect((await preparedUsageStatements()).length).toBe(KEPT_PLANS_PER_CONNECTION);
+  });
+
   it('sends a statement that reads raw records unnamed', async () => {
     const statements = new UsageStatements(t.db);
     const before = (await preparedUsageStatements()).length;

@@ -53,11 +53,16 @@ export class UsageStatements {
     client.on('error', ignore);
     let usable = true;
     try {
-      const name = await this.keep(client, text);
+      const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      await makeRoom(client, name);
       await client.query(BEGIN_WITH_GENERIC_PLAN);
-      const { rows } = await client.query({ name, text, values });
-      await client.query('COMMIT');
-      return rows as Row[];
+      try {
+        const { rows } = await client.query({ name, text, values });
+        await client.query('COMMIT');
+        return rows as Row[];
+      } finally {
+        remember(client, name);
+      }
     } catch (error) {
       // a connection that cannot even roll back is closed, never pooled
       await client.query('ROLLBACK').catch(() => (usable = false));
@@ -67,24 +72,28 @@ export class UsageStatements {
       client.release(usable ? undefined : new Error('usage statement left the connection unusable'));
     }
   }
+}
 
-  /** The statement's name on this connection; the least recently used one is let go when full. */
-  private async keep(client: pg.PoolClient, text: string): Promise<string> {
-    const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
-    let names = keptOn.get(client);
-    if (!names) keptOn.set(client, (names = new Set()));
-    if (names.delete(name)) {
-      names.add(name);
-      return name;
-    }
-    if (names.size >= KEPT_PLANS_PER_CONNECTION) {
-      const oldest = names.values().next().value!;
-      await client.query(`DEALLOCATE ${oldest}`);
-      names.delete(oldest);
-      // node-postgres would otherwise send it by name alone, to a server that no longer has it
-      delete (client as unknown as PreparedOnConnection).connection.parsedStatements[oldest];
-    }
-    names.add(name);
-    return name;
-  }
+/** What node-postgres knows the connection has prepared: a statement whose parse failed is not. */
+function preparedOn(client: pg.PoolClient): Record<string, string> {
+  return (client as unknown as PreparedOnConnection).connection.parsedStatements;
+}
+
+/** Lets go of the least recently used statement when `name` would be one too many. */
+async function makeRoom(client: pg.PoolClient, name: string): Promise<void> {
+  const names = keptOn.get(client);
+  if (!names || names.has(name) || names.size < KEPT_PLANS_PER_CONNECTION) return;
+  const oldest = names.values().next().value!;
+  names.delete(oldest);
+  // node-postgres would otherwise send it by name alone, to a server that no longer has it
+  delete preparedOn(client)[oldest];
+  await client.query(`DEALLOCATE ${oldest}`);
+}
+
+/** Makes `name` the connection's most recently used statement, if it is prepared there. */
+function remember(client: pg.PoolClient, name: string): void {
+  let names = keptOn.get(client);
+  if (!names) keptOn.set(client, (names = new Set()));
+  names.delete(name);
+  if (preparedOn(client)[name] !== undefined) names.add(name);
 }
