@@ -2,11 +2,10 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/composition-root';
+import type { RunningService } from '../../src/composition-root';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/infrastructure/embedded-postgres';
-import { TEST_JWT_SECRET } from '../support/test-app';
+import { signTestToken, startTestService } from '../support/test-app';
 import { recordAcknowledgedOnce, waitUntil } from '../support/outage-checks';
 import { rollupsAndRecomputations } from '../support/usage-checks';
 
@@ -64,19 +63,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tokentally-outage-'));
   chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, which must enter it
   postgres = await startEmbeddedPostgres({ dir: join(dir, 'pg'), ephemeral: true });
-  service = await startService({
-    databaseUrl: postgres.url,
-    settings: { deploymentMode: 'self-hosted', maxBatchRecords: 1000, rawRetentionDays: 90 },
-    jwt: { secret: TEST_JWT_SECRET },
-    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+  service = await startTestService(postgres.url, {
+    settings: { rawRetentionDays: 90 },
     timeouts: { connectMs: 2_000, statementMs: 5_000 },
     poolSize: 4,
     foldIntervalMs: 100,
   });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
-  const sign = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
-  token = sign({ sub: 'ops', role: 'admin', workspaceId: 'default' });
+  token = signTestToken({ sub: 'ops', role: 'admin', workspaceId: 'default' });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
-import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/composition-root';
+import type { RunningService } from '../../src/composition-root';
 import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { recordAcknowledgedOnce, waitUntil, type AcknowledgedRecord } from '../support/outage-checks';
-import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app';
+import { createTestDatabase, signTestToken, startTestService } from '../support/test-app';
 import { rollupsAndRecomputations, seededRandom } from '../support/usage-checks';
 
 /**
@@ -31,19 +30,14 @@ let token: string;
 beforeAll(async () => {
   database = await createTestDatabase();
   const start = (): Promise<RunningService> =>
-    startService({
-      databaseUrl: database.url,
-      settings: { deploymentMode: 'self-hosted', maxBatchRecords: 1000, rawRetentionDays: 3650 },
-      jwt: { secret: TEST_JWT_SECRET },
-      logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+    startTestService(database.url, {
       timeouts: { connectMs: 5_000, statementMs: 30_000 },
       poolSize: 4,
       foldIntervalMs: 10,
     });
   // both start at once, as two replicas of a deployment do: migrations wait for each other
   instances = await Promise.all([start(), start()]);
-  const sign = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
-  token = sign({ sub: 'ops', role: 'admin', workspaceId: 'default' });
+  token = signTestToken({ sub: 'ops', role: 'admin', workspaceId: 'default' });
 }, 120_000);
 
 afterAll(async () => {

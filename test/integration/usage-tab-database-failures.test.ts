@@ -1,9 +1,8 @@
-import { createSigner } from 'fast-jwt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/composition-root';
+import type { RunningService } from '../../src/composition-root';
 import { waitUntil } from '../support/outage-checks';
-import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app';
+import { createTestDatabase, signTestToken, startTestService } from '../support/test-app';
 
 /**
  * A Usage tab statement that reads only rollups runs by name in a read-only transaction of its
@@ -22,19 +21,11 @@ const PER_USER_ROLLUPS = 'usage_hourly_users, usage_daily_users, usage_dekad_use
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  service = await startService({
-    databaseUrl: database.url,
-    settings: { deploymentMode: 'self-hosted', maxBatchRecords: 1000, rawRetentionDays: 3650 },
-    jwt: { secret: TEST_JWT_SECRET },
-    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+  service = await startTestService(database.url, {
     timeouts: { connectMs: 5_000, statementMs: 2_000 },
     poolSize: 1,
   });
-  token = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })({
-    sub: 'ops',
-    role: 'admin',
-    workspaceId: 'default',
-  });
+  token = signTestToken({ sub: 'ops', role: 'admin', workspaceId: 'default' });
   locker = new pg.Client({ connectionString: database.url });
   await locker.connect();
 });

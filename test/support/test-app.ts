@@ -7,7 +7,14 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { inject } from 'vitest';
 import type { Clock } from '../../src/application/ports/clock.port';
-import { createContainer, systemClock, type ContainerOptions } from '../../src/composition-root';
+import {
+  createContainer,
+  startService,
+  systemClock,
+  type ContainerOptions,
+  type RunningService,
+  type ServiceOptions,
+} from '../../src/composition-root';
 import type { DeploymentMode } from '../../src/domain/deployment-mode';
 import type { ProxyConfig } from '../../src/infrastructure/config';
 import { createDataSource } from '../../src/infrastructure/persistence/data-source';
@@ -99,12 +106,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     container,
     databaseUrl: database.url,
     token(sub, claims = {}) {
-      const sign = createSigner({
-        key: TEST_JWT_SECRET,
-        algorithm: 'HS256',
-        expiresIn: claims.expiresInMs ?? 3_600_000,
+      return signTestToken({
+        sub,
+        role: claims.role ?? 'member',
+        workspaceId: claims.workspaceId ?? 'default',
+        expiresInMs: claims.expiresInMs,
       });
-      return sign({ sub, role: claims.role ?? 'member', workspaceId: claims.workspaceId ?? 'default' });
     },
     async close() {
       await app.close();
@@ -115,3 +122,31 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A token every test app and test service accepts: signed with TEST_JWT_SECRET, valid for an hour unless said. */
+export function signTestToken(claims: {
+  sub: string;
+  role: 'admin' | 'member';
+  workspaceId: string;
+  expiresInMs?: number;
+}): string {
+  const { expiresInMs = 3_600_000, ...payload } = claims;
+  return createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256', expiresIn: expiresInMs })(payload);
+}
+
+/**
+ * The whole service (migrations, fold, pools, HTTP app not listening) on `databaseUrl`, as the
+ * tests start it: self-hosted, ten years of raw records, the test secret, quiet logs.
+ */
+export function startTestService(
+  databaseUrl: string,
+  options: Omit<Partial<ServiceOptions>, 'settings'> & { settings?: Partial<ServiceOptions['settings']> } = {},
+): Promise<RunningService> {
+  return startService({
+    databaseUrl,
+    jwt: { secret: TEST_JWT_SECRET },
+    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...options,
+    settings: { deploymentMode: 'self-hosted', maxBatchRecords: 1000, rawRetentionDays: 3650, ...options.settings },
+  });
+}

@@ -2,20 +2,18 @@ import 'reflect-metadata';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSigner } from 'fast-jwt';
-import { startService, type RunningService } from '../../src/composition-root';
+import type { RunningService } from '../../src/composition-root';
 import { createContainer, systemClock } from '../../src/composition-root';
 import type { DeploymentMode } from '../../src/domain/deployment-mode';
 import { createDataSource } from '../../src/infrastructure/persistence/data-source';
 import type { HostResolver } from '../../src/infrastructure/webhooks/destination';
 import type { WebhookWorkerOptions } from '../../src/infrastructure/webhooks/webhook-delivery-worker';
 import { buildApp } from '../../src/interface/http/app';
-import { createTestDatabase, TEST_JWT_SECRET, type TestApp } from './test-app';
+import { createTestDatabase, signTestToken, startTestService, TEST_JWT_SECRET, type TestApp } from './test-app';
 
 /** A bearer header for a user of `workspaceId` (an admin unless said otherwise). */
 export function bearerFor(sub: string, workspaceId = 'default', role: 'admin' | 'member' = 'admin') {
-  const sign = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
-  return { authorization: `Bearer ${sign({ sub, role, workspaceId })}` };
+  return { authorization: `Bearer ${signTestToken({ sub, role, workspaceId })}` };
 }
 
 /**
@@ -76,11 +74,8 @@ export function startWebhookService(
   webhooks: Omit<WebhookWorkerOptions, 'deploymentMode'> = {},
   deploymentMode: DeploymentMode = 'self-hosted',
 ): Promise<RunningService> {
-  return startService({
-    databaseUrl,
-    settings: { deploymentMode, maxBatchRecords: 1000, rawRetentionDays: 3650 },
-    jwt: { secret: TEST_JWT_SECRET },
-    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+  return startTestService(databaseUrl, {
+    settings: { deploymentMode },
     poolSize: 2,
     webhooks: { pollIntervalMs: 20, jitter: 0, retryScheduleMs: [0, 50, 50, 50, 50], ...webhooks },
   });
