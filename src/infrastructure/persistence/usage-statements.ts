@@ -18,6 +18,9 @@ const READS_RAW_RECORDS = /\busage_records\b/;
 
 const BEGIN_WITH_GENERIC_PLAN = 'BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan';
 
+/** The statement names each connection keeps, least recently used first: a connection's, whoever sends. */
+const keptOn = new WeakMap<pg.PoolClient, Set<string>>();
+
 /** What node-postgres remembers of the statements a connection has prepared. */
 interface PreparedOnConnection {
   connection: { parsedStatements: Record<string, string> };
@@ -38,9 +41,6 @@ interface PreparedOnConnection {
  * `plan_cache_mode` is set for the statement's own read-only transaction, never for the
  * connection: ingest, which shares the pool, needs plans made for its values.
  */
-/** The statement names each connection keeps, least recently used first: a connection's, whoever sends. */
-const keptOn = new WeakMap<pg.PoolClient, Set<string>>();
-
 @injectable()
 export class UsageStatements {
   constructor(@inject(DataSource) private readonly db: DataSource) {}
