@@ -110,6 +110,35 @@ describe('usage statements', () => {
     expect(usersPage.every((p) => p.custom_plans === 0)).toBe(true);
   });
 
+  it('reads the page’s models from the user × model keys alone, without visiting the tables', async () => {
+    const captured: Array<{ sql: string; values: unknown[] }> = [];
+    const capturing = new PgUsageQueries(
+      {
+        query: (sql: string, values: unknown[]) => {
+          captured.push({ sql, values });
+          return t.db.query(sql, values);
+        },
+      } as never,
+      clock,
+    );
+    await capturing.users(
+      scope('Europe/Berlin', new Date('2026-01-31T23:00:00Z'), new Date('2026-03-20T23:00:00Z')),
+      usersQuery,
+    );
+    // past rows are all-visible once vacuumed; small tables are read by index only when asked to
+    await t.db.query('VACUUM ANALYZE usage_daily_user_models, usage_monthly_user_models');
+    const { sql, values } = captured[0]!;
+    const plan = await t.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      await tx.query('SET LOCAL enable_bitmapscan = off');
+      const rows = (await tx.query(`EXPLAIN (FORMAT TEXT) ${sql}`, values)) as Array<{ 'QUERY PLAN': string }>;
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toContain('Index Only Scan using usage_monthly_user_models_pkey');
+    expect(plan).toContain('Index Only Scan using usage_daily_user_models_pkey');
+    expect(plan).not.toMatch(/Index Scan using usage_(monthly|daily)_user_models_pkey/);
+  });
+
   it('leaves the connection as it was: plan mode, no transaction, also after a statement fails', async () => {
     const statements = new UsageStatements(t.db);
     await expect(statements.query('SELECT 1 / $1::int AS x', [0])).rejects.toMatchObject({ code: '22012' });
