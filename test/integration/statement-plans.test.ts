@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOLD_STATEMENT } from '../../src/infrastructure/persistence/pg-rollup-folder';
-import { INGEST_STATEMENT_MARK } from '../../src/infrastructure/persistence/pg-usage-repository';
+import { INGEST_STATEMENT } from '../../src/infrastructure/persistence/pg-usage-repository';
 import { ingest, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -54,13 +54,21 @@ describe('the fold, planned once per connection', () => {
   });
 });
 
-describe('the ingest statement while quota_reservations has never been analyzed', () => {
-  beforeAll(() => start());
+describe('the ingest statement, planned once per connection while quota_reservations was empty', () => {
+  // one connection: the test's queries see the app's session and the plan it keeps
+  beforeAll(() => start(1));
   afterAll(stop);
 
   it('reaches reservations by their request id and id only, never by walking the active ones', async () => {
-    // many active reservations, and no ANALYZE to tell the planner so
     await db.query(`ALTER TABLE quota_reservations SET (autovacuum_enabled = off)`);
+    // the first batch plans the statement: no reservation exists, none was ever analyzed
+    await ingest(
+      t,
+      admin,
+      usageRecords(2, (i) => ({ requestId: `first-${i}` })),
+      { expectAccepted: true },
+    );
+    // then many active reservations, and no ANALYZE to tell the planner so
     await db.query(
       `INSERT INTO quota_reservations (workspace_id, id, request_id, user_id, period_start, estimated_tokens, status, expires_at)
        SELECT 'default', gen_random_uuid(), 'held-' || g, 'u' || (g % 100), date_trunc('month', now()), 10, 'active',
@@ -72,29 +80,29 @@ describe('the ingest statement while quota_reservations has never been analyzed'
        WHERE relname = 'quota_reservations' AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`,
     );
     expect(analyzed[0]!.n).toBe(0);
+    await ingest(
+      t,
+      admin,
+      usageRecords(5, (i) => ({ requestId: `held-${i + 1}`, userId: `u${i + 1}` })),
+      { expectAccepted: true },
+    );
 
-    // the statement the service sends for a batch, with its values, as it sends it
-    const sent: Array<{ sql: string; params: unknown[] }> = [];
-    const query = t.db.query.bind(t.db);
-    t.db.query = (async (sql: string, params?: unknown[]) => {
-      if (sql.startsWith(INGEST_STATEMENT_MARK)) sent.push({ sql, params: params ?? [] });
-      return query(sql, params);
-    }) as typeof t.db.query;
+    // planned once, for both batches, and kept
+    const [kept] = (await t.db.query(`SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1`, [
+      INGEST_STATEMENT.name,
+    ])) as Array<{ generic_plans: string; custom_plans: string }>;
+    expect(kept).toEqual({ generic_plans: '2', custom_plans: '0' });
+    // the plan the app's connection keeps (asked for as the service runs it: generic, kept)
+    const runner = t.db.createQueryRunner();
+    let plan: string[];
     try {
-      await ingest(
-        t,
-        admin,
-        usageRecords(5, (i) => ({ requestId: `held-${i + 1}`, userId: `u${i + 1}` })),
-        {
-          expectAccepted: true,
-        },
-      );
+      await runner.startTransaction();
+      await runner.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
+      plan = lines(await runner.query(`EXPLAIN EXECUTE ${INGEST_STATEMENT.name}('default', '', true)`));
+      await runner.commitTransaction();
     } finally {
-      t.db.query = query;
+      await runner.release();
     }
-    expect(sent).toHaveLength(1);
-
-    const plan = lines((await db.query(`EXPLAIN ${sent[0]!.sql}`, sent[0]!.params)).rows);
     // every access to quota_reservations goes through the request-id or the primary key index
     const reservationAccess = plan.filter((line) => / on quota_reservations/.test(line));
     expect(reservationAccess.filter((line) => line.includes('Seq Scan'))).toEqual([]);

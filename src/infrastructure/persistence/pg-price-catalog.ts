@@ -16,6 +16,7 @@ import type { PriceRates, PriceVersion } from '../../domain/model-price';
 import { packageCatalogMatch } from '../catalog/genai-prices-match';
 import { ModelEntity, ModelPriceEntity, ModelPriceWindowEntity } from './entities';
 import { sayingUnavailable } from './database-unavailable';
+import { poolOf, prepared, runPrepared } from './prepared-statements';
 
 /** The built-in catalog's rows belong to this workspace id, which no caller can have. */
 export const BUILT_IN_WORKSPACE = '';
@@ -161,6 +162,18 @@ export function catalogLookupNames(ref: ModelRef): ModelRef[] {
 
 /** How long `recentSchedulesFor` reuses a lookup: a price added on another instance is seen after at most this. */
 export const RECENT_PRICES_MS = 30_000;
+
+/**
+ * Every price version of the candidate names ($3 providers × $4 models) in a workspace ($1) and
+ * the built-in catalog ($2). Prepared: every ingest batch looks its models up, and parsing and
+ * planning this took ~0.8 ms of a ~0.9 ms lookup.
+ */
+const PRICES_OF_MODELS = prepared(
+  'prices_of_models',
+  `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom", ${RATE_SELECT}
+   FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
+   WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
+);
 const MAX_RECENT_PRICES = 10_000;
 
 @injectable()
@@ -208,14 +221,13 @@ export class PgPriceCatalog implements PriceCatalog {
     const names = [...new Set(candidates.map((p) => p.model))];
     // SQL: one set-based join for every candidate name (snapshot suffixes, provider aliases,
     // the source's match) of a whole batch, in the workspace and the built-in catalog at once
-    const rows = (await sayingUnavailable(() =>
-      this.db.query(
-        `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom", ${RATE_SELECT}
-       FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
-       WHERE m.workspace_id IN ($1, $2) AND m.provider = ANY($3) AND m.model = ANY($4)`,
+    const rows = await sayingUnavailable(() =>
+      runPrepared<PriceFields & { workspace_id: string; provider: string; model: string }>(
+        poolOf(this.db),
+        PRICES_OF_MODELS,
         [workspaceId, BUILT_IN_WORKSPACE, providers, names],
       ),
-    )) as Array<PriceFields & { workspace_id: string; provider: string; model: string }>;
+    );
 
     const found = new Map<string, PriceVersion[]>();
     for (const row of rows) {

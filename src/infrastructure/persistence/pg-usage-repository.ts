@@ -7,6 +7,7 @@ import { showsCost } from '../../domain/deployment-mode';
 import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
 import { sayingUnavailable } from './database-unavailable';
+import { poolOf, prepared, runKeptIn } from './prepared-statements';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
 import { IngestStatementSlots } from './statement-slots';
@@ -49,6 +50,9 @@ pending AS (
 ${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
+/** Planned once per connection (prepared-statements.ts): the batch is one text parameter either way. */
+export const INGEST_STATEMENT = prepared('ingest', INSERT_NEW);
+
 @injectable()
 export class PgUsageRepository implements UsageRepository {
   private readonly showsCost: boolean;
@@ -69,11 +73,12 @@ export class PgUsageRepository implements UsageRepository {
   private async insert(workspaceId: string, records: ReadonlyArray<UsageRecord>): Promise<number> {
     // one text parameter (usage-batch-text.ts): the driver passes it as it is
     const batch = encodeBatch(records);
-    // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot. Planned
-    // for every batch, not kept per connection as the fold's plan is (prepared-statements.ts)
-    const rows = (await sayingUnavailable(() =>
-      this.slots.run(() => this.db.query(INSERT_NEW, [workspaceId, batch, this.showsCost])),
-    )) as Array<{ inserted: number }>;
+    // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
+    const rows = await sayingUnavailable(() =>
+      this.slots.run(() =>
+        runKeptIn<{ inserted: number }>(poolOf(this.db), INGEST_STATEMENT, [workspaceId, batch, this.showsCost]),
+      ),
+    );
     return rows[0]?.inserted ?? 0;
   }
 }

@@ -1,23 +1,29 @@
 import type pg from 'pg';
+import { DatabaseUnavailableError } from '../../domain/errors';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
-/** The pool the DataSource keeps. */
+/** The pool the DataSource keeps; a DataSource already closed has none, and says the database is away. */
 export function poolOf(db: DataSource): pg.Pool {
-  return (db.driver as unknown as { master: pg.Pool }).master;
+  const pool = (db.driver as unknown as { master?: pg.Pool }).master;
+  if (!pool) throw new DatabaseUnavailableError('the connection to the database is closed; retry later');
+  return pool;
 }
 
 /**
  * A statement sent by name: PostgreSQL parses and plans it once per connection and keeps the
  * plan until a change to a table it reads (an ANALYZE too) makes it plan again. For the fold,
- * which spent 3-15 ms planning each round (as long as a small round takes to run) and whose
- * plan cannot go wrong as its tables grow.
+ * which spent 3-15 ms planning each round (as long as a small round takes to run), and the
+ * ingest statement (`runKeptIn`), whose batch arrives as one text parameter the planner cannot
+ * look into, so a plan made for its values was no better than one kept, and cost ~2 ms of a
+ * one-record batch's ~3.
  *
- * Not for a statement whose best plan depends on its values (every Usage tab query prunes
- * partitions by its range) or on how full a table is now: a kept plan stays as it was made.
- * The ingest statement, kept with a plan made while quota_reservations was empty, scanned
- * that whole table for every settled record and walked all active reservations for every
- * batch until the next ANALYZE (with 20,000 active: 16.6 ms for a batch settling nothing,
- * 3.1 ms once analyzed), so it is planned for every batch.
+ * Not for a statement whose best plan depends on its values (a Usage tab query that reads raw
+ * records prunes partitions by its range). A kept plan stays as it was made, also when it was
+ * made on tables still empty: those statements are planned with sequential scans off (a
+ * transaction's `SET LOCAL`), so what they look up by key they reach through an index whatever
+ * the statistics said then. Planned without that, the ingest statement, kept with a plan made
+ * while quota_reservations was empty, scanned that whole table for every settled record and
+ * walked all active reservations for every batch until the next ANALYZE.
  */
 export interface PreparedStatement {
   readonly name: string;
@@ -38,4 +44,58 @@ export async function runPreparedIn<Row>(
   const client = (runner as { databaseConnection?: pg.PoolClient } | undefined)?.databaseConnection;
   if (!client) throw new Error('runPreparedIn needs a connected query runner');
   return (await client.query({ name: statement.name, text: statement.text, values })).rows as Row[];
+}
+
+/**
+ * Runs a prepared statement on any connection of the pool, outside a transaction. Each
+ * connection parses it once; PostgreSQL plans it for its values the first five times, then
+ * keeps a generic plan if that costs no more. For small lookups whose parsing and planning
+ * cost more than running them.
+ */
+export async function runPrepared<Row>(
+  pool: pg.Pool,
+  statement: PreparedStatement,
+  values: unknown[] = [],
+): Promise<Row[]> {
+  return (await pool.query({ name: statement.name, text: statement.text, values })).rows as Row[];
+}
+
+/** The start of a transaction whose named statements get a plan kept for the connection, made with indexes. */
+export const BEGIN_KEPT_PLAN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off';
+
+/**
+ * `work` in a transaction of its own on one connection of the pool, begun with `begin` (which
+ * may set what the transaction runs with) and committed after it. A failure rolls it back; a
+ * connection that cannot even roll back is closed, never pooled. The settings end with the
+ * transaction: the next user of the connection gets it as the pool gave it.
+ */
+export async function inOwnTransaction<T>(
+  pool: pg.Pool,
+  begin: string,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  // a failure of this connection reaches the statement it breaks; no uncaught 'error' event
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
+  let usable = true;
+  try {
+    await client.query(begin);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => (usable = false));
+    throw error;
+  } finally {
+    client.removeListener('error', ignore);
+    client.release(usable ? undefined : new Error('the transaction left its connection unusable'));
+  }
+}
+
+/** Runs a prepared statement in a transaction of its own, with the plan its connection keeps (BEGIN_KEPT_PLAN). */
+export function runKeptIn<Row>(pool: pg.Pool, statement: PreparedStatement, values: unknown[] = []): Promise<Row[]> {
+  return inOwnTransaction(pool, BEGIN_KEPT_PLAN, async (client) => {
+    return (await client.query({ name: statement.name, text: statement.text, values })).rows as Row[];
+  });
 }

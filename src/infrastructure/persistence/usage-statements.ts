@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
-import { poolOf } from './prepared-statements';
+import { inOwnTransaction, poolOf } from './prepared-statements';
 
 /**
  * Usage tab statements a connection keeps planned, at most. A kept plan holds PostgreSQL memory
@@ -39,7 +39,8 @@ interface PreparedOnConnection {
  * when it runs.
  *
  * `plan_cache_mode` is set for the statement's own read-only transaction, never for the
- * connection: ingest, which shares the pool, needs plans made for its values.
+ * connection: statements that read raw records share the pool and need plans made for their
+ * values.
  */
 @injectable()
 export class UsageStatements {
@@ -47,30 +48,15 @@ export class UsageStatements {
 
   async query<Row>(text: string, values: unknown[] = []): Promise<Row[]> {
     if (READS_RAW_RECORDS.test(text)) return (await this.db.query(text, values)) as Row[];
-    const client = await poolOf(this.db).connect();
-    // a failure of this connection reaches the statement it breaks; no uncaught 'error' event
-    const ignore = (): void => undefined;
-    client.on('error', ignore);
-    let usable = true;
-    try {
-      const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    return inOwnTransaction(poolOf(this.db), BEGIN_WITH_GENERIC_PLAN, async (client) => {
       await makeRoom(client, name);
-      await client.query(BEGIN_WITH_GENERIC_PLAN);
       try {
-        const { rows } = await client.query({ name, text, values });
-        await client.query('COMMIT');
-        return rows as Row[];
+        return (await client.query({ name, text, values })).rows as Row[];
       } finally {
         remember(client, name);
       }
-    } catch (error) {
-      // a connection that cannot even roll back is closed, never pooled
-      await client.query('ROLLBACK').catch(() => (usable = false));
-      throw error;
-    } finally {
-      client.removeListener('error', ignore);
-      client.release(usable ? undefined : new Error('usage statement left the connection unusable'));
-    }
+    });
   }
 }
 
