@@ -7,7 +7,7 @@ import { showsCost } from '../../domain/deployment-mode';
 import type { UsageRecord } from '../../domain/usage-record';
 import { PENDING, PENDING_COLUMNS, pendingFromRecords } from './rollup-registry';
 import { sayingUnavailable } from './database-unavailable';
-import { poolOf, prepared, runKeptIn } from './prepared-statements';
+import { poolOf, prepared, runPlannedEachTimeIn } from './prepared-statements';
 import { InFlightRequestIds } from './in-flight-request-ids';
 import { quotaCountingCtes } from './quota-counting';
 import { IngestStatementSlots } from './statement-slots';
@@ -50,7 +50,7 @@ pending AS (
 ${quotaCountingCtes('stored', '$1', '$3::boolean')}
 SELECT count(*)::int AS inserted FROM stored`;
 
-/** Planned once per connection (prepared-statements.ts): the batch is one text parameter either way. */
+/** Parsed once per connection, planned for every batch (prepared-statements.ts). */
 export const INGEST_STATEMENT = prepared('ingest', INSERT_NEW);
 
 @injectable()
@@ -76,7 +76,11 @@ export class PgUsageRepository implements UsageRepository {
     // per statement, not per call: a retry waiting in InFlightRequestIds holds no slot
     const rows = await sayingUnavailable(() =>
       this.slots.run(() =>
-        runKeptIn<{ inserted: number }>(poolOf(this.db), INGEST_STATEMENT, [workspaceId, batch, this.showsCost]),
+        runPlannedEachTimeIn<{ inserted: number }>(poolOf(this.db), INGEST_STATEMENT, [
+          workspaceId,
+          batch,
+          this.showsCost,
+        ]),
       ),
     );
     return rows[0]?.inserted ?? 0;

@@ -43,21 +43,27 @@ quota_counted AS (
 -- the status inside, no other index fits, whatever the table's statistics say, so a batch never
 -- walks every active reservation of the workspace), then locked in id order, once, as its own
 -- step: as a sub-select of the UPDATE the planner ran the locking again for every row it joined
--- (481 rows × 155 locks in one batch, 30 ms of a 48 ms statement). The lock returns the row as
--- it is now (a release that came first has ended it), and the update finds each row by its id
--- alone: with the status among its conditions, the held-reservations index fitted too, and
--- before quota_reservations was first analyzed every batch walked all active reservations
--- (20,000 of them: 12 ms a batch that settled nothing). A reservation is one user's: only a
--- record of that user settles it (checked on the row found, not in the lookup, which stays on
--- the request-id index); another user's record with the same request id leaves it held.
+-- (481 rows × 155 locks in one batch, 30 ms of a 48 ms statement). Each is locked by its key, one
+-- lookup per id (LIMIT 1 keeps the lookup from being merged into a join): locked as
+-- \`id = ANY (ids)\`, the planner, which sizes an unknown array at ten ids, read every reservation
+-- of the workspace instead while the table had no statistics (a fresh database's first minute).
+-- The lock returns the row as it is now (a release that came first has ended it), and the update
+-- finds each row by its id alone: with the status among its conditions, the held-reservations
+-- index fitted too. A reservation is one user's: only a record of that user settles it (checked
+-- on the row found, not in the lookup, which stays on the request-id index); another user's
+-- record with the same request id leaves it held.
 quota_settling AS MATERIALIZED (
-  SELECT h.id, h.status FROM quota_reservations h
-  WHERE h.workspace_id = ${workspace} AND h.id = ANY (ARRAY(
+  SELECT h.id, h.status
+  FROM unnest(ARRAY(
     SELECT l.id FROM ${stored} s CROSS JOIN LATERAL (
       SELECT x.id, x.status, x.user_id FROM quota_reservations x
       WHERE x.workspace_id = ${workspace} AND x.request_id = s.request_id LIMIT 1) l
-    WHERE l.status = 'active' AND l.user_id = s.user_id))
-  ORDER BY h.id FOR UPDATE OF h
+    WHERE l.status = 'active' AND l.user_id = s.user_id
+    ORDER BY l.id)) AS k(id)
+  CROSS JOIN LATERAL (
+    SELECT h.id, h.status FROM quota_reservations h
+    WHERE h.workspace_id = ${workspace} AND h.id = k.id
+    LIMIT 1 FOR UPDATE) h
 ),
 quota_settled AS (
   UPDATE quota_reservations r SET status = 'settled', ended_at = now()
