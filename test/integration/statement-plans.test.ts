@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRICES_OF_MODELS } from '../../src/infrastructure/persistence/pg-price-catalog';
 import { FOLD_STATEMENT } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { INGEST_STATEMENT } from '../../src/infrastructure/persistence/pg-usage-repository';
 import { ingest, usageRecords } from '../support/records';
@@ -93,6 +94,12 @@ describe('the ingest statement, first run while quota_reservations was empty', (
       [INGEST_STATEMENT.name],
     )) as Array<{ generic_plans: string; custom_plans: string }>;
     expect(prepared).toEqual({ generic_plans: '0', custom_plans: '2' });
+    // and the price lookup of both batches went by name too, parsed once on the connection
+    const [lookup] = (await t.db.query(
+      `SELECT generic_plans + custom_plans AS runs FROM pg_prepared_statements WHERE name = $1`,
+      [PRICES_OF_MODELS.name],
+    )) as Array<{ runs: string }>;
+    expect(lookup).toEqual({ runs: '2' });
     // the plan the next batch gets, on the app's own connection, as the service runs it
     const runner = t.db.createQueryRunner();
     let plan: string[];

@@ -170,7 +170,7 @@ export const RECENT_PRICES_MS = 30_000;
  * tables of bounded size (the catalog: ~1,500 models) that hold the built-in catalog from the
  * service's first start, so even a poor one stays cheap, unlike the ingest statement's.
  */
-const PRICES_OF_MODELS = prepared(
+export const PRICES_OF_MODELS = prepared(
   'prices_of_models',
   `SELECT m.workspace_id, m.provider, m.model, p.effective_from AS "effectiveFrom", ${RATE_SELECT}
    FROM models m JOIN model_prices p ON p.workspace_id = m.workspace_id AND p.model_id = m.id
