@@ -17,12 +17,14 @@ let token: string;
 
 // whole UTC hours: every piece from the rollups, no raw records
 const USERS_PAGE = '/v1/admin/usage/users?from=2026-11-01T00:00:00.000Z&to=2026-12-01T00:00:00.000Z&tz=UTC';
+const STATEMENT_TIMEOUT_MS = 5_000;
 const PER_USER_ROLLUPS = 'usage_hourly_users, usage_daily_users, usage_dekad_users, usage_monthly_users';
 
 beforeAll(async () => {
   database = await createTestDatabase();
   service = await startTestService(database.url, {
-    timeouts: { connectMs: 5_000, statementMs: 2_000 },
+    // long enough that a loaded machine's call reaches its lock wait well within it
+    timeouts: { connectMs: 5_000, statementMs: STATEMENT_TIMEOUT_MS },
     poolSize: 1,
   });
   token = signTestToken({ sub: 'ops', role: 'admin', workspaceId: 'default' });
@@ -67,7 +69,7 @@ describe('a Usage tab statement that fails', () => {
       // PostgreSQL reports its text, and the text shown is still its transaction's BEGIN
       let waiting: { pid: number; query: string } | undefined;
       await waitUntil(
-        1_500,
+        STATEMENT_TIMEOUT_MS - 500,
         async () => {
           const { rows } = await locker.query<{ pid: number; query: string }>(
             `SELECT pid, query FROM pg_stat_activity
