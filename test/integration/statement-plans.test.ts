@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRICES_OF_MODELS } from '../../src/infrastructure/persistence/pg-price-catalog';
 import { FOLD_STATEMENT } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { BEGIN_PLANNED_EACH_TIME } from '../../src/infrastructure/persistence/prepared-statements';
 import { INGEST_STATEMENT } from '../../src/infrastructure/persistence/pg-usage-repository';
 import { ingest, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -31,6 +32,35 @@ const scansOf = (plan: string[], table: string): string[] =>
   plan
     .filter((line) => new RegExp(`Scan.* on ${table}\\b`).test(line))
     .map((line) => line.replace(/^[\s>-]+/, '').replace(/\s+\(cost=.*$/, ''));
+
+/** The plan the next batch gets, on the app's own connection (a pool of one), as the service runs it. */
+async function nextBatchPlan(): Promise<string[]> {
+  const client = t.db.createQueryRunner();
+  try {
+    await client.query(BEGIN_PLANNED_EACH_TIME);
+    return lines(await client.query(`EXPLAIN EXECUTE ${INGEST_STATEMENT.name}('default', '', true)`));
+  } finally {
+    await client.query('ROLLBACK');
+    await client.release();
+  }
+}
+
+/**
+ * Every access to quota_reservations goes through the request-id or the primary key index, by
+ * the request id or the reservation's id: never the workspace's reservations one by one.
+ */
+function expectReservationsReachedByKey(plan: string[]): void {
+  const accesses = plan.flatMap((line, at) => (/Scan.* on quota_reservations/.test(line) ? [at] : []));
+  expect(accesses.length).toBeGreaterThan(0);
+  for (const at of accesses) {
+    const [access, condition] = [plan[at]!, plan[at + 1] ?? ''];
+
+    expect(access).not.toContain('Seq Scan');
+    expect(access).not.toContain('quota_reservations_holding');
+    expect(condition, access).toMatch(/(Index|Recheck) Cond: .*\b(request_id|id) = /);
+  }
+  expect(plan.some((line) => line.includes('quota_reservations_workspace_id_request_id_key'))).toBe(true);
+}
 
 describe('the fold, planned once per connection', () => {
   // one connection: the test's queries see the app's session and the fold it prepared
@@ -100,29 +130,7 @@ describe('the ingest statement, first run while quota_reservations was empty', (
       [PRICES_OF_MODELS.name],
     )) as Array<{ runs: string }>;
     expect(lookup).toEqual({ runs: '2' });
-    // the plan the next batch gets, on the app's own connection, as the service runs it
-    const runner = t.db.createQueryRunner();
-    let plan: string[];
-    try {
-      await runner.startTransaction();
-      await runner.query(`SET LOCAL plan_cache_mode = force_custom_plan`);
-      plan = lines(await runner.query(`EXPLAIN EXECUTE ${INGEST_STATEMENT.name}('default', '', true)`));
-      await runner.commitTransaction();
-    } finally {
-      await runner.release();
-    }
-    // every access to quota_reservations goes through the request-id or the primary key index,
-    // by the request id or the reservation's id: never the workspace's reservations one by one
-    const accesses = plan.flatMap((line, at) => (/Scan.* on quota_reservations/.test(line) ? [at] : []));
-    expect(accesses.length).toBeGreaterThan(0);
-    for (const at of accesses) {
-      const [access, condition] = [plan[at]!, plan[at + 1] ?? ''];
-
-      expect(access).not.toContain('Seq Scan');
-      expect(access).not.toContain('quota_reservations_holding');
-      expect(condition, access).toMatch(/(Index|Recheck) Cond: .*\b(request_id|id) = /);
-    }
-    expect(plan.some((line) => line.includes('quota_reservations_workspace_id_request_id_key'))).toBe(true);
+    expectReservationsReachedByKey(await nextBatchPlan());
     // and the five it settled are settled, the rest still held
     const { rows } = await db.query<{ status: string; n: number }>(
       `SELECT status, count(*)::int AS n FROM quota_reservations GROUP BY status ORDER BY status`,
@@ -131,5 +139,29 @@ describe('the ingest statement, first run while quota_reservations was empty', (
       { status: 'active', n: 4995 },
       { status: 'settled', n: 5 },
     ]);
+  });
+});
+
+describe('the ingest statement, with a few pages of reservations', () => {
+  beforeAll(() => start(1));
+  afterAll(stop);
+
+  it("looks each record's reservation up by its request id, not by reading the table for every record", async () => {
+    // a workspace that has used reservations a little: 150 of them, ended, and analyzed
+    await db.query(
+      `INSERT INTO quota_reservations (workspace_id, id, request_id, user_id, period_start, estimated_tokens, status, expires_at, ended_at)
+       SELECT 'default', gen_random_uuid(), 'done-' || g, 'u' || (g % 10), date_trunc('month', now()), 10, 'released',
+              now() + interval '10 minutes', now()
+       FROM generate_series(1, 150) g`,
+    );
+    await db.query(`ANALYZE quota_reservations`);
+    await ingest(
+      t,
+      admin,
+      usageRecords(3, (i) => ({ requestId: `small-${i}` })),
+      { expectAccepted: true },
+    );
+
+    expectReservationsReachedByKey(await nextBatchPlan());
   });
 });
