@@ -12,6 +12,7 @@ import {
   FOLD_ORDER,
   ROLLUPS,
   smallestRollup,
+  smallestRollupIfAny,
 } from '../../src/infrastructure/persistence/rollup-registry';
 import type { UsageWindow } from '../../src/domain/usage-window';
 
@@ -134,6 +135,8 @@ describe('the rollup registry', () => {
     expect(smallestRollup('hour', ['user_id']).table).toBe('usage_hourly_users');
     expect(smallestRollup('hour', ['user_id', 'provider']).table).toBe('usage_hourly');
     expect(smallestRollup('dekad', ['user_id']).table).toBe('usage_dekad_users');
+    expect(smallestRollup('quarter', []).table).toBe('usage_quarter_providers');
+    expect(smallestRollupIfAny('quarter', ['model'])).toBeUndefined();
   });
 
   it('sums every rollup in the fold from a delta computed before it, or from the moved rows', () => {
@@ -151,7 +154,8 @@ describe('the rollup registry', () => {
       usage_monthly_users: 'usage_dekad_users',
       usage_monthly_models: 'usage_daily_models',
       usage_hourly_providers: 'usage_hourly_models',
-      usage_daily_providers: 'usage_hourly_providers',
+      usage_quarter_providers: 'usage_hourly_providers',
+      usage_daily_providers: 'usage_quarter_providers',
     });
     for (const rollup of FOLD_ORDER) {
       const source = foldSourceOf(rollup);

@@ -26,6 +26,15 @@ function expectExact(from: Date, to: Date, levels: Level[], now: Date): Piece[] 
   return pieces;
 }
 
+/** Rows read per key: units of each piece up to now. */
+function rowsRead(pieces: Piece[], now: Date): number {
+  const unitMs = { month: 30 * 24 * HOUR, dekad: 10 * 24 * HOUR, day: 24 * HOUR, quarter: 6 * HOUR, hour: HOUR };
+  return pieces.reduce((n, p) => {
+    const end = Math.min(p.to.getTime(), now.getTime());
+    return n + Math.max(0, Math.ceil((end - p.from.getTime()) / unitMs[p.level]));
+  }, 0);
+}
+
 const summary = (pieces: Piece[]) =>
   pieces.map((p) => `${p.sign > 0 ? '+' : '-'}${p.level} ${p.from.toISOString()}..${p.to.toISOString()}`);
 
@@ -38,6 +47,9 @@ describe('covering a range with signed rollup pieces', () => {
       const b = a + (1 + Math.floor(random() * 24 * (random() < 0.5 ? 3 : 100))) * HOUR;
       const now = new Date(start + Math.floor(random() * 24 * 150) * HOUR);
       for (const levels of [
+        ['month', 'dekad', 'day', 'quarter', 'hour'],
+        ['month', 'day', 'quarter', 'hour'],
+        ['quarter', 'hour'],
         ['month', 'dekad', 'day', 'hour'],
         ['month', 'day', 'hour'],
         ['dekad', 'day', 'hour'],
@@ -53,13 +65,7 @@ describe('covering a range with signed rollup pieces', () => {
     const from = utc('2026-11-15T23:00:00Z');
     const to = utc('2026-12-07T23:00:00Z');
     const now = utc('2026-12-07T21:30:00Z');
-    /** rows read per key: units of each piece up to now */
-    const rows = (pieces: Piece[]) =>
-      pieces.reduce((n, p) => {
-        const end = Math.min(p.to.getTime(), now.getTime());
-        const unit = { month: 30 * 24 * HOUR, dekad: 10 * 24 * HOUR, day: 24 * HOUR, hour: HOUR }[p.level];
-        return n + Math.max(0, Math.ceil((end - p.from.getTime()) / unit));
-      }, 0);
+    const rows = (pieces: Piece[]) => rowsRead(pieces, now);
     const withDekads = expectExact(from, to, ['month', 'dekad', 'day', 'hour'], now);
     const days = (pieces: Piece[]) =>
       Math.max(
@@ -113,5 +119,30 @@ describe('covering a range with signed rollup pieces', () => {
       '+day 2026-11-10T00:00:00.000Z..2026-11-11T00:00:00.000Z',
       '-hour 2026-11-10T23:00:00.000Z..2026-11-11T00:00:00.000Z',
     ]);
+  });
+
+  it('reads the whole hours of a day in India from 4 rows with quarters of a day, where hours alone take 12', () => {
+    // a local day in Asia/Kolkata is 18:30 to 18:30 UTC; its whole UTC hours run 19:00 to 18:00
+    const from = utc('2026-11-09T19:00:00Z');
+    const to = utc('2026-11-10T18:00:00Z');
+    const now = utc('2026-12-02T00:00:00Z');
+    const withQuarters = expectExact(from, to, ['month', 'day', 'quarter', 'hour'], now);
+    expect(summary(withQuarters)).toEqual([
+      '-hour 2026-11-09T18:00:00.000Z..2026-11-09T19:00:00.000Z',
+      '+quarter 2026-11-09T18:00:00.000Z..2026-11-10T00:00:00.000Z',
+      '+day 2026-11-10T00:00:00.000Z..2026-11-11T00:00:00.000Z',
+      '-quarter 2026-11-10T18:00:00.000Z..2026-11-11T00:00:00.000Z',
+    ]);
+    expect(rowsRead(withQuarters, now)).toBe(4);
+    expect(rowsRead(expectExact(from, to, ['month', 'day', 'hour'], now), now)).toBe(12);
+  });
+
+  it('reads a Berlin day as before, quarters or not', () => {
+    const from = utc('2026-11-09T23:00:00Z');
+    const to = utc('2026-11-10T23:00:00Z');
+    const now = utc('2026-12-02T00:00:00Z');
+    expect(summary(expectExact(from, to, ['month', 'day', 'quarter', 'hour'], now))).toEqual(
+      summary(expectExact(from, to, ['month', 'day', 'hour'], now)),
+    );
   });
 });

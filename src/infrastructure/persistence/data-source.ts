@@ -17,6 +17,7 @@ import { OneHourCacheWrites1796570000000 } from '../../../migrations/17965700000
 import { LongContextPrices1796580000000 } from '../../../migrations/1796580000000-long-context-prices';
 import { TimeOfDayPrices1796590000000 } from '../../../migrations/1796590000000-time-of-day-prices';
 import { UserModelKeysCarryPageMetrics1796600000000 } from '../../../migrations/1796600000000-user-model-keys-carry-page-metrics';
+import { QuarterDayProviders1796610000000 } from '../../../migrations/1796610000000-quarter-day-providers';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   LongContextPrices1796580000000,
   TimeOfDayPrices1796590000000,
   UserModelKeysCarryPageMetrics1796600000000,
+  QuarterDayProviders1796610000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

@@ -6,7 +6,7 @@
  */
 
 export type Dimension = 'user_id' | 'provider' | 'model' | 'operation';
-export type Grain = 'slot' | 'hour' | 'day' | 'dekad' | 'month';
+export type Grain = 'slot' | 'hour' | 'quarter' | 'day' | 'dekad' | 'month';
 
 /**
  * Each dimension's value for a raw record. A record may name no operation; a key cannot hold
@@ -143,6 +143,10 @@ interface GrainDefinition {
 /** Every UTC offset is a whole number of 15-minute slots. */
 export const SLOT_OF_RECORD = "date_bin('15 minutes', occurred_at, timestamptz '2000-01-01 00:00:00+00')";
 
+/** A UTC quarter of a day (00:00, 06:00, 12:00 or 18:00 UTC) that an instant lies in. */
+const quarterStart = (instant: string): string =>
+  `date_bin('6 hours', ${instant}, timestamptz '2000-01-01 00:00:00+00')`;
+
 export const GRAINS: Record<Grain, GrainDefinition> = {
   slot: { column: 'slot_start', ofRecord: SLOT_OF_RECORD, ofStart: null, from: [] },
   hour: {
@@ -151,23 +155,29 @@ export const GRAINS: Record<Grain, GrainDefinition> = {
     ofStart: (column) => `date_trunc('hour', ${column}, 'UTC')`,
     from: [],
   },
+  quarter: {
+    column: 'quarter_start',
+    ofRecord: quarterStart('occurred_at'),
+    ofStart: quarterStart,
+    from: ['hour'],
+  },
   day: {
     column: 'day_start',
     ofRecord: "date_trunc('day', occurred_at, 'UTC')",
     ofStart: (column) => `date_trunc('day', ${column}, 'UTC')`,
-    from: ['hour'],
+    from: ['quarter', 'hour'],
   },
   dekad: {
     column: 'dekad_start',
     ofRecord: dekadStart('occurred_at'),
     ofStart: dekadStart,
-    from: ['day', 'hour'],
+    from: ['day', 'quarter', 'hour'],
   },
   month: {
     column: 'month_start',
     ofRecord: "date_trunc('month', occurred_at, 'UTC')",
     ofStart: (column) => `date_trunc('month', ${column}, 'UTC')`,
-    from: ['dekad', 'day', 'hour'],
+    from: ['dekad', 'day', 'quarter', 'hour'],
   },
 };
 
@@ -214,8 +224,11 @@ export const USERS_PAGE_MODEL_METRICS = ['requests', 'total_tokens'] as const sa
  *   users, one user's series and their last activity (a local day's edge hours are a row a
  *   user, not a row for every model they called);
  * - by provider and model (hour, day, month): totals and the model distribution;
- * - by provider (hour, day): provider charts, a twelfth of the rows of the above per bucket
- *   (by month, the provider × model rows are few already);
+ * - by provider (hour, UTC quarter of a day, day): provider charts and totals, a twelfth of the
+ *   rows of the above per bucket (by month, the provider × model rows are few already); the
+ *   quarters (6 hours) keep a local day's edges short where it starts far from UTC midnight: a
+ *   day in India is its UTC day less 5½ hours plus 5½ hours of the day before, 3–4 rows a
+ *   provider instead of ~11 hourly ones;
  * - by provider per 15 minutes for the raw months: provider charts in half-hour zones.
  */
 export const ROLLUPS: readonly RollupDefinition[] = [
@@ -277,6 +290,12 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     grain: 'hour',
     dimensions: ['provider'],
     key: ['bucket_start', 'provider'],
+  },
+  {
+    table: 'usage_quarter_providers',
+    grain: 'quarter',
+    dimensions: ['provider'],
+    key: ['quarter_start', 'provider'],
   },
   { table: 'usage_daily_providers', grain: 'day', dimensions: ['provider'], key: ['day_start', 'provider'] },
   {
@@ -356,7 +375,7 @@ export function rollupNamed(table: string): RollupDefinition {
   return rollup;
 }
 
-const GRAIN_ORDER: readonly Grain[] = ['slot', 'hour', 'day', 'dekad', 'month'];
+const GRAIN_ORDER: readonly Grain[] = ['slot', 'hour', 'quarter', 'day', 'dekad', 'month'];
 
 /**
  * Roughly how many values a dimension takes in a workspace: it only orders rollups by the

@@ -5,7 +5,7 @@
  * is two rows per key where the 29 days would be 29. The cover picks, level by level,
  * whichever costs fewer rows.
  */
-export type Level = 'month' | 'dekad' | 'day' | 'hour';
+export type Level = 'month' | 'dekad' | 'day' | 'quarter' | 'hour';
 
 export interface Piece {
   level: Level;
@@ -25,6 +25,9 @@ const DAY_MS = 24 * HOUR_MS;
 /** reading a range costs an index probe even where it holds nothing */
 const PROBE_COST = 0.25;
 
+/** The levels of one length; a UTC quarter of a day starts at 00:00, 06:00, 12:00 or 18:00 UTC. */
+const UNIT_MS = { day: DAY_MS, quarter: 6 * HOUR_MS, hour: HOUR_MS };
+
 /** A dekad starts on the 1st, 11th or 21st of a month; the last runs to the month's end. */
 const DEKAD_STARTS = [1, 11, 21];
 
@@ -34,7 +37,7 @@ export function floorUnit(level: Level, at: Date): Date {
     const day = DEKAD_STARTS[Math.min(2, Math.floor((at.getUTCDate() - 1) / 10))]!;
     return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), day));
   }
-  const unit = level === 'day' ? DAY_MS : HOUR_MS;
+  const unit = UNIT_MS[level];
   return new Date(Math.floor(at.getTime() / unit) * unit);
 }
 
@@ -47,7 +50,7 @@ function nextUnit(level: Level, start: Date): Date {
       ? new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1))
       : new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), day + 10));
   }
-  return new Date(start.getTime() + (level === 'day' ? DAY_MS : HOUR_MS));
+  return new Date(start.getTime() + UNIT_MS[level]);
 }
 
 export function ceilUnit(level: Level, at: Date): Date {
@@ -60,7 +63,7 @@ function costOf(level: Level, from: Date, to: Date, now: Date): number {
   const end = to < now ? to : now;
   if (end <= from) return PROBE_COST;
   const span = end.getTime() - from.getTime();
-  const units = span / { month: 30 * DAY_MS, dekad: 10 * DAY_MS, day: DAY_MS, hour: HOUR_MS }[level];
+  const units = span / { month: 30 * DAY_MS, dekad: 10 * DAY_MS, ...UNIT_MS }[level];
   return PROBE_COST + Math.ceil(units);
 }
 

@@ -99,16 +99,27 @@ export function dimensionsNeeded(scope: UsageScope, needs: FactsNeeds): Dimensio
   return ALL_DIMENSIONS.filter((d) => needed[d]);
 }
 
-/** Per level, the rollup with the fewest rows that still carries the needed dimensions (dekads: where one does). */
+/**
+ * Per level, the rollup with the fewest rows that still carries the needed dimensions (dekads
+ * and quarters of a day: where one does).
+ */
 function rollupsFor(
   dimensions: Dimension[],
-): Record<Exclude<Level, 'dekad'>, RollupDefinition> & { dekad?: RollupDefinition } {
+): Record<Exclude<Level, 'dekad' | 'quarter'>, RollupDefinition> &
+  Partial<Record<'dekad' | 'quarter', RollupDefinition>> {
   return {
     hour: smallestRollup('hour', dimensions),
+    quarter: smallestRollupIfAny('quarter', dimensions),
     day: smallestRollup('day', dimensions),
     dekad: smallestRollupIfAny('dekad', dimensions),
     month: smallestRollup('month', dimensions),
   };
+}
+
+/** The levels a range is covered with, coarsest first: those the needed rollups have. */
+function levelsOf(rollups: ReturnType<typeof rollupsFor>): Level[] {
+  const all: Level[] = ['month', 'dekad', 'day', 'quarter', 'hour'];
+  return all.filter((level) => rollups[level] !== undefined);
 }
 
 /** The rollup finer than an hour, by provider alone, that half-hour zones read cut hours from. */
@@ -324,11 +335,7 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
 
   const dimensions = dimensionsNeeded(scope, needs);
   const rollups = rollupsFor(dimensions);
-  const levels: Level[] = hourly
-    ? ['hour']
-    : rollups.dekad
-      ? ['month', 'dekad', 'day', 'hour']
-      : ['month', 'day', 'hour'];
+  const levels: Level[] = hourly ? ['hour'] : levelsOf(rollups);
   const segments = segmentsOf(window, bucketed && !hourly ? localBuckets(window) : null);
   const { pieces, partials } = splitSegments(segments, levels, now);
 
