@@ -315,6 +315,53 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     expect(only(rollup, workspaceId, 'y').reduce((sum, row) => sum + Number(row.requests), 0)).toBe(12 * 50);
   });
 
+  it('tries again when a batch of the user’s commits meanwhile, and erases everything', async () => {
+    const workspaceId = 'contend';
+    const admin = t.token('boss', { role: 'admin', workspaceId });
+    await ingest(t, bearer(admin), [
+      usageRecord({ requestId: 'contend-1', userId: 'x', occurredAt: new Date(FIRST_HOUR).toISOString() }),
+    ]);
+    // a batch of x's in flight holds x's quota count, which the erasure deletes
+    const writer = new pg.Client({ connectionString: t.databaseUrl });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      const held = await writer.query(
+        `UPDATE quota_usage SET tokens = tokens + 1 WHERE workspace_id = $1 AND user_id = 'x'`,
+        [workspaceId],
+      );
+      expect(held.rowCount).toBe(1);
+      const erased = erase(t, 'x', bearer(admin));
+      // the erasure waits for that row (the writer's transaction id), in its one statement
+      const waiting = async (): Promise<string[]> =>
+        (
+          await writer.query<{ activity: string }>(
+            `SELECT concat_ws(' ', wait_event_type, wait_event, left(query, 60)) AS activity FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`,
+          )
+        ).rows.map((r) => r.activity);
+      for (let tries = 0; ; tries += 1) {
+        const activity = await waiting();
+        if (activity.some((a) => a.startsWith('Lock transactionid'))) break;
+        expect(tries, `the erasure reaches x's quota count: ${activity.join(' | ')}`).toBeLessThan(300);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // committed after the erasure's snapshot: its first try fails to serialize
+      await writer.query('COMMIT');
+      const res = await erased;
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ userId: 'x', deletedRecords: 1 });
+    } finally {
+      await writer.end();
+    }
+    const left = await t.db.query(
+      `SELECT (SELECT count(*) FROM quota_usage WHERE workspace_id = $1)::int AS counts,
+              (SELECT count(*) FROM usage_records WHERE workspace_id = $1)::int AS records`,
+      [workspaceId],
+    );
+    expect(left).toEqual([{ counts: 0, records: 0 }]);
+  });
+
   it('takes any user id ingest takes: 200 characters, slashes and non-ASCII, percent-encoded', async () => {
     const admin = t.token('boss', { role: 'admin', workspaceId: 'odd' });
     const userId = 'ü/@ '.repeat(50); // 200 characters, 1000 once percent-encoded

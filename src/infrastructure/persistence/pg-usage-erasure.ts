@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import type { ErasedUsage, UsageErasure } from '../../application/ports/usage-erasure.port';
+import { DatabaseUnavailableError } from '../../domain/errors';
 import {
   ADDITIVE_METRICS,
   ALL_DIMENSIONS,
@@ -121,8 +122,12 @@ SELECT ${count('records')}::text AS records, ${count('request_ids')}::text AS re
     .map(count)
     .join(' + ')})::text AS rollup_rows`;
 
-/** Tries at most; a serialization failure (another erasure of the same rows) is tried again. */
-const MAX_ATTEMPTS = 3;
+/**
+ * Tries at most. A serialization failure is tried again: a batch of the user's that commits
+ * while the erasure runs has changed their quota count, which the erasure deletes. A user
+ * whose usage keeps arriving that fast gets 503 with Retry-After, nothing erased.
+ */
+const MAX_ATTEMPTS = 5;
 
 function isSerializationFailure(error: unknown): boolean {
   const failure = error as { code?: unknown; driverError?: { code?: unknown } };
@@ -145,7 +150,13 @@ export class PgUsageErasure implements UsageErasure {
       try {
         return await this.attempt(workspaceId, userId);
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isSerializationFailure(error)) throw error;
+        if (!isSerializationFailure(error)) throw error;
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new DatabaseUnavailableError(
+            `the user's usage changed during each of ${MAX_ATTEMPTS} tries to erase it; nothing was erased, retry`,
+            1,
+          );
+        }
         await sleep(20 * attempt + Math.floor(Math.random() * 20));
       }
     }
