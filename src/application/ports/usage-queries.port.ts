@@ -138,6 +138,8 @@ export interface UsageSummary {
 /** Read side of usage: SQL aggregates over the rollups, never raw rows summed in Node. */
 export interface UsageQueries {
   totals(scope: UsageScope): Promise<UsageTotals>;
+  /** the totals from each start to the scope's end, in the order of `starts`, read in one pass */
+  totalsFrom(scope: UsageScope, starts: readonly Date[]): Promise<UsageTotals[]>;
   activeUsers(scope: UsageScope): Promise<number>;
   byModel(scope: UsageScope): Promise<ModelUsage[]>;
   byProvider(scope: UsageScope): Promise<ProviderUsage[]>;

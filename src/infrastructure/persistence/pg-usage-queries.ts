@@ -19,7 +19,7 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
-import { DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
+import { ADDITIVE_METRICS, DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
 import { UsageStatements } from './usage-statements';
@@ -182,6 +182,25 @@ export class PgUsageQueries implements UsageQueries {
     const p = new SqlParams();
     const [row] = await this.rows<TotalsRow>(`SELECT ${TOTALS} FROM (${this.facts(scope, p)}) f`, p);
     return toTotals(row!);
+  }
+
+  async totalsFrom(scope: UsageScope, starts: readonly Date[]): Promise<UsageTotals[]> {
+    const cuts = [...new Set(starts.map((start) => start.getTime()))].sort((a, b) => a - b).map((t) => new Date(t));
+    if (cuts.length === 0) return [];
+    const p = new SqlParams();
+    const facts = this.facts({ ...scope, window: { ...scope.window, from: cuts[0]! } }, p, { cuts });
+    // the facts summed per cut once, then each range as the cuts at or after its start
+    const rows = await this.rows<TotalsRow>(
+      `WITH f AS MATERIALIZED (
+         SELECT bucket_start, ${ADDITIVE_METRICS.map((m) => `sum(${m}) AS ${m}`).join(', ')}
+         FROM (${facts}) x GROUP BY bucket_start)
+       SELECT ${TOTALS}
+       FROM unnest(${p.add(starts.map((start) => start.toISOString()))}::timestamptz[]) WITH ORDINALITY AS s(start, i)
+       LEFT JOIN f ON f.bucket_start >= s.start
+       GROUP BY s.i ORDER BY s.i`,
+      p,
+    );
+    return rows.map(toTotals);
   }
 
   async activeUsers(scope: UsageScope): Promise<number> {

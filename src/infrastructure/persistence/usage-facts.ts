@@ -59,6 +59,12 @@ export interface FactsNeeds {
   whereDimensions?: Dimension[];
   /** the metrics the query sums (default: all); reading fewer makes every row cheaper */
   metrics?: readonly MetricName[];
+  /**
+   * instead of local buckets: the window cut at these instants (ascending, the first at or
+   * before its start), each row labelled with the cut it follows — several ranges that end
+   * together, read in one pass
+   */
+  cuts?: readonly Date[];
 }
 
 /** Sums of the facts columns, named as UsageTotals rows expect them. */
@@ -324,19 +330,22 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
     instants: (dates) => `${params.add(dates.map((d) => d?.getTime() ?? null))}::float8[]`,
     ...metricColumns(needs.metrics ?? ADDITIVE_METRICS),
   };
-  const bucketed = needs.bucketed === true;
+  const cuts = needs.cuts;
+  const bucketed = needs.bucketed === true && !cuts;
   const hourly = bucketed && window.granularity === 'hour';
   if (window.from >= window.to || (hourly && !alignsWithUtcHours(window))) {
-    const bucket = bucketed
-      ? `date_trunc(${params.add(window.granularity)}, occurred_at, ${params.add(window.timeZone)})`
-      : 'NULL::timestamptz';
+    const bucket = cuts
+      ? cutOf(c, cuts, 'occurred_at')
+      : bucketed
+        ? `date_trunc(${params.add(window.granularity)}, occurred_at, ${params.add(window.timeZone)})`
+        : 'NULL::timestamptz';
     return rawFacts(c, bucket, window.from, window.to);
   }
 
   const dimensions = dimensionsNeeded(scope, needs);
   const rollups = rollupsFor(dimensions);
   const levels: Level[] = hourly ? ['hour'] : levelsOf(rollups);
-  const segments = segmentsOf(window, bucketed && !hourly ? localBuckets(window) : null);
+  const segments = segmentsOf(window, cuts ? [...cuts] : bucketed && !hourly ? localBuckets(window) : null);
   const { pieces, partials } = splitSegments(segments, levels, now);
 
   const parts: string[] = [];
@@ -348,11 +357,13 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   const firstWhole = ceilHour(window.from);
   const lastWhole = floorHour(window.to);
   if (firstWhole < lastWhole) {
-    const bucket = !bucketed
-      ? 'NULL::timestamptz'
-      : hourly
-        ? 'bucket_start'
-        : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
+    const bucket = cuts
+      ? cutOf(c, cuts, 'bucket_start')
+      : !bucketed
+        ? 'NULL::timestamptz'
+        : hourly
+          ? 'bucket_start'
+          : `date_trunc(${params.add(window.granularity)}, bucket_start, ${params.add(window.timeZone)})`;
     const cut = [...new Map(partials.map((p) => [p.hour.getTime(), p.hour])).values()];
     parts.push(pendingFacts(c, bucket, firstWhole, lastWhole, cut));
   }
@@ -365,6 +376,13 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
   const inRaw = partials.filter((p) => !inSlots.includes(p));
   for (const group of byUtcMonth(inRaw)) parts.push(rawPartialsFacts(c, group, rollups.hour, hourly));
   return parts.join('\nUNION ALL\n');
+}
+
+/** The last of `cuts` at or before an instant (the first when none is). */
+function cutOf(c: FactsContext, cuts: readonly Date[], instant: string): string {
+  const later = [...cuts].slice(1).reverse();
+  if (later.length === 0) return c.at(cuts[0]!);
+  return `CASE ${later.map((cut) => `WHEN ${instant} >= ${c.at(cut)} THEN ${c.at(cut)}`).join(' ')} ELSE ${c.at(cuts[0]!)} END`;
 }
 
 /** Start instants of every bucket of the window, in its time zone. */
