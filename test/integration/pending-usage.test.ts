@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldPending, startRollupFolder } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { ADDITIVE_METRICS, PENDING_COLUMNS } from '../../src/infrastructure/persistence/rollup-registry';
 import { ingest } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
 import { rollupsAndRecomputations } from '../support/usage-checks';
@@ -74,5 +75,87 @@ describe('usage not yet folded into the rollups', () => {
       `SELECT sum(requests)::int AS n FROM usage_daily_users WHERE workspace_id = 'queued' AND user_id = 'zoe'`,
     )) as Array<{ n: number }>;
     expect(row!.n).toBe(1);
+  });
+
+  const fillPending = async (workspace: string, rows: number): Promise<void> => {
+    const values: Record<string, string> = {
+      workspace_id: `'${workspace}'`,
+      bucket_start: `timestamptz '2026-03-30T00:00:00Z' + (i % 24) * interval '1 hour'`,
+      slot_start: `timestamptz '2026-03-30T00:00:00Z' + (i % 24) * interval '1 hour'`,
+      user_id: `'user-' || i`,
+      provider: `'openai'`,
+      model: `'gpt-4o'`,
+      operation: `'chat'`,
+      last_occurred_at: `timestamptz '2026-03-30T00:00:00Z'`,
+      ...Object.fromEntries(ADDITIVE_METRICS.map((m) => [m, '1'])),
+    };
+    await t.db.query(
+      `INSERT INTO usage_pending (${PENDING_COLUMNS.join(', ')})
+       SELECT ${PENDING_COLUMNS.map((c) => values[c]).join(', ')} FROM generate_series(1, ${rows}) i`,
+    );
+  };
+  // how the Usage tab reads one user's pending usage: a bitmap scan of the hour index
+  const pagesReadByProbe = async (workspace: string): Promise<number> =>
+    t.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off');
+      const [row] = (await tx.query(
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM usage_pending
+         WHERE workspace_id = $1 AND bucket_start >= '2026-03-30' AND bucket_start < '2026-03-31'
+           AND user_id = 'user-7'`,
+        [workspace],
+      )) as Array<{ 'QUERY PLAN': Array<{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }> }>;
+      const plan = row!['QUERY PLAN'][0]!.Plan;
+      return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+    });
+  const runFolderUntil = async (done: () => Promise<boolean>): Promise<void> => {
+    const folder = startRollupFolder(
+      t.db,
+      (error) => {
+        throw error;
+      },
+      20,
+      2_000,
+      0,
+    );
+    try {
+      for (let i = 0; i < 250 && !(await done()); i += 1) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await folder.stop();
+    }
+  };
+
+  it('leaves no deleted rows behind for the next reads of pending usage to walk', async () => {
+    await fillPending('swept', 20_000);
+    let pages = Number.POSITIVE_INFINITY;
+    await runFolderUntil(async () => (pages = await pagesReadByProbe('swept')) <= 3);
+    expect(await pendingRows()).toBe(0);
+    // the 20,000 deleted rows' index entries and heap pages took well over a hundred
+    expect(pages).toBeLessThanOrEqual(3);
+  });
+
+  it('vacuums again what an older snapshot kept from the first vacuum', async () => {
+    await fillPending('kept', 20_000);
+    const reader = t.db.createQueryRunner();
+    await reader.connect();
+    try {
+      // a long report's snapshot, older than the fold's deletions
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM usage_pending');
+      await foldPending(t.db);
+      expect(await pendingRows()).toBe(0);
+      let reportEnded = false;
+      const started = Date.now();
+      await runFolderUntil(async () => {
+        // the folder's first vacuum has run and could remove nothing; then the report ends
+        if (!reportEnded && Date.now() - started > 300) {
+          await reader.query('COMMIT');
+          reportEnded = true;
+        }
+        return reportEnded && (await pagesReadByProbe('kept')) <= 3;
+      });
+      expect(await pagesReadByProbe('kept')).toBeLessThanOrEqual(3);
+    } finally {
+      await reader.release();
+    }
   });
 });

@@ -7,6 +7,7 @@ import {
   LAST_OCCURRENCE,
   METRICS,
   metricsOf,
+  PENDING,
   ROLLUPS,
   type RollupDefinition,
 } from './rollup-registry';
@@ -151,6 +152,23 @@ export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void
   });
 }
 
+/**
+ * Removes the rows the fold deleted from usage_pending and from its index. Until then every
+ * read of pending usage walks them: a bitmap scan (what the per-user probes of the Usage tab
+ * use) never marks an entry dead, and autovacuum comes only after 10,000 of them and at most
+ * once a minute. With 100,000 deleted rows one probe read 2,551 pages (3.7 ms); after this,
+ * one (0.05 ms); the vacuum took 35 ms. SKIP_LOCKED: a vacuum running already is enough.
+ * Returns whether deleted rows are left: ones an older snapshot may still see, or deleted
+ * meanwhile, or all of them when the vacuum was skipped.
+ */
+export async function vacuumPending(db: DataSource): Promise<boolean> {
+  await db.query(`VACUUM (SKIP_LOCKED) ${PENDING.table}`);
+  const [row] = (await db.query(
+    `SELECT n_dead_tup > 0 AS left FROM pg_stat_user_tables WHERE relid = '${PENDING.table}'::regclass`,
+  )) as Array<{ left: boolean }>;
+  return row?.left ?? false;
+}
+
 export interface FolderEvents {
   /**
    * A round failed (the database is away, a statement failed): called for the first failure
@@ -167,12 +185,15 @@ export interface FolderEvents {
  * in a row up to `maxBackoffMs`; nothing it throws (nor anything the handlers throw) escapes
  * the loop, so a database that goes away cannot stop it, and it resumes by itself when the
  * database is back. A failed round committed nothing: its pending rows are folded later.
+ * What it folded is vacuumed away at most every `vacuumGapMs`, and so within about that long
+ * after the last fold; so is what a previous run left, once at the start.
  */
 export function startRollupFolder(
   db: DataSource,
   events: FolderEvents | ((error: unknown) => void),
   intervalMs = 250,
   maxBackoffMs = 2_000,
+  vacuumGapMs = 1_000,
 ): { stop(): Promise<void> } {
   const { onError, onRecovered } = typeof events === 'function' ? { onError: events, onRecovered: undefined } : events;
   const report = (call: () => void): void => {
@@ -186,8 +207,17 @@ export function startRollupFolder(
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let deletedRowsLeft = true;
+  let lastVacuum = 0;
+  const foldAndVacuum = async (): Promise<void> => {
+    if ((await foldPending(db, 20)) > 0) deletedRowsLeft = true;
+    if (deletedRowsLeft && Date.now() - lastVacuum >= vacuumGapMs) {
+      lastVacuum = Date.now();
+      deletedRowsLeft = await vacuumPending(db);
+    }
+  };
   const round = (): void => {
-    running = foldPending(db, 20)
+    running = foldAndVacuum()
       .then(
         () => {
           if (failures > 0 && !stopped) report(() => onRecovered?.(failures));
