@@ -22,7 +22,10 @@ function expectExact(from: Date, to: Date, levels: Level[], now: Date): Piece[] 
   const expected = new Map<number, number>();
   for (let t = from.getTime(); t < to.getTime(); t += HOUR) expected.set(t, 1);
   expect(hourCounts(pieces)).toEqual(expected);
-  for (const piece of pieces) expect(piece.from < piece.to, JSON.stringify(piece)).toBe(true);
+  for (const piece of pieces) {
+    expect(piece.from < piece.to, JSON.stringify(piece)).toBe(true);
+    expect(levels).toContain(piece.level);
+  }
   return pieces;
 }
 
@@ -57,6 +60,28 @@ describe('covering a range with signed rollup pieces', () => {
         ['hour'],
       ] as Level[][]) {
         expectExact(new Date(a), new Date(b), levels, now);
+      }
+    }
+  });
+
+  it('gives a range the pieces it would get afresh when another range of its shape was covered before', () => {
+    const random = seededRandom(11);
+    const DAY = 24 * HOUR;
+    const start = utc('2025-01-01T00:00:00Z').getTime();
+    const later = utc('2030-01-01T00:00:00Z');
+    for (let i = 0; i < 300; i += 1) {
+      const a = start + Math.floor(random() * 24 * 400) * HOUR;
+      const b = a + (1 + Math.floor(random() * 24 * 9)) * HOUR;
+      for (const levels of [
+        ['day', 'quarter', 'hour'],
+        ['day', 'hour'],
+        ['quarter', 'hour'],
+      ] as Level[][]) {
+        // ending less than a day before now, every piece is chosen afresh; the costs are the same
+        const afresh = summary(expectExact(new Date(a), new Date(b), levels, new Date(b + DAY - 1)));
+        const days = 1 + Math.floor(random() * 30);
+        expectExact(new Date(a - days * DAY), new Date(b - days * DAY), levels, later);
+        expect(summary(expectExact(new Date(a), new Date(b), levels, later))).toEqual(afresh);
       }
     }
   });

@@ -94,8 +94,8 @@ export function splitSegments(
       // days likewise under five days
       const span = wholeTo.getTime() - wholeFrom.getTime();
       const useful = levels.filter((l) => span >= (SHORT_FOR[l] ?? 0));
-      for (const piece of coverRange(wholeFrom, wholeTo, useful, now)) {
-        pieces.push({ ...piece, bucket: segment.bucket });
+      for (const { level, sign, from, to } of coverRange(wholeFrom, wholeTo, useful, now)) {
+        pieces.push({ level, sign, from, to, bucket: segment.bucket });
       }
     }
     if (segment.from < wholeFrom) partial(segment.from, wholeFrom, segment.bucket);

@@ -58,13 +58,14 @@ export function ceilUnit(level: Level, at: Date): Date {
   return floor.getTime() === at.getTime() ? floor : nextUnit(level, floor);
 }
 
+/** About how long a unit of each level is, for counting rows. */
+const ROUGH_UNIT_MS: Record<Level, number> = { month: 30 * DAY_MS, dekad: 10 * DAY_MS, ...UNIT_MS };
+
 /** Rows per key a piece reads: its units up to `now` (later ones hold no usage, as a rule). */
 function costOf(level: Level, from: Date, to: Date, now: Date): number {
   const end = to < now ? to : now;
   if (end <= from) return PROBE_COST;
-  const span = end.getTime() - from.getTime();
-  const units = span / { month: 30 * DAY_MS, dekad: 10 * DAY_MS, ...UNIT_MS }[level];
-  return PROBE_COST + Math.ceil(units);
+  return PROBE_COST + Math.ceil((end.getTime() - from.getTime()) / ROUGH_UNIT_MS[level]);
 }
 
 const EMPTY: Cover = { pieces: [], cost: 0 };
@@ -74,7 +75,12 @@ function whole(level: Level, from: Date, to: Date, now: Date): Cover {
 }
 
 function join(...covers: Cover[]): Cover {
-  return { pieces: covers.flatMap((c) => c.pieces), cost: covers.reduce((sum, c) => sum + c.cost, 0) };
+  const joined: Cover = { pieces: [], cost: 0 };
+  for (const c of covers) {
+    for (const piece of c.pieces) joined.pieces.push(piece);
+    joined.cost += c.cost;
+  }
+  return joined;
 }
 
 function negate(cover: Cover): Cover {
@@ -88,8 +94,31 @@ const cheaper = (a: Cover, b: Cover): Cover => (b.cost < a.cost ? b : a);
  * hours. `levels` runs from the coarsest to 'hour'. `now` only steers the choice.
  */
 export function coverRange(from: Date, to: Date, levels: readonly Level[], now: Date): Piece[] {
-  return merged(cover(from, to, levels, now).pieces);
+  // with units of a day and less, a range moved by whole days is covered by its pieces moved
+  // likewise, as long as none of them reaches `now` (which steers the choice): a chart of 90
+  // local days asks for one shape of day (two across a change of clocks) 90 times
+  if (to.getTime() + DAY_MS > now.getTime() || !levels.every((level) => level in UNIT_MS)) {
+    return merged(cover(from, to, levels, now).pieces);
+  }
+  const day = Math.floor(from.getTime() / DAY_MS) * DAY_MS;
+  const key = `${levels.join()} ${from.getTime() - day} ${to.getTime() - from.getTime()}`;
+  let shape = SHAPES.get(key);
+  if (shape === undefined) {
+    if (SHAPES.size >= MAX_SHAPES) SHAPES.clear();
+    shape = merged(cover(from, to, levels, now).pieces).map((p) => ({
+      level: p.level,
+      sign: p.sign,
+      from: p.from.getTime() - day,
+      to: p.to.getTime() - day,
+    }));
+    SHAPES.set(key, shape);
+  }
+  return shape.map((p) => ({ level: p.level, sign: p.sign, from: new Date(day + p.from), to: new Date(day + p.to) }));
 }
+
+/** Covers by shape (levels, start within its UTC day, length), their times from that day's start. */
+const SHAPES = new Map<string, Array<{ level: Level; sign: 1 | -1; from: number; to: number }>>();
+const MAX_SHAPES = 4_096;
 
 /** Adjacent pieces of one level and sign as one range, in time order. */
 function merged(pieces: Piece[]): Piece[] {
