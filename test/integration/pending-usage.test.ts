@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { foldPending, startRollupFolder } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import {
+  foldPending,
+  startRollupFolder,
+  type VacuumPolicy,
+} from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { ADDITIVE_METRICS, PENDING_COLUMNS } from '../../src/infrastructure/persistence/rollup-registry';
 import { ingest } from '../support/records';
 import { createTestApp, type TestApp } from '../support/test-app';
@@ -107,7 +111,11 @@ describe('usage not yet folded into the rollups', () => {
       const plan = row!['QUERY PLAN'][0]!.Plan;
       return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
     });
-  const runFolderUntil = async (done: () => Promise<boolean>): Promise<void> => {
+  const runFolderUntil = async (
+    vacuum: VacuumPolicy,
+    done: () => Promise<boolean>,
+    meanwhile: () => Promise<void> = async () => {},
+  ): Promise<void> => {
     const folder = startRollupFolder(
       t.db,
       (error) => {
@@ -115,9 +123,10 @@ describe('usage not yet folded into the rollups', () => {
       },
       20,
       2_000,
-      0,
+      vacuum,
     );
     try {
+      await meanwhile();
       for (let i = 0; i < 250 && !(await done()); i += 1) await new Promise((r) => setTimeout(r, 20));
     } finally {
       await folder.stop();
@@ -125,9 +134,16 @@ describe('usage not yet folded into the rollups', () => {
   };
 
   it('leaves no deleted rows behind for the next reads of pending usage to walk', async () => {
-    await fillPending('swept', 20_000);
     let pages = Number.POSITIVE_INFINITY;
-    await runFolderUntil(async () => (pages = await pagesReadByProbe('swept')) <= 3);
+    await runFolderUntil(
+      // not the vacuum at the start, nor one after a quiet minute: the one after 1,000 rows
+      { afterRows: 1_000, gapMs: 0, idleMs: 60_000 },
+      async () => (pages = await pagesReadByProbe('swept')) <= 3,
+      async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        await fillPending('swept', 20_000);
+      },
+    );
     expect(await pendingRows()).toBe(0);
     // the 20,000 deleted rows' index entries and heap pages took well over a hundred
     expect(pages).toBeLessThanOrEqual(3);
@@ -145,7 +161,7 @@ describe('usage not yet folded into the rollups', () => {
       expect(await pendingRows()).toBe(0);
       let reportEnded = false;
       const started = Date.now();
-      await runFolderUntil(async () => {
+      await runFolderUntil({ afterRows: 1_000, gapMs: 0, idleMs: 50 }, async () => {
         // the folder's first vacuum has run and could remove nothing; then the report ends
         if (!reportEnded && Date.now() - started > 300) {
           await reader.query('COMMIT');
