@@ -332,14 +332,16 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
       );
       expect(held.rowCount).toBe(1);
       const erased = erase(t, 'x', bearer(admin));
-      // the erasure waits for that row (the writer's transaction id), in its one statement
+      // the erasure waits for that row (the writer's transaction id), in its one statement;
+      // looked at outside the writer's transaction, which would see pg_stat_activity as it was
+      // at its first look
       const waiting = async (): Promise<string[]> =>
         (
-          await writer.query<{ activity: string }>(
+          (await t.db.query(
             `SELECT concat_ws(' ', wait_event_type, wait_event, left(query, 60)) AS activity FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`,
-          )
-        ).rows.map((r) => r.activity);
+          )) as Array<{ activity: string }>
+        ).map((r) => r.activity);
       for (let tries = 0; ; tries += 1) {
         const activity = await waiting();
         if (activity.some((a) => a.startsWith('Lock transactionid'))) break;

@@ -226,18 +226,24 @@ export function startRollupFolder(
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let foldedSinceVacuum = 0;
-  let deletedRowsLeft = true;
+  // at the start: what a previous run left
+  let starting = true;
+  let vacuumAgain = true;
   let lastVacuum = Number.NEGATIVE_INFINITY;
   const foldAndVacuum = async (): Promise<void> => {
     foldedSinceVacuum += await foldPending(db, 20);
     const since = Date.now() - lastVacuum;
     const due =
       (foldedSinceVacuum >= vacuum.afterRows && since >= vacuum.gapMs) ||
-      ((foldedSinceVacuum > 0 || deletedRowsLeft) && since >= vacuum.idleMs);
+      ((foldedSinceVacuum > 0 || vacuumAgain) && since >= vacuum.idleMs);
     if (!due) return;
+    // a vacuum that had rows to remove is followed by one more: a snapshot may have kept some,
+    // and the statistics that tell (pg_stat_user_tables) can lag behind the fold by a second
+    const hadWork = foldedSinceVacuum > 0 || starting;
+    starting = false;
     lastVacuum = Date.now();
     foldedSinceVacuum = 0;
-    deletedRowsLeft = await vacuumPending(db);
+    vacuumAgain = (await vacuumPending(db)) || hadWork;
   };
   const round = (): void => {
     running = foldAndVacuum()
