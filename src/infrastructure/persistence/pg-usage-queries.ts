@@ -21,42 +21,12 @@ import { Decimal } from '../../domain/decimal';
 import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
 import { ADDITIVE_METRICS, DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
-import { bucketSeries, factsSource, SqlParams, TOTALS, type FactsNeeds } from './usage-facts';
+import { bucketSeries, factsSource, SqlParams, sumsOf, TOTALS, TOTALS_COLUMNS, type FactsNeeds } from './usage-facts';
 import { UsageStatements } from './usage-statements';
 
-type TotalsRow = Record<
-  | 'requests'
-  | 'errors'
-  | 'input_tokens'
-  | 'output_tokens'
-  | 'cached_input_tokens'
-  | 'cache_write_tokens'
-  | 'reasoning_tokens'
-  | 'total_tokens'
-  | 'duration_ms_sum'
-  | 'duration_count'
-  | 'unpriced_requests'
-  | 'unpriced_tokens',
-  string
-> & { cost: string };
+type TotalsRow = Record<(typeof TOTALS_COLUMNS)[number], string>;
 
-const ZERO_TOTALS = Object.fromEntries(
-  [
-    'requests',
-    'errors',
-    'input_tokens',
-    'output_tokens',
-    'cached_input_tokens',
-    'cache_write_tokens',
-    'reasoning_tokens',
-    'total_tokens',
-    'duration_ms_sum',
-    'duration_count',
-    'unpriced_requests',
-    'unpriced_tokens',
-    'cost',
-  ].map((column) => [column, '0']),
-) as TotalsRow;
+const ZERO_TOTALS = Object.fromEntries(TOTALS_COLUMNS.map((column) => [column, '0'])) as TotalsRow;
 
 /** A row of the summary: which sums it is (1 where a dimension is summed over) and its keys. */
 type SummaryRow = Record<'all_providers' | 'all_models' | 'all_operations', number> & {
@@ -99,9 +69,10 @@ const CHART_METRICS = [
   'cost',
   'unpriced_requests',
 ] as const;
-const CHART_SUMS = CHART_METRICS.map((c) =>
-  c === 'cost' ? `coalesce(sum(cost), 0) AS cost` : `coalesce(sum(${c}), 0)::bigint AS ${c}`,
-).join(', ');
+const CHART_SUMS = sumsOf(CHART_METRICS);
+
+/** What the users page shows of each user's range. */
+const USERS_PAGE_SUMS = ['requests', 'total_tokens', 'cost', 'unpriced_requests'] as const;
 
 function toChartSums(row: ChartRow): ChartSums {
   return {
@@ -307,7 +278,7 @@ export class PgUsageQueries implements UsageQueries {
       user: true,
       where: search,
       whereDimensions: ['user_id'],
-      metrics: ['requests', 'total_tokens', 'cost', 'unpriced_requests'],
+      metrics: USERS_PAGE_SUMS,
     });
     const lastActive = (user: string): string => lastActivity(ws, user);
     // looked up for every user only where the list is filtered or sorted by it
@@ -332,7 +303,7 @@ export class PgUsageQueries implements UsageQueries {
       metrics: USERS_PAGE_MODEL_METRICS,
     });
     const rows = await this.rows<
-      Record<'requests' | 'total_tokens' | 'cost' | 'unpriced_requests', string> & {
+      Record<(typeof USERS_PAGE_SUMS)[number], string> & {
         user_id: string;
         last_active_at: Date;
         total: number;
@@ -343,9 +314,7 @@ export class PgUsageQueries implements UsageQueries {
       }
     >(
       `WITH per_user AS (
-         SELECT user_id, coalesce(sum(requests), 0)::bigint AS requests,
-           coalesce(sum(total_tokens), 0)::bigint AS total_tokens, coalesce(sum(cost), 0) AS cost,
-           coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests
+         SELECT user_id, ${sumsOf(USERS_PAGE_SUMS)}
          FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
        filtered AS (

@@ -67,16 +67,36 @@ export interface FactsNeeds {
   cuts?: readonly Date[];
 }
 
+/** The sums a totals row carries (UsageTotals), in its order. */
+export const TOTALS_COLUMNS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'total_tokens',
+  'duration_ms_sum',
+  'duration_count',
+  'cost',
+  'unpriced_requests',
+  'unpriced_tokens',
+] as const satisfies readonly MetricName[];
+
+/** Sums of metric columns of the facts, each named as its column, zero when there is no row. */
+export function sumsOf(columns: readonly MetricName[]): string {
+  return columns
+    .map((column) =>
+      METRICS.find((m) => m.name === column)!.type === 'numeric'
+        ? `coalesce(sum(${column}), 0) AS ${column}`
+        : `coalesce(sum(${column}), 0)::bigint AS ${column}`,
+    )
+    .join(', ');
+}
+
 /** Sums of the facts columns, named as UsageTotals rows expect them. */
-export const TOTALS = `
-  coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(errors), 0)::bigint AS errors,
-  coalesce(sum(input_tokens), 0)::bigint AS input_tokens, coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
-  coalesce(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
-  coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
-  coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens, coalesce(sum(total_tokens), 0)::bigint AS total_tokens,
-  coalesce(sum(duration_ms_sum), 0)::bigint AS duration_ms_sum, coalesce(sum(duration_count), 0)::bigint AS duration_count,
-  coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_requests), 0)::bigint AS unpriced_requests,
-  coalesce(sum(unpriced_tokens), 0)::bigint AS unpriced_tokens`;
+export const TOTALS = sumsOf(TOTALS_COLUMNS);
 
 /** The scope's provider, model and user filters (and `needs.where`), as ` AND …` conditions. */
 export function filters(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
