@@ -21,10 +21,19 @@ import { Decimal } from '../../domain/decimal';
 import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
 import { ADDITIVE_METRICS, DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
-import { bucketSeries, factsSource, SqlParams, sumsOf, TOTALS, TOTALS_COLUMNS, type FactsNeeds } from './usage-facts';
+import {
+  bucketSeries,
+  factsSource,
+  SqlParams,
+  sumsOf,
+  TOTALS,
+  TOTALS_COLUMNS,
+  type FactsNeeds,
+  type TotalsColumn,
+} from './usage-facts';
 import { UsageStatements } from './usage-statements';
 
-type TotalsRow = Record<(typeof TOTALS_COLUMNS)[number], string>;
+type TotalsRow = Record<TotalsColumn, string>;
 
 const ZERO_TOTALS = Object.fromEntries(TOTALS_COLUMNS.map((column) => [column, '0'])) as TotalsRow;
 

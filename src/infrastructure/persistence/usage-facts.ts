@@ -67,22 +67,15 @@ export interface FactsNeeds {
   cuts?: readonly Date[];
 }
 
-/** The sums a totals row carries (UsageTotals), in its order. */
-export const TOTALS_COLUMNS = [
-  'requests',
-  'errors',
-  'input_tokens',
-  'output_tokens',
-  'cached_input_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-  'total_tokens',
-  'duration_ms_sum',
-  'duration_count',
-  'cost',
-  'unpriced_requests',
-  'unpriced_tokens',
-] as const satisfies readonly MetricName[];
+/** Metrics the rollups keep for re-pricing only, not reported. */
+const REPRICING_ONLY = ['cache_write_1h_tokens', 'provided_requests'] as const;
+
+export type TotalsColumn = Exclude<MetricName, (typeof REPRICING_ONLY)[number]>;
+
+/** The sums a totals row carries (UsageTotals): every metric but those kept for re-pricing. */
+export const TOTALS_COLUMNS: readonly TotalsColumn[] = ADDITIVE_METRICS.filter(
+  (metric): metric is TotalsColumn => !(REPRICING_ONLY as readonly string[]).includes(metric),
+);
 
 /** Sums of metric columns of the facts, each named as its column, zero when there is no row. */
 export function sumsOf(columns: readonly MetricName[]): string {
