@@ -71,6 +71,8 @@ describe('a Usage tab statement that fails', () => {
       await waitUntil(
         STATEMENT_TIMEOUT_MS - 500,
         async () => {
+          // the locker's own transaction would see pg_stat_activity as at its first look
+          await locker.query('SELECT pg_stat_clear_snapshot()');
           const { rows } = await locker.query<{ pid: number; query: string }>(
             `SELECT pid, query FROM pg_stat_activity
              WHERE wait_event_type = 'Lock' AND datname = current_database()
