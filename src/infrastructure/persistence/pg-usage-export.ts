@@ -7,8 +7,8 @@ import { TOKENS } from '../../application/ports/tokens';
 import type { ExportQuery, UsageExport } from '../../application/ports/usage-export.port';
 import type { DayColumnName, ExportValue, RecordColumnName } from '../../domain/usage-export';
 import { poolOf } from './prepared-statements';
-import { METRICS } from './rollup-registry';
-import { factsSource, filters, SqlParams } from './usage-facts';
+import { ADDITIVE_METRICS } from './rollup-registry';
+import { factsSource, filters, SqlParams, sumsOf } from './usage-facts';
 
 /**
  * Rows per round trip. A batch's rows are parsed as they arrive and live until the whole
@@ -67,8 +67,8 @@ const daySql = (tz: string): Record<DayColumnName, string> => ({
   unpricedRequests: 'unpriced_requests',
 });
 
-/** Every metric of the rollups summed over a group, bigints staying bigint (sum would make them numeric). */
-const DAY_SUMS = METRICS.map((m) => `sum(${m.name})${m.type === 'bigint' ? '::bigint' : ''} AS ${m.name}`).join(', ');
+/** Every metric of the rollups summed over a group. */
+const DAY_SUMS = sumsOf(ADDITIVE_METRICS);
 
 const selectList = (sql: Record<string, string>, query: ExportQuery): string =>
   query.columns.map((column) => sql[column.name]!).join(', ');

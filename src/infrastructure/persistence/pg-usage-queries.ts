@@ -19,7 +19,7 @@ import type {
 } from '../../application/ports/usage-queries.port';
 import { Decimal } from '../../domain/decimal';
 import { PAST_ZERO_LIMIT_PERCENTAGE } from '../../domain/plan';
-import { ADDITIVE_METRICS, DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
+import { DIMENSIONS, GRAINS, PENDING, ROLLUPS, USERS_PAGE_MODEL_METRICS } from './rollup-registry';
 import { quotaPeriodStartSql, workspaceZoneSql } from './quota-counting';
 import {
   bucketSeries,
@@ -150,8 +150,9 @@ export class PgUsageQueries implements UsageQueries {
     @inject(TOKENS.Clock) private readonly clock: Clock,
   ) {}
 
+  /** The Usage tab reports the totals' metrics, not those the rollups keep for re-pricing. */
   private facts(scope: UsageScope, params: SqlParams, needs: FactsNeeds = {}): string {
-    return factsSource(scope, params, needs, this.clock.now());
+    return factsSource(scope, params, { metrics: TOTALS_COLUMNS, ...needs }, this.clock.now());
   }
 
   private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
@@ -172,8 +173,7 @@ export class PgUsageQueries implements UsageQueries {
     // the facts summed per cut once, then each range as the cuts at or after its start
     const rows = await this.rows<TotalsRow>(
       `WITH f AS MATERIALIZED (
-         SELECT bucket_start, ${ADDITIVE_METRICS.map((m) => `sum(${m}) AS ${m}`).join(', ')}
-         FROM (${facts}) x GROUP BY bucket_start)
+         SELECT bucket_start, ${sumsOf(TOTALS_COLUMNS)} FROM (${facts}) x GROUP BY bucket_start)
        SELECT ${TOTALS}
        FROM unnest(${p.add(starts.map((start) => start.toISOString()))}::timestamptz[]) WITH ORDINALITY AS s(start, i)
        LEFT JOIN f ON f.bucket_start >= s.start

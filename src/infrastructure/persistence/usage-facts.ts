@@ -77,7 +77,10 @@ export const TOTALS_COLUMNS: readonly TotalsColumn[] = ADDITIVE_METRICS.filter(
   (metric): metric is TotalsColumn => !(REPRICING_ONLY as readonly string[]).includes(metric),
 );
 
-/** Sums of metric columns of the facts, each named as its column, zero when there is no row. */
+/**
+ * Sums of metric columns of the facts, each named as its column, zero when there is no row;
+ * bigints stay bigint (sum would make them numeric).
+ */
 export function sumsOf(columns: readonly MetricName[]): string {
   return columns
     .map((column) =>
@@ -401,7 +404,7 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
 
 /** The last of `cuts` at or before an instant (the first when none is). */
 function cutOf(c: FactsContext, cuts: readonly Date[], instant: string): string {
-  const later = [...cuts].slice(1).reverse();
+  const later = cuts.slice(1).reverse();
   if (later.length === 0) return c.at(cuts[0]!);
   return `CASE ${later.map((cut) => `WHEN ${instant} >= ${c.at(cut)} THEN ${c.at(cut)}`).join(' ')} ELSE ${c.at(cuts[0]!)} END`;
 }
