@@ -11,6 +11,7 @@ import type {
   ReservationView,
 } from '../../application/ports/quota-store.port';
 import { Decimal } from '../../domain/decimal';
+import { poolOf, prepared, runPrepared } from './prepared-statements';
 
 interface ReserveRow {
   item: number;
@@ -91,6 +92,15 @@ export const MAX_RESERVATION_BATCH = 200;
  */
 export const RESERVATION_CALLS_IN_FLIGHT = 2;
 
+/**
+ * Sent by name: each connection parses it once. Parsing and planning the call took PostgreSQL
+ * ~0.3 ms of every batch, as much as deciding a batch of a few reservations.
+ */
+const RESERVE_BATCH = prepared(
+  'quota_reserve_batch',
+  'SELECT * FROM quota_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+);
+
 interface Waiting {
   request: ReservationRequest;
   resolve: (outcome: ReservationOutcome) => void;
@@ -156,7 +166,7 @@ export class PgQuotaStore implements QuotaStore {
     try {
       const requests = batch.map((w) => w.request);
       const now = new Date(Math.max(...requests.map((r) => r.now.getTime())));
-      const rows = (await this.db.query(`SELECT * FROM quota_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+      const rows = await runPrepared<ReserveRow>(poolOf(this.db), RESERVE_BATCH, [
         workspaceId,
         now,
         requests.map((r) => r.userId),
@@ -167,7 +177,7 @@ export class PgQuotaStore implements QuotaStore {
         requests.map((r) => r.model),
         requests.map((r) => r.ttlSeconds),
         requests.map(() => randomUUID()),
-      ])) as ReserveRow[];
+      ]);
       const answered = new Set<number>();
       for (const row of rows) {
         const waiting = batch[row.item - 1]!;
