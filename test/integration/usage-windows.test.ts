@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKENS } from '../../src/application/ports/tokens';
-import type { UsageQueries, UsageScope } from '../../src/application/ports/usage-queries.port';
+import type { UsageQueries, UsageScope, UsageTotals } from '../../src/application/ports/usage-queries.port';
 import { ingest, usageRecords } from '../support/records';
 import { seededRandom } from '../support/usage-checks';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -44,6 +44,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+const asAnswered = (totals: UsageTotals) => ({ ...totals, cost: totals.cost.toString() });
+
 const scope = (from: Date, to: Date, timeZone: string, filter: UsageScope['filter']): UsageScope => ({
   workspaceId: 'default',
   window: { from, to, timeZone, granularity: 'day' },
@@ -64,7 +66,8 @@ describe('totals of ranges that end together, read in one pass', () => {
           const starts = startMinutes.map((m) => new Date(START + Math.min(m, end) * MINUTE));
           const together = await queries.totalsFrom(scope(starts[0]!, to, timeZone, filter), starts);
           const alone = await Promise.all(starts.map((from) => queries.totals(scope(from, to, timeZone, filter))));
-          expect(together).toEqual(alone);
+          // money as answered: a sum that subtracted a piece may carry a trailing zero more
+          expect(together.map(asAnswered)).toEqual(alone.map(asAnswered));
         },
       ),
       { numRuns: 40 },
