@@ -113,22 +113,35 @@ const percentOf = (used: string, limit: string) =>
         WHEN ${limit} = 0 THEN CASE WHEN ${used} > 0 THEN ${PAST_ZERO_LIMIT_PERCENTAGE} ELSE 0 END END`;
 
 /**
- * A lateral join giving a user's plan and how much of it they used in the quota period that
- * starts at \`period\`: the higher of their token and cost percentages.
+ * Each user's plan and how much of it they used in the quota period that starts at
+ * \`period\`: the higher of their token and cost percentages. \`from\` names the users (their
+ * id is \`user\`).
  */
-function quotaOf(workspace: string, user: string, period: string): string {
-  return `LEFT JOIN LATERAL (
-    SELECT pl.id AS plan_id, pl.name AS plan_name,
+function quotaOfUsers(workspace: string, from: string, user: string, period: string): string {
+  return `SELECT ${user} AS quota_user, pl.id AS plan_id, pl.name AS plan_name,
       greatest(${percentOf('coalesce(q.tokens, 0)', 'lim.token_limit')}, ${percentOf('coalesce(q.cost, 0)', 'lim.cost_limit')})
         AS usage_percentage
-    FROM (SELECT 1) one
+    FROM ${from}
     LEFT JOIN user_plans up ON up.workspace_id = ${workspace} AND up.user_id = ${user}
     JOIN plans pl ON pl.workspace_id = ${workspace} AND (pl.id = up.plan_id OR (up.plan_id IS NULL AND pl.is_default))
     CROSS JOIN LATERAL (SELECT
       CASE WHEN up.overrides_tokens THEN up.monthly_token_limit ELSE pl.monthly_token_limit END AS token_limit,
       CASE WHEN up.overrides_cost THEN up.monthly_cost_limit ELSE pl.monthly_cost_limit END AS cost_limit) lim
-    LEFT JOIN quota_usage q ON q.workspace_id = ${workspace} AND q.user_id = ${user} AND q.period_start = ${period}
-  ) quota ON true`;
+    LEFT JOIN quota_usage q ON q.workspace_id = ${workspace} AND q.user_id = ${user} AND q.period_start = ${period}`;
+}
+
+/** The quota of one user (\`user\`, a column of the row joined to): a lateral join, for a page's few users. */
+function quotaOf(workspace: string, user: string, period: string): string {
+  return `LEFT JOIN LATERAL (${quotaOfUsers(workspace, '(SELECT 1) one', user, period)}) quota ON true`;
+}
+
+/**
+ * The quota of every user of the relation \`users\`, joined to \`user\` at once: for a list
+ * sorted by usage percentage. One lateral lookup per user took ~8 of ~42 ms for 1,000 users.
+ */
+function quotaOfEvery(workspace: string, users: string, user: string, period: string): string {
+  return `LEFT JOIN (${quotaOfUsers(workspace, `${users} each_user`, 'each_user.user_id', period)}) quota
+    ON quota.quota_user = ${user}`;
 }
 
 /** The rollup that keeps a user's latest occurrence. */
@@ -329,7 +342,7 @@ export class PgUsageQueries implements UsageQueries {
        filtered AS (
          SELECT * FROM (SELECT u.*, ${lastForAll ? lastActive('u.user_id') : 'NULL::timestamptz'} AS last_active_at,
                           ${quotaForAll ? 'quota.plan_id, quota.plan_name, quota.usage_percentage' : 'NULL::uuid AS plan_id, NULL::text AS plan_name, NULL::numeric AS usage_percentage'}
-                        FROM per_user u ${quotaForAll ? quotaOf(ws, 'u.user_id', period) : ''}) x ${status}
+                        FROM per_user u ${quotaForAll ? quotaOfEvery(ws, 'per_user', 'u.user_id', period) : ''}) x ${status}
        ),
        page AS MATERIALIZED (
          SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
