@@ -179,7 +179,7 @@ describe('usage not yet folded into the rollups', () => {
   });
 
   it("finds one user's pending usage without reading every other user's", async () => {
-    // 20,000 users' calls of one day still pending: a backlog the fold is catching up on
+    // 20,000 users' calls of one day still pending, as while ingest runs at full speed
     await fillPending('crowd', 20_000);
     // as autovacuum does soon after ingest begins: without statistics both indexes look alike
     await t.db.query('ANALYZE usage_pending');
