@@ -70,7 +70,8 @@ describe('totals of ranges that end together, read in one pass', () => {
           expect(together.map(asAnswered)).toEqual(alone.map(asAnswered));
         },
       ),
-      { numRuns: 40 },
+      // always including a case whose sums carry different scales (seed -282470342 found it)
+      { numRuns: 40, examples: [[39660, [29682, 30901], 'UTC', { userId: 'u1' }]] },
     );
     // and not vacuously: the whole range holds every record
     const [all] = await queries.totalsFrom(scope(new Date(START), new Date(START + DAYS * 24 * 3_600_000), 'UTC', {}), [
