@@ -86,7 +86,10 @@ describe('the rollup registry', () => {
   });
 
   it('keeps the latest occurrence only where a user’s last activity is read', () => {
-    expect(ROLLUPS.filter((r) => r.keepsLastOccurrence).map((r) => r.table)).toEqual(['usage_daily_users']);
+    expect(ROLLUPS.filter((r) => r.keepsLastOccurrence).map((r) => r.table)).toEqual([
+      'usage_daily_users',
+      'usage_monthly_users',
+    ]);
     expect(PENDING_COLUMNS).toContain(LAST_OCCURRENCE.name);
   });
 });

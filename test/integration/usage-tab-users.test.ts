@@ -252,6 +252,57 @@ describe('GET /v1/admin/usage/users', () => {
     ]);
   });
 
+  it('reads last activity alike for the page and for sorting and filtering: folded or pending, in any later month', async () => {
+    // "late": each user's latest call, folded or still pending, in the range or after it, in
+    // the range's first month or a later one; range [2026-02-15, 2026-03-31T12:00Z)
+    const late = adminOf(t, 'late');
+    const call = (requestId: string, userId: string, occurredAt: string) => ({
+      requestId,
+      occurredAt,
+      userId,
+      provider: 'openai',
+      model: 'gpt-4o',
+      inputTokens: 10,
+      outputTokens: 0,
+    });
+    await ingest(
+      t,
+      late,
+      [
+        call('l1', 'after-pending', '2026-03-10T09:00:00Z'),
+        call('l2', 'in-range', '2026-03-05T08:00:00Z'),
+        call('l3', 'first-month', '2026-02-20T07:00:00Z'),
+        call('l4', 'after-folded', '2026-02-16T00:00:00Z'),
+        call('l5', 'after-folded', '2026-03-31T12:10:00Z'),
+      ],
+      { expectAccepted: true },
+    );
+    await ingest(
+      t,
+      late,
+      [call('l6', 'after-pending', '2026-03-31T12:20:00Z'), call('l7', 'pending', '2026-03-25T06:00:00Z')],
+      { expectAccepted: true, fold: false },
+    );
+    const range = { from: '2026-02-15T00:00:00Z', to: '2026-03-31T12:00:00Z' };
+    const expected = [
+      ['after-pending', '2026-03-31T12:20:00.000Z', 'active'],
+      ['after-folded', '2026-03-31T12:10:00.000Z', 'active'],
+      ['pending', '2026-03-25T06:00:00.000Z', 'active'],
+      ['in-range', '2026-03-05T08:00:00.000Z', 'inactive'],
+      ['first-month', '2026-02-20T07:00:00.000Z', 'inactive'],
+    ];
+    const seen = async (query: Record<string, string>) =>
+      (await list({ ...range, ...query }, late)).items.map((u) => [u.userId, u.lastActiveAt, u.status]);
+    expect(await seen({ sort: 'lastActiveAt' })).toEqual(expected);
+    expect(await seen({ sort: 'lastActiveAt', order: 'asc' })).toEqual([...expected].reverse());
+    expect(await seen({ status: 'active', sort: 'lastActiveAt' })).toEqual(expected.slice(0, 3));
+    expect(await seen({ status: 'inactive', sort: 'lastActiveAt' })).toEqual(expected.slice(3));
+    // the page alone (sorted by user id) reads each user's the other way: the same instants
+    expect(await seen({ sort: 'userId', order: 'asc' })).toEqual(
+      [...expected].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+  });
+
   it('narrows totals and models with provider, model and userId filters', async () => {
     const openai = await list({ provider: 'openai' });
     expect(openai.total).toBe(3);

@@ -18,6 +18,7 @@ import { LongContextPrices1796580000000 } from '../../../migrations/179658000000
 import { TimeOfDayPrices1796590000000 } from '../../../migrations/1796590000000-time-of-day-prices';
 import { UserModelKeysCarryPageMetrics1796600000000 } from '../../../migrations/1796600000000-user-model-keys-carry-page-metrics';
 import { QuarterDayProviders1796610000000 } from '../../../migrations/1796610000000-quarter-day-providers';
+import { MonthlyUserLastActivity1796620000000 } from '../../../migrations/1796620000000-monthly-user-last-activity';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   TimeOfDayPrices1796590000000,
   UserModelKeysCarryPageMetrics1796600000000,
   QuarterDayProviders1796610000000,
+  MonthlyUserLastActivity1796620000000,
 ];
 
 /** Any fixed number: every instance takes the same lock before migrating. */

