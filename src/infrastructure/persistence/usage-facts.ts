@@ -65,6 +65,12 @@ export interface FactsNeeds {
    * together, read in one pass
    */
   cuts?: readonly Date[];
+  /**
+   * where pending usage is read from: by default the table; else a relation of the statement
+   * holding those of its rows the conditions can match (a page's users' rows, read once rather
+   * than once a user)
+   */
+  pendingFrom?: string;
 }
 
 /** Metrics the rollups keep for re-pricing only, not reported. */
@@ -177,6 +183,8 @@ interface FactsContext {
   list(values: unknown[], type: string): string;
   /** instants as one parameter of milliseconds since the epoch, to be read with INSTANT */
   instants(dates: Array<Date | null>): string;
+  /** the relation pending usage is read from */
+  pending: string;
   /** the metric columns read, comma-separated */
   metrics: string;
   /** a raw record as facts: its dimensions and those metrics */
@@ -240,7 +248,7 @@ function pendingFacts(c: FactsContext, bucket: string, start: Date, end: Date, c
           cut.map((h) => h.toISOString()),
           'timestamptz',
         )})`;
-  return `SELECT ${bucket} AS bucket_start, ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
+  return `SELECT ${bucket} AS bucket_start, ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${c.pending}
        WHERE workspace_id = ${c.ws} AND bucket_start >= ${c.at(start)} AND bucket_start < ${c.at(end)}${c.where}${notCut}`;
 }
 
@@ -283,7 +291,7 @@ function slotPartialsFacts(
         SELECT ${dimensionsOf(hour)}, ${c.metrics} FROM ${hour.table}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND q.holds_start AND NOT g.kept
         UNION ALL
-        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
+        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${c.pending}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour AND slot_start >= q.lo AND slot_start < q.hi${c.where}
         OFFSET 0) f`;
 }
@@ -320,7 +328,7 @@ function rawPartialsFacts(
         SELECT ${dimensionsOf(hour)}, ${c.metrics} FROM ${hour.table}
         WHERE workspace_id = ${c.ws} AND bucket_start = q.hour${c.where} AND g.rest_empty
         UNION ALL
-        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${PENDING.table}
+        SELECT ${PENDING.dimensions.join(', ')}, ${c.metrics} FROM ${c.pending}
         WHERE workspace_id = ${c.ws} AND bucket_start >= q.hour AND bucket_start < ${HOUR_END}${c.where} AND g.rest_empty
         OFFSET 0) f`;
 }
@@ -352,6 +360,7 @@ export function factsSource(scope: UsageScope, params: SqlParams, needs: FactsNe
     list: (values, type) =>
       `${params.add(values.every((v) => typeof v === 'number' || typeof v === 'boolean') ? scalarsLiteral(values as Array<number | boolean>) : values)}::${type}[]`,
     instants: (dates) => `${params.add(scalarsLiteral(dates.map((d) => d?.getTime() ?? null)))}::float8[]`,
+    pending: needs.pendingFrom ?? PENDING.table,
     ...metricColumns(needs.metrics ?? ADDITIVE_METRICS),
   };
   const cuts = needs.cuts;
