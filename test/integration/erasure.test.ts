@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { foldPending, ROLLUP_LOCK_KEY } from '../../src/infrastructure/persistence/pg-rollup-folder';
+import { ADVISORY_LOCKS } from '../../src/infrastructure/persistence/advisory-locks';
+import { foldPending } from '../../src/infrastructure/persistence/pg-rollup-folder';
 import { GRAINS, ROLLUPS } from '../../src/infrastructure/persistence/rollup-registry';
 import { ingest, usageRecord, usageRecords } from '../support/records';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -267,12 +268,12 @@ describe('DELETE /v1/admin/users/{userId}/usage', () => {
     const folder = new pg.Client({ connectionString: t.databaseUrl });
     await folder.connect();
     try {
-      await folder.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]); // as a fold in progress holds it
+      await folder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.rollups]); // as a fold in progress holds it
       let settled = false;
       const pending = erase(t, 'x', bearer(admin)).finally(() => (settled = true));
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(settled).toBe(false);
-      await folder.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
+      await folder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.rollups]);
       const res = await pending;
       expect(res.statusCode).toBe(200);
       // the one folded record's row in each rollup, and the pending row

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADVISORY_LOCKS } from '../../src/infrastructure/persistence/advisory-locks';
 import { maintainStorage } from '../../src/infrastructure/persistence/maintenance';
 import { dropPartitionsBefore } from '../../src/infrastructure/persistence/partitions';
 import { ingest, usageRecord } from '../support/records';
@@ -164,6 +165,45 @@ describe('raw retention', () => {
       expect(await exists('usage_records_default')).toBe(true);
     } finally {
       await t.db.query('DROP TABLE IF EXISTS usage_records_default');
+    }
+  });
+  it('forgets slots without waiting for the fold lock where nothing lies before the window, and waits where something does', async () => {
+    const admin = bearer(t.token('root', { role: 'admin', workspaceId: 'slots' }));
+    const slots = async () =>
+      (
+        (await t.db.query(
+          `SELECT count(*)::int AS n FROM usage_slot_providers WHERE workspace_id = 'slots'`,
+        )) as Array<{ n: number }>
+      )[0]!.n;
+    const holder = new pg.Client({ connectionString: t.databaseUrl });
+    await holder.connect();
+    try {
+      // another process folds (or erases) and holds the fold lock meanwhile; were maintenance
+      // to wait for it, this would time out
+      await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.rollups]);
+      await maintainStorage(t.db, now, RETENTION_DAYS);
+
+      // May, still pending, leaves the window (2025-07-15 keeps from 2025-06-15 on): its
+      // pending usage is folded under the lock, and its slots forgotten with it
+      now = new Date('2025-05-20T12:00:00Z');
+      expect(await ingest(t, admin, [record('may-1', '2025-05-02T10:00:00Z')], { fold: false })).toMatchObject({
+        accepted: 1,
+      });
+      let done = false;
+      const forgetting = maintainStorage(t.db, new Date('2025-07-15T12:00:00Z'), RETENTION_DAYS).then(() => {
+        done = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(done).toBe(false);
+      await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.rollups]);
+      await forgetting;
+      expect(await slots()).toBe(0);
+      expect(await t.db.query(`SELECT count(*)::int AS n FROM usage_pending`)).toEqual([{ n: 0 }]);
+      expect(
+        await t.db.query(`SELECT sum(requests)::int AS n FROM usage_monthly_users WHERE workspace_id = 'slots'`),
+      ).toEqual([{ n: 1 }]);
+    } finally {
+      await holder.end();
     }
   });
 });

@@ -10,9 +10,8 @@ import {
   RATE_NAMES,
   RATES,
 } from '../persistence/pg-price-catalog';
+import { ADVISORY_LOCKS } from '../persistence/advisory-locks';
 import { CATALOG_SOURCE, loadBundledCatalog, type SeedPrice } from './genai-prices-catalog';
-
-const SEED_LOCK_KEY = 727_412_003;
 
 /** A built-in model whose price versions the new catalog version changed (added, removed or altered). */
 export interface CatalogPriceChange {
@@ -101,7 +100,7 @@ export async function seedBuiltInCatalog(
 
   const models = await loadBundledCatalog();
   const changes = await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK_KEY]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.catalogSeed]);
     const before = await builtInPrices(tx);
     await tx.query(
       `INSERT INTO models (workspace_id, id, provider, model, kind, source)

@@ -19,6 +19,7 @@ import { TimeOfDayPrices1796590000000 } from '../../../migrations/1796590000000-
 import { UserModelKeysCarryPageMetrics1796600000000 } from '../../../migrations/1796600000000-user-model-keys-carry-page-metrics';
 import { QuarterDayProviders1796610000000 } from '../../../migrations/1796610000000-quarter-day-providers';
 import { MonthlyUserLastActivity1796620000000 } from '../../../migrations/1796620000000-monthly-user-last-activity';
+import { ADVISORY_LOCKS } from './advisory-locks';
 import { ENTITIES } from './entities';
 
 export const MIGRATIONS = [
@@ -42,9 +43,6 @@ export const MIGRATIONS = [
   QuarterDayProviders1796610000000,
   MonthlyUserLastActivity1796620000000,
 ];
-
-/** Any fixed number: every instance takes the same lock before migrating. */
-const MIGRATION_LOCK_KEY = 727_412_001;
 
 /** Connections the service keeps open. */
 export const POOL_SIZE = 10;
@@ -96,10 +94,10 @@ export async function migrate(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await runner.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migrations]);
     await dataSource.runMigrations();
   } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await runner.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migrations]).catch(() => undefined);
     await runner.release();
   }
 }

@@ -1,6 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-
-const PARTITION_LOCK_KEY = 727_412_002;
+import { ADVISORY_LOCKS } from './advisory-locks';
 
 function monthStart(date: Date): Date {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1));
@@ -18,7 +17,7 @@ export function partitionName(month: Date): string {
 export async function ensurePartitions(db: DataSource, from: Date, to: Date): Promise<string[]> {
   const created: string[] = [];
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.partitions]);
     const existing = new Set<string>(
       (
         (await tx.query(
@@ -39,9 +38,6 @@ export async function ensurePartitions(db: DataSource, from: Date, to: Date): Pr
   });
   return created;
 }
-
-/** Separate from PARTITION_LOCK_KEY: a detach must never wait on a transaction waiting on it. */
-const RETENTION_LOCK_KEY = 727_412_003;
 
 /**
  * Every partition of usage_records with the upper bound of its range, read from the catalog
@@ -112,7 +108,7 @@ export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promis
   const session = db.createQueryRunner();
   await session.connect();
   try {
-    const [lock] = (await session.query('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK_KEY])) as Array<{
+    const [lock] = (await session.query('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.retention])) as Array<{
       ok: boolean;
     }>;
     if (!lock?.ok) return dropped;
@@ -126,7 +122,7 @@ export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promis
         dropped.push(name);
       }
     } finally {
-      await session.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_KEY]);
+      await session.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.retention]);
     }
   } finally {
     await session.release();

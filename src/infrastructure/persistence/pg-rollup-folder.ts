@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { ADVISORY_LOCKS } from './advisory-locks';
 import { prepared, runPreparedIn } from './prepared-statements';
 import {
   FOLD_ORDER,
@@ -63,9 +64,6 @@ function deltaUpsert(rollup: RollupDefinition): string {
 )`;
 }
 
-/** Taken by every fold and by erasure: one of them at a time touches the rollups. */
-export const ROLLUP_LOCK_KEY = 727_412_002;
-
 /** Pending rows folded per transaction at most: a backlog is worked off in bounded steps. */
 const MAX_ROWS = 100_000;
 
@@ -122,7 +120,7 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
     const [queued] = (await db.query('SELECT EXISTS (SELECT 1 FROM usage_pending) AS any')) as Array<{ any: boolean }>;
     if (!queued?.any) return folded;
     const moved = await db.transaction(async (tx) => {
-      const [lock] = (await tx.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK_KEY])) as Array<{
+      const [lock] = (await tx.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollups])) as Array<{
         ok: boolean;
       }>;
       if (!lock?.ok) return 0;
@@ -141,10 +139,25 @@ export async function foldPending(db: DataSource, maxRounds = Number.POSITIVE_IN
  * Deletes the rows before `end` (the start of the oldest raw month kept) of the rollups that
  * cover the raw months only, after folding what is pending, under the fold lock: no fold
  * brings rows of those months back, as ingest accepts nothing that old.
+ *
+ * Where neither such rows nor pending usage before `end` exist (every hour but the first after
+ * a month left the window), nothing is done: no wait for the fold lock, and no fold of a whole
+ * backlog in one transaction before the service starts.
  */
 export async function forgetSlotsBefore(db: DataSource, end: Date): Promise<void> {
+  const before = [
+    ...ROLLUPS.filter((r) => r.rawWindowOnly).map(
+      (r) => `SELECT 1 FROM ${r.table} WHERE ${GRAINS[r.grain].column} < $1`,
+    ),
+    // a pending hour starts at or before its slots: whatever is pending before the month is too
+    `SELECT 1 FROM ${PENDING.table} WHERE ${GRAINS.hour.column} < $1`,
+  ];
+  const [work] = (await db.query(`SELECT ${before.map((q) => `EXISTS (${q})`).join(' OR ')} AS any`, [
+    end.toISOString(),
+  ])) as Array<{ any: boolean }>;
+  if (!work?.any) return;
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.rollups]);
     await foldAllPendingIn(tx);
     for (const rollup of ROLLUPS.filter((r) => r.rawWindowOnly)) {
       await tx.query(`DELETE FROM ${rollup.table} WHERE ${GRAINS[rollup.grain].column} < $1`, [end.toISOString()]);

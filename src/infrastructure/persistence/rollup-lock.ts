@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { ROLLUP_LOCK_KEY } from './pg-rollup-folder';
+import { ADVISORY_LOCKS } from './advisory-locks';
 
 /**
  * Runs `work` in one REPEATABLE READ transaction while holding the fold's lock, taken as a
@@ -11,7 +11,7 @@ export async function withRollupLock<T>(db: DataSource, work: (runner: QueryRunn
   const runner = db.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [ROLLUP_LOCK_KEY]);
+    await runner.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.rollups]);
     try {
       await runner.startTransaction('REPEATABLE READ');
       try {
@@ -23,7 +23,7 @@ export async function withRollupLock<T>(db: DataSource, work: (runner: QueryRunn
         throw error;
       }
     } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [ROLLUP_LOCK_KEY]);
+      await runner.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.rollups]);
     }
   } finally {
     await runner.release();
