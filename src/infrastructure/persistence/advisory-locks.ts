@@ -16,4 +16,6 @@ export const ADVISORY_LOCKS = {
   partitions: 727_412_004,
   /** dropping partitions past the raw window (a detach must never wait on a transaction waiting on it) */
   retention: 727_412_005,
+  /** rebuilding the pending queue's index once a backlog is gone */
+  pendingIndex: 727_412_006,
 } as const;

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { MAX_RESERVATION_TTL_SECONDS } from '../../domain/plan';
 import { dropPartitionsBefore, ensurePartitions } from './partitions';
+import { compactPendingIndex } from './pending-index';
 import { forgetSlotsBefore } from './pg-rollup-folder';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -18,6 +19,8 @@ export interface StorageChanges {
   dropped: string[];
   /** reservations and webhook events forgotten by age */
   forgotten: { reservations: number; webhookEvents: number };
+  /** the pending queue's index rebuilt, a backlog having left it large (pending-index.ts) */
+  pendingIndexRebuilt: boolean;
 }
 
 /**
@@ -27,7 +30,8 @@ export interface StorageChanges {
  * same window, so no record is ever routed to a dropped month; the rollups and the dedup
  * ledger are kept, except the 15-minute provider slots, which only cover the raw months.
  * Reservations are forgotten a day after they can last no longer, webhook events (with their
- * deliveries and attempts) after 30 days unless a delivery is still pending.
+ * deliveries and attempts) after 30 days unless a delivery is still pending. The pending
+ * queue's index is rebuilt where a backlog left it large.
  * The service runs this at start and every hour.
  */
 export async function maintainStorage(db: DataSource, now: Date, rawRetentionDays: number): Promise<StorageChanges> {
@@ -54,7 +58,7 @@ export async function maintainStorage(db: DataSource, now: Date, rawRetentionDay
       [new Date(now.getTime() - WEBHOOK_EVENTS_KEPT_MS)],
     ),
   };
-  return { created, dropped, forgotten };
+  return { created, dropped, forgotten, pendingIndexRebuilt: await compactPendingIndex(db) };
 }
 
 async function deleteInBatches(db: DataSource, sql: string, params: unknown[]): Promise<number> {
