@@ -39,7 +39,7 @@ export async function compactPendingIndex(
     if (!lock?.ok) return false;
     try {
       const [state] = (await runner.query(
-        `SELECT pg_relation_size($1::regclass) AS bytes, (SELECT count(*) FROM (SELECT 1 FROM ${PENDING.table} LIMIT $2) x) AS n`,
+        `SELECT coalesce(pg_relation_size(to_regclass($1)), 0) AS bytes, (SELECT count(*) FROM (SELECT 1 FROM ${PENDING.table} LIMIT $2) x) AS n`,
         [PENDING_INDEX, FEW_ROWS],
       )) as Array<{ bytes: string; n: string }>;
       if (Number(state!.bytes) <= bloatedBytes || Number(state!.n) >= FEW_ROWS) return false;
