@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest, usageRecords } from '../support/records';
+import { ingest, usageRecord, usageRecords } from '../support/records';
 import type { TestApp } from '../support/test-app';
 import { adminOf, createDatasetApp, get, getOk, zeroBucket, type Headers } from '../support/usage-dataset';
 
@@ -256,15 +256,8 @@ describe('GET /v1/admin/usage/users', () => {
     // "late": each user's latest call, folded or still pending, in the range or after it, in
     // the range's first month or a later one; range [2026-02-15, 2026-03-31T12:00Z)
     const late = adminOf(t, 'late');
-    const call = (requestId: string, userId: string, occurredAt: string) => ({
-      requestId,
-      occurredAt,
-      userId,
-      provider: 'openai',
-      model: 'gpt-4o',
-      inputTokens: 10,
-      outputTokens: 0,
-    });
+    const call = (requestId: string, userId: string, occurredAt: string) =>
+      usageRecord({ requestId, userId, occurredAt });
     await ingest(
       t,
       late,
