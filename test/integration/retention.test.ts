@@ -167,6 +167,7 @@ describe('raw retention', () => {
       await t.db.query('DROP TABLE IF EXISTS usage_records_default');
     }
   });
+
   it('forgets slots without waiting for the fold lock where nothing lies before the window, and waits where something does', async () => {
     const admin = bearer(t.token('root', { role: 'admin', workspaceId: 'slots' }));
     const slots = async () =>
