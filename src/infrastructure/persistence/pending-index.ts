@@ -17,9 +17,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Rebuilds usage_pending's index where a backlog left it large and the queue is small again.
- * A btree gives no space back when its rows go: after 3M records queued at once the index kept
- * ~100 MB for a queue of a few thousand rows, and each of the fold's vacuums (up to one a second
- * under ingest) read all of it, 30–90 ms each with 35 MB. Rebuilt concurrently: ingest, reads
+ * A btree gives no space back when its rows go: on a copy of the bench's data that had seen
+ * backlogs it kept 34 MB for an empty queue, and each of the fold's vacuums (up to one a second
+ * under ingest) read all of it, 30–90 ms each with 35 MB against a few once rebuilt. Rebuilt concurrently: ingest, reads
  * and the fold go on meanwhile (only a vacuum waits, and the fold's skips). One instance at a
  * time; a rebuild that could not finish (a long transaction kept it waiting) leaves an invalid
  * copy, dropped before the next try. Returns whether it rebuilt the index.
