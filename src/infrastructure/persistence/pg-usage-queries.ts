@@ -156,12 +156,6 @@ const LAST_BY_MONTH = lastKept('month');
  */
 const PAGE_PENDING_KEY = ['workspace_id', ...PENDING.times, ...PENDING.dimensions].join(', ');
 
-/** Each user's latest occurrence not folded yet: the workspace's pending rows read once, not once a user. */
-function pendingLastActivity(ws: string): string {
-  return `SELECT user_id, max(last_occurred_at) AS last_occurred_at FROM ${PENDING.table}
-    WHERE workspace_id = ${ws} GROUP BY user_id`;
-}
-
 /** One user's (\`user\`, a column or parameter) latest occurrence folded: their latest daily row's. */
 function lastFolded(ws: string, user: string): string {
   const time = GRAINS[LAST_BY_DAY.grain].column;
@@ -178,8 +172,8 @@ function lastActivity(ws: string, user: string): string {
 /**
  * The last activity of every user active since \`since\`, joined as \`alias\`.last_active_at on
  * \`user\`: their latest occurrence lies in the months from \`since\`'s on, or is pending. Reading
- * those months' rows of all users at once beat looking each user up (~3 against ~16 ms for
- * 1,000 users over 90 days).
+ * those months' rows and the workspace's pending rows once for all users beat looking each
+ * user up (~3 against ~16 ms for 1,000 users over 90 days).
  */
 function lastActivityOfEvery(ws: string, since: string, user: string, alias: string): string {
   const time = GRAINS[LAST_BY_MONTH.grain].column;
@@ -187,7 +181,8 @@ function lastActivityOfEvery(ws: string, since: string, user: string, alias: str
     SELECT user_id, max(last_occurred_at) AS last_active_at FROM (
       SELECT user_id, last_occurred_at FROM ${LAST_BY_MONTH.table}
       WHERE workspace_id = ${ws} AND ${time} >= date_trunc('month', ${since}, 'UTC')
-      UNION ALL ${pendingLastActivity(ws)}) l
+      UNION ALL
+      SELECT user_id, last_occurred_at FROM ${PENDING.table} WHERE workspace_id = ${ws}) l
     GROUP BY user_id) ${alias} ON ${alias}.user_id = ${user}`;
 }
 
