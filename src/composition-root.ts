@@ -10,7 +10,7 @@ import { showsCost } from './domain/deployment-mode';
 import { seedBuiltInCatalog, type CatalogPriceChange } from './infrastructure/catalog/seed-catalog';
 import { defaultIngestStatements, type DatabaseTimeouts, type ProxyConfig } from './infrastructure/config';
 import { createDataSource, migrate, POOL_SIZE } from './infrastructure/persistence/data-source';
-import { maintainStorage } from './infrastructure/persistence/maintenance';
+import { prepareStorage, startStorageMaintenance } from './infrastructure/persistence/maintenance';
 import { PgPlanStore } from './infrastructure/persistence/pg-plan-store';
 import { PgQuotaStore } from './infrastructure/persistence/pg-quota-store';
 import { PgApiKeyStore } from './infrastructure/persistence/pg-api-key-store';
@@ -116,9 +116,9 @@ export interface RunningService {
 }
 
 /**
- * The service on a database: migrated, storage kept, the built-in catalog loaded, the HTTP
- * app built (not listening), its connections warmed up, the rollup fold and the hourly
- * storage maintenance running in the background.
+ * The service on a database: migrated, the raw months it may accept partitioned, the built-in
+ * catalog loaded, the HTTP app built (not listening), its connections warmed up, the rollup fold
+ * and storage maintenance (at once, then hourly) running in the background.
  *
  * Requests and background work have pools of their own: a fold of a backlog or a partition
  * detach waiting for running queries may take longer than a request's statement timeout, and
@@ -154,7 +154,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   try {
     await background.initialize();
     await migrate(background);
-    await maintainStorage(background, new Date(), options.settings.rawRetentionDays);
+    // the rest of maintenance runs once the service is up: it may wait for other sessions
+    await prepareStorage(background, new Date(), options.settings.rawRetentionDays);
     const seeded = await seedBuiltInCatalog(background, options.settings.rawRetentionDays);
     if (seeded.loaded) seededModels = seeded.models;
     catalogPriceChanges = seeded.priceChanges;
@@ -212,12 +213,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     log.warn({ err: error }, 'warming up the database connections failed; the first dashboard requests will be slower');
   }
 
-  const maintenance = setInterval(() => {
-    maintainStorage(background, new Date(), options.settings.rawRetentionDays).catch((error: unknown) =>
-      log.error({ err: error }, 'storage maintenance failed; it runs again within the hour'),
-    );
-  }, options.maintenanceIntervalMs ?? HOUR_MS);
-  maintenance.unref();
+  const maintenance = startStorageMaintenance(
+    background,
+    options.settings.rawRetentionDays,
+    options.maintenanceIntervalMs ?? HOUR_MS,
+    (error) => log.error({ err: error }, 'storage maintenance failed; it runs again within the hour'),
+  );
   const folder = startRollupFolder(
     background,
     {
@@ -244,7 +245,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     seededModels,
     stop() {
       stopping ??= (async () => {
-        clearInterval(maintenance);
+        await maintenance.stop();
         await folder.stop();
         await webhooks.stop();
         await app.close();

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { MAX_RESERVATION_TTL_SECONDS } from '../../domain/plan';
 import { dropPartitionsBefore, ensurePartitions } from './partitions';
-import { compactPendingIndex } from './pending-index';
+import { compactPendingIndex, type PendingIndexLimits } from './pending-index';
 import { forgetSlotsBefore } from './pg-rollup-folder';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -32,11 +32,16 @@ export interface StorageChanges {
  * Reservations are forgotten a day after they can last no longer, webhook events (with their
  * deliveries and attempts) after 30 days unless a delivery is still pending. The pending
  * queue's index is rebuilt where a backlog left it large.
- * The service runs this at start and every hour.
+ * The service runs this in the background, right after it starts and every hour.
  */
-export async function maintainStorage(db: DataSource, now: Date, rawRetentionDays: number): Promise<StorageChanges> {
-  const cutoff = new Date(now.getTime() - rawRetentionDays * DAY_MS);
-  const created = await ensurePartitions(db, cutoff, new Date(now.getTime() + 62 * DAY_MS));
+export async function maintainStorage(
+  db: DataSource,
+  now: Date,
+  rawRetentionDays: number,
+  pendingIndex?: PendingIndexLimits,
+): Promise<StorageChanges> {
+  const created = await prepareStorage(db, now, rawRetentionDays);
+  const cutoff = retentionCutoff(now, rawRetentionDays);
   // the 15-minute slots go with the raw months they were made from, first: an erasure
   // takes a user's share out of them by the user's raw records
   await forgetSlotsBefore(db, new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1)));
@@ -58,7 +63,59 @@ export async function maintainStorage(db: DataSource, now: Date, rawRetentionDay
       [new Date(now.getTime() - WEBHOOK_EVENTS_KEPT_MS)],
     ),
   };
-  return { created, dropped, forgotten, pendingIndexRebuilt: await compactPendingIndex(db) };
+  return { created, dropped, forgotten, pendingIndexRebuilt: await compactPendingIndex(db, pendingIndex) };
+}
+
+const retentionCutoff = (now: Date, rawRetentionDays: number): Date =>
+  new Date(now.getTime() - rawRetentionDays * DAY_MS);
+
+/**
+ * What ingest needs before the first request: a partition for every month it may accept a
+ * record of (the retention window, and two months ahead). The service awaits it at start; the
+ * rest of maintenance may wait for other sessions (a partition is detached only once every
+ * query that may read it has ended) and runs after the start.
+ */
+export function prepareStorage(db: DataSource, now: Date, rawRetentionDays: number): Promise<string[]> {
+  return ensurePartitions(db, retentionCutoff(now, rawRetentionDays), new Date(now.getTime() + 62 * DAY_MS));
+}
+
+/**
+ * Runs maintenance in the background: once right away, then every `intervalMs` after a run
+ * ends. A failed run is reported and tried again at the next interval. `stop()` waits for a
+ * run in progress, so the connections it uses can be closed after.
+ */
+export function startStorageMaintenance(
+  db: DataSource,
+  rawRetentionDays: number,
+  intervalMs: number,
+  onError: (error: unknown) => void,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const round = (): void => {
+    running = maintainStorage(db, new Date(), rawRetentionDays)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!stopped) onError(error);
+        },
+      )
+      .then(() => {
+        if (stopped) return;
+        timer = setTimeout(round, intervalMs);
+        // the hourly round alone keeps no process alive
+        timer.unref();
+      });
+  };
+  round();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
 }
 
 async function deleteInBatches(db: DataSource, sql: string, params: unknown[]): Promise<number> {

@@ -29,8 +29,13 @@ export async function ensurePartitions(db: DataSource, from: Date, to: Date): Pr
     for (let month = monthStart(from); month < to; month = nextMonth(month)) {
       const name = partitionName(month);
       if (existing.has(name)) continue;
+      // created apart and then attached: CREATE TABLE … PARTITION OF locks usage_records
+      // exclusively (waiting for every running query on it, with ingest and every new read
+      // queued behind), ATTACH takes a lock reads and writes pass (SHARE UPDATE EXCLUSIVE);
+      // the indexes are made as it attaches, on a table still empty
+      await tx.query(`CREATE TABLE ${name} (LIKE usage_records INCLUDING ALL EXCLUDING INDEXES)`);
       await tx.query(
-        `CREATE TABLE ${name} PARTITION OF usage_records
+        `ALTER TABLE usage_records ATTACH PARTITION ${name}
          FOR VALUES FROM ('${month.toISOString()}') TO ('${nextMonth(month).toISOString()}')`,
       );
       created.push(name);

@@ -15,6 +15,12 @@ const WAIT_FOR_OLDER_TRANSACTIONS_MS = 10_000;
 /** PostgreSQL's lock_not_available: the wait above ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
+/** When the index counts as left over from a backlog, and how long its rebuild may wait (tests lower both). */
+export interface PendingIndexLimits {
+  bloatedBytes?: number;
+  waitMs?: number;
+}
+
 /**
  * Rebuilds usage_pending's index where a backlog left it large and the queue is small again.
  * A btree gives no space back when its rows go: on a copy of the bench's data that had seen
@@ -26,7 +32,7 @@ const LOCK_NOT_AVAILABLE = '55P03';
  */
 export async function compactPendingIndex(
   db: DataSource,
-  { bloatedBytes = BLOATED_INDEX_BYTES, waitMs = WAIT_FOR_OLDER_TRANSACTIONS_MS } = {},
+  { bloatedBytes = BLOATED_INDEX_BYTES, waitMs = WAIT_FOR_OLDER_TRANSACTIONS_MS }: PendingIndexLimits = {},
 ): Promise<boolean> {
   const runner = db.createQueryRunner();
   await runner.connect();
