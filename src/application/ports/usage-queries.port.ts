@@ -137,6 +137,11 @@ export interface UsageSummary {
 
 /** Read side of usage: SQL aggregates over the rollups, never raw rows summed in Node. */
 export interface UsageQueries {
+  /**
+   * Runs `work` with every read it makes through this port seeing the usage as of one moment:
+   * the parts of one answer agree with each other while records arrive.
+   */
+  inOneSnapshot<T>(work: () => Promise<T>): Promise<T>;
   totals(scope: UsageScope): Promise<UsageTotals>;
   /** the totals from each start to the scope's end, in the order of `starts`, read in one pass */
   totalsFrom(scope: UsageScope, starts: readonly Date[]): Promise<UsageTotals[]>;

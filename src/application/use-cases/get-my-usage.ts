@@ -32,10 +32,9 @@ export class GetMyUsage {
 
   async execute(workspaceId: string, userId: string, request: Omit<UsageRequest, 'userId'>): Promise<MyUsage> {
     const scope = await this.scopes.of(workspaceId, { ...request, userId }, this.clock.now());
-    const [{ totals, providers, models }, series] = await Promise.all([
-      this.queries.summary(scope),
-      this.queries.series(scope),
-    ]);
+    const [{ totals, providers, models }, series] = await this.queries.inOneSnapshot(() =>
+      Promise.all([this.queries.summary(scope), this.queries.series(scope)]),
+    );
     const providerShares = percentages(shareBasis(providers));
     const modelShares = percentages(shareBasis(models));
     return {

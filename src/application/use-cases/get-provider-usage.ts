@@ -23,10 +23,9 @@ export class GetProviderUsage {
 
   async execute(workspaceId: string, request: UsageRequest): Promise<ProviderUsageReport> {
     const scope = await this.scopes.of(workspaceId, request, this.clock.now());
-    const [providers, series] = await Promise.all([
-      this.queries.byProvider(scope),
-      this.queries.seriesByProvider(scope),
-    ]);
+    const [providers, series] = await this.queries.inOneSnapshot(() =>
+      Promise.all([this.queries.byProvider(scope), this.queries.seriesByProvider(scope)]),
+    );
     const shares = percentages(shareBasis(providers));
     return {
       scope,

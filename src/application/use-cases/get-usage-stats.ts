@@ -41,12 +41,14 @@ export class GetUsageStats {
       month: localPeriodStart('month', now, scope.window.timeZone),
     };
     const untilNow: UsageScope = { ...scope, window: { ...scope.window, to: now } };
-    const [{ totals, models, operations }, activeUsers, [today, week, month]] = await Promise.all([
-      this.queries.summary(scope),
-      this.queries.activeUsers(scope),
-      // the three windows end now: one statement reads them together
-      this.queries.totalsFrom(untilNow, [windowStarts.today, windowStarts.week, windowStarts.month]),
-    ]);
+    const [{ totals, models, operations }, activeUsers, [today, week, month]] = await this.queries.inOneSnapshot(() =>
+      Promise.all([
+        this.queries.summary(scope),
+        this.queries.activeUsers(scope),
+        // the three windows end now: one statement reads them together
+        this.queries.totalsFrom(untilNow, [windowStarts.today, windowStarts.week, windowStarts.month]),
+      ]),
+    );
     const shares = percentages(shareBasis(models));
     const topModels = models.slice(0, TOP_MODELS).map((m, i) => ({ ...m, percentage: shares[i]! }));
     return {

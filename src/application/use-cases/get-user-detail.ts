@@ -42,15 +42,18 @@ export class GetUserDetail {
   ): Promise<UserDetail> {
     const now = this.clock.now();
     const scope = await this.scopes.of(workspaceId, { ...request, userId, granularity: 'day' }, now);
-    const lastActiveAt = await this.queries.lastActiveAt(workspaceId, userId);
-    if (!lastActiveAt) throw new NotFoundError(`no usage recorded for user ${JSON.stringify(userId)}`);
     const monthly = { ...scope, window: { ...scope.window, granularity: 'month' as const } };
-    const [{ totals, models }, daily, months, recent] = await Promise.all([
-      this.queries.summary(scope),
-      this.queries.series(scope),
-      this.queries.series(monthly),
-      this.queries.recent(scope, RECENT_RECORDS),
-    ]);
+    // one moment for all of it: the days, months and models add up to the totals under ingest
+    const [lastActiveAt, { totals, models }, daily, months, recent] = await this.queries.inOneSnapshot(() =>
+      Promise.all([
+        this.queries.lastActiveAt(workspaceId, userId),
+        this.queries.summary(scope),
+        this.queries.series(scope),
+        this.queries.series(monthly),
+        this.queries.recent(scope, RECENT_RECORDS),
+      ]),
+    );
+    if (!lastActiveAt) throw new NotFoundError(`no usage recorded for user ${JSON.stringify(userId)}`);
     const status = lastActiveAt.getTime() >= now.getTime() - ACTIVE_WITHIN_MS ? 'active' : 'inactive';
     return { scope, userId, lastActiveAt, status, totals, daily, monthly: months, models, recent };
   }

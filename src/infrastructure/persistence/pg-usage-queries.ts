@@ -198,6 +198,10 @@ export class PgUsageQueries implements UsageQueries {
     return factsSource(scope, params, { metrics: TOTALS_COLUMNS, ...needs }, this.clock.now());
   }
 
+  inOneSnapshot<T>(work: () => Promise<T>): Promise<T> {
+    return this.statements.inOneSnapshot(work);
+  }
+
   private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
     return (await this.statements.query(sql, params.values)) as T[];
   }

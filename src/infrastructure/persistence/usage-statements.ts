@@ -1,8 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { inject, injectable } from 'tsyringe';
 import { DataSource } from 'typeorm';
 import { inOwnTransaction, poolOf } from './prepared-statements';
+import { SnapshotGroup } from './snapshot-group';
 
 /**
  * Usage tab statements a connection keeps planned, at most. A kept plan holds PostgreSQL memory
@@ -16,7 +18,8 @@ export const KEPT_PLANS_PER_CONNECTION = 16;
 /** A statement that reads raw records: planned for its values (see UsageStatements). */
 const READS_RAW_RECORDS = /\busage_records\b/;
 
-const BEGIN_WITH_GENERIC_PLAN = 'BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan';
+const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
+const BEGIN_WITH_GENERIC_PLAN = `BEGIN READ ONLY; ${GENERIC_PLANS}`;
 
 /** The statement names each connection keeps, least recently used first: a connection's, whoever sends. */
 const keptOn = new WeakMap<pg.PoolClient, Set<string>>();
@@ -44,19 +47,58 @@ interface PreparedOnConnection {
  */
 @injectable()
 export class UsageStatements {
+  /** the group of the answer being read, where its statements share one snapshot */
+  private readonly groups = new AsyncLocalStorage<SnapshotGroup>();
+
   constructor(@inject(DataSource) private readonly db: DataSource) {}
 
   async query<Row>(text: string, values: unknown[] = []): Promise<Row[]> {
+    const group = this.groups.getStore();
+    if (group) return (await group.run(text, values)) as Row[];
     if (READS_RAW_RECORDS.test(text)) return (await this.db.query(text, values)) as Row[];
-    const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
-    return inOwnTransaction(poolOf(this.db), BEGIN_WITH_GENERIC_PLAN, async (client) => {
-      await makeRoom(client, name);
+    return inOwnTransaction(poolOf(this.db), BEGIN_WITH_GENERIC_PLAN, (client) => runKept<Row>(client, text, values));
+  }
+
+  /**
+   * Runs `work` with every statement it sends through `query` reading the database as of one
+   * moment (snapshot-group.ts), still in parallel: the parts of one answer (a total and its
+   * chart, a user's models and days) agree with each other while records arrive.
+   */
+  inOneSnapshot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.groups.getStore()) return work();
+    const group = new SnapshotGroup(poolOf(this.db), GENERIC_PLANS, runInGroup);
+    return this.groups.run(group, async () => {
       try {
-        return (await client.query({ name, text, values })).rows as Row[];
+        return await work();
       } finally {
-        remember(client, name);
+        await group.close();
       }
     });
+  }
+}
+
+/** A statement that reads only rollups, sent by name: the connection keeps its plan. */
+async function runKept<Row>(client: pg.PoolClient, text: string, values: unknown[]): Promise<Row[]> {
+  const name = `tokentally_usage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+  await makeRoom(client, name);
+  try {
+    return (await client.query({ name, text, values })).rows as Row[];
+  } finally {
+    remember(client, name);
+  }
+}
+
+/**
+ * A statement of a group, whose transaction keeps generic plans: one that reads raw records is
+ * planned for its values all the same (an unnamed statement follows `plan_cache_mode` too).
+ */
+async function runInGroup(client: pg.PoolClient, text: string, values: unknown[]): Promise<unknown[]> {
+  if (!READS_RAW_RECORDS.test(text)) return runKept(client, text, values);
+  await client.query('SET LOCAL plan_cache_mode = auto');
+  try {
+    return (await client.query(text, values)).rows as unknown[];
+  } finally {
+    await client.query(GENERIC_PLANS);
   }
 }
 
