@@ -30,13 +30,13 @@ export async function explainEndpoint(
   const recorded: Array<{ sql: string; params: unknown[] }> = [];
   const query = db.query.bind(db);
   let recording = true;
-  const statements = new UsageStatements(db);
-  const recordingStatements = {
-    query: async (sql: string, params: unknown[] = []) => {
+  // the service's statements, each one noted on its way
+  const recordingStatements = new (class extends UsageStatements {
+    override query<Row>(sql: string, params: unknown[] = []): Promise<Row[]> {
       if (recording) recorded.push({ sql, params });
-      return statements.query(sql, params);
-    },
-  } as UsageStatements;
+      return super.query<Row>(sql, params);
+    }
+  })(db);
   const secret = randomBytes(32).toString('hex');
   const settings = { deploymentMode: 'self-hosted' as const, maxBatchRecords: 1000, rawRetentionDays };
   const container = createContainer(db, settings);

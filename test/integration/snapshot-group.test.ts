@@ -103,4 +103,24 @@ describe('a snapshot group', () => {
       await pool.end();
     }
   });
+  it('survives a connection killed in the middle: its statements fail, the others end, the pool goes on', async () => {
+    const pool = new pg.Pool({ connectionString: database.url, max: 3 });
+    pool.on('error', () => undefined); // an idle connection's failure is the pool's to report
+    try {
+      const outcomes = await inGroup(pool, async (group) => {
+        const doomed = group.run("SELECT pg_sleep(0.4), 'doomed' AS mark", []);
+        const other = probe(group, 0.4);
+        await new Promise((done) => setTimeout(done, 150));
+        await writer.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE query LIKE '%''doomed'' AS mark%' AND pid <> pg_backend_pid()`,
+        );
+        return Promise.allSettled([doomed, other]);
+      });
+      expect(outcomes[0]).toMatchObject({ status: 'rejected' });
+      expect((await inGroup(pool, (group) => probe(group, 0))).n).toBeGreaterThan(0);
+    } finally {
+      await pool.end();
+    }
+  });
 });

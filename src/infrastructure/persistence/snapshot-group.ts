@@ -91,7 +91,7 @@ export class SnapshotGroup {
 
   private async start(): Promise<void> {
     try {
-      const client = await this.pool.connect();
+      const client = await checkOut(this.pool);
       this.exporter = client;
       const results = (await client.query(
         `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;${this.settings ? ` ${this.settings};` : ''} SELECT pg_export_snapshot() AS id`,
@@ -121,15 +121,17 @@ export class SnapshotGroup {
   /** Runs queued statements on `client` until none is left. */
   private async drain(client: pg.PoolClient): Promise<void> {
     if (client === this.exporter) this.exporterBusy = true;
-    for (let task = this.queue.shift(); task; task = this.queue.shift()) {
-      this.inFlight += 1;
-      try {
-        task.resolve(await this.runStatement(client, task.text, task.values));
-      } catch (error) {
-        task.reject(error);
-      } finally {
-        this.inFlight -= 1;
-      }
+    for (let task = this.queue.shift(); task; task = this.queue.shift()) await this.runTask(client, task);
+  }
+
+  private async runTask(client: pg.PoolClient, task: Task): Promise<void> {
+    this.inFlight += 1;
+    try {
+      task.resolve(await this.runStatement(client, task.text, task.values));
+    } catch (error) {
+      task.reject(error);
+    } finally {
+      this.inFlight -= 1;
     }
   }
 
@@ -139,34 +141,34 @@ export class SnapshotGroup {
     try {
       let client: pg.PoolClient;
       try {
-        client = await this.pool.connect();
+        client = await checkOut(this.pool);
       } catch {
         return; // no connection now: the first one runs what is left
       }
       const task = this.queue.shift();
       if (!task) {
-        client.release(); // the first connection took them meanwhile
+        checkIn(client); // the first connection took them meanwhile
         return;
       }
+      // counted while the snapshot is imported: the first connection's transaction stays open
       this.inFlight += 1;
+      let began = false;
       try {
         await client.query(
           `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${this.snapshot!}';${this.settings ? ` ${this.settings};` : ''}`,
         );
+        began = true;
       } catch (error) {
         // the snapshot is gone only where the first connection's transaction failed
-        this.inFlight -= 1;
-        task.reject(error);
-        await endTransaction(client, 'ROLLBACK');
-        return;
-      }
-      try {
-        task.resolve(await this.runStatement(client, task.text, task.values));
-      } catch (error) {
         task.reject(error);
       } finally {
         this.inFlight -= 1;
       }
+      if (!began) {
+        await endTransaction(client, 'ROLLBACK');
+        return;
+      }
+      await this.runTask(client, task);
       await this.drain(client);
       await endTransaction(client);
     } finally {
@@ -176,9 +178,23 @@ export class SnapshotGroup {
   }
 }
 
+// a failure of a connection in use reaches the statement it breaks; no uncaught 'error' event
+const ignore = (): void => undefined;
+
+async function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  client.on('error', ignore);
+  return client;
+}
+
+function checkIn(client: pg.PoolClient, failure?: Error): void {
+  client.removeListener('error', ignore);
+  client.release(failure);
+}
+
 /** Ends the read-only transaction and returns the connection; one that cannot is closed, not pooled. */
 async function endTransaction(client: pg.PoolClient, end: 'COMMIT' | 'ROLLBACK' = 'COMMIT'): Promise<void> {
   let usable = true;
   await client.query(end).catch(() => (usable = false));
-  client.release(usable ? undefined : new Error('the transaction left its connection unusable'));
+  checkIn(client, usable ? undefined : new Error('the transaction left its connection unusable'));
 }
