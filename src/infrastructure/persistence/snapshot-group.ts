@@ -47,6 +47,16 @@ export class SnapshotGroup {
     private readonly runStatement: StatementRunner,
   ) {}
 
+  /**
+   * Begins the shared transaction now, not at the first statement: its round trip then
+   * overlaps the writing of the statements.
+   */
+  open(): void {
+    if (this.starting) return;
+    this.exporterBusy = true;
+    this.starting = this.start();
+  }
+
   /** Runs `text` in the group's snapshot. */
   run(text: string, values: unknown[]): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new Error('a statement sent after its snapshot group ended'));
@@ -79,11 +89,7 @@ export class SnapshotGroup {
       for (const task of this.queue.splice(0)) task.reject(this.failure);
       return;
     }
-    if (!this.starting) {
-      this.exporterBusy = true;
-      this.starting = this.start();
-      return;
-    }
+    if (!this.starting) return this.open();
     if (!this.snapshot) return; // the first connection takes the queue once it has begun
     if (!this.exporterBusy) void this.drain(this.exporter!).then(() => this.exporterDone());
     else if (this.queue.length > 0 && this.helpers < MAX_HELPERS) void this.help();

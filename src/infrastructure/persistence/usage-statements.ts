@@ -67,12 +67,18 @@ export class UsageStatements {
   inOneSnapshot<T>(work: () => Promise<T>): Promise<T> {
     if (this.groups.getStore()) return work();
     const group = new SnapshotGroup(poolOf(this.db), GENERIC_PLANS, runInGroup);
+    group.open();
     return this.groups.run(group, async () => {
+      let result: T;
       try {
-        return await work();
-      } finally {
+        result = await work();
+      } catch (error) {
         await group.close();
+        throw error;
       }
+      // every statement has ended: the read-only transactions may end beside the answer
+      void group.close();
+      return result;
     });
   }
 }
