@@ -296,6 +296,49 @@ describe('GET /v1/admin/usage/users', () => {
     );
   });
 
+  it("orders a user's models by tokens, then calls, then provider and model by code point", async () => {
+    const ties = adminOf(t, 'ties');
+    let n = 0;
+    const call = (provider: string, model: string, inputTokens: number) =>
+      usageRecord({
+        requestId: `t${++n}`,
+        userId: 'tia',
+        occurredAt: '2026-03-20T10:00:00Z',
+        provider,
+        model,
+        inputTokens,
+        outputTokens: 0,
+      });
+    await ingest(
+      t,
+      ties,
+      [
+        call('b', 'x', 100),
+        call('a', 'y', 100),
+        call('d', 'big', 500),
+        call('a', 'Z', 100),
+        call('c', 'p', 60),
+        call('B', 'q', 100),
+        call('c', 'p', 40),
+        call('e', '\u{1F600}', 100),
+        call('e', '\u{FFFD}', 100),
+      ],
+      { expectAccepted: true },
+    );
+    const { items } = await list({}, ties);
+    // names are kept in lower case; U+FFFD comes before U+1F600 (UTF-16 units would put the emoji first)
+    expect(items[0]!.models.map((m) => [m.provider, m.model, m.requests, m.totalTokens])).toEqual([
+      ['d', 'big', 1, 500],
+      ['c', 'p', 2, 100],
+      ['a', 'y', 1, 100],
+      ['a', 'z', 1, 100],
+      ['b', 'q', 1, 100],
+      ['b', 'x', 1, 100],
+      ['e', '\u{FFFD}', 1, 100],
+      ['e', '\u{1F600}', 1, 100],
+    ]);
+  });
+
   it('narrows totals and models with provider, model and userId filters', async () => {
     const openai = await list({ provider: 'openai' });
     expect(openai.total).toBe(3);
