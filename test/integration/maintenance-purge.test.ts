@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maintainStorage } from '../../src/infrastructure/persistence/maintenance';
+import { maintainStorage, startStorageMaintenance } from '../../src/infrastructure/persistence/maintenance';
+import { waitUntil } from '../support/outage-checks';
 import { planFor, quotaOf, reserve } from '../support/quotas';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -74,4 +75,32 @@ describe('storage maintenance', () => {
     expect(await ids('webhook_events')).toEqual([pending, recent].sort());
     expect(await ids('webhook_deliveries', 'event_id')).toEqual([pending, recent].sort());
   });
+
+  it('stops a long purge between two batches when the service stops; the next run finishes it', async () => {
+    // 300,000 reservations ended three days ago: 30 statements of 10,000
+    await t.db.query(`INSERT INTO quota_reservations
+        (workspace_id, id, request_id, user_id, period_start, estimated_tokens, status, created_at, expires_at, ended_at)
+      SELECT 'purge', gen_random_uuid(), 'p' || i, 'u' || (i % 100), date_trunc('month', now()), 1, 'released',
+             now() - interval '3 days', now() - interval '3 days', now() - interval '3 days'
+      FROM generate_series(1, 300000) i`);
+    const left = async (): Promise<number> =>
+      Number(
+        (
+          (await t.db.query(`SELECT count(*) AS n FROM quota_reservations WHERE workspace_id = 'purge'`)) as Array<{
+            n: string;
+          }>
+        )[0]!.n,
+      );
+    const errors: unknown[] = [];
+    const maintenance = startStorageMaintenance(t.db, 90, 3_600_000, (error) => errors.push(error));
+    await waitUntil(60_000, async () => (await left()) < 300_000, 10);
+    await maintenance.stop();
+    const leftAfterStop = await left();
+    expect(leftAfterStop).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+
+    const changes = await maintainStorage(t.db, new Date(), 90);
+    expect(changes.forgotten.reservations).toBe(leftAfterStop);
+    expect(await left()).toBe(0);
+  }, 120_000);
 });

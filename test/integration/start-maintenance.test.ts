@@ -82,4 +82,50 @@ describe('the service’s start', () => {
     await reader.query('COMMIT');
     await waitUntil(15_000, async () => !(await partitionExists(reader!, expired)));
   }, 60_000);
+
+  it('stops within seconds while a long report holds up a detach, and a later start finishes it', async () => {
+    const own = await createTestDatabase();
+    const setup = new pg.Client({ connectionString: own.url });
+    const report = new pg.Client({ connectionString: own.url });
+    let running: RunningService | undefined;
+    try {
+      await setup.connect();
+      await report.connect();
+      const expired = partitionName(EXPIRED_MONTH);
+      await setup.query(
+        `CREATE TABLE IF NOT EXISTS ${expired} PARTITION OF usage_records
+         FOR VALUES FROM ('2020-01-01T00:00:00Z') TO ('2020-02-01T00:00:00Z')`,
+      );
+      await report.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await report.query('SELECT count(*) FROM usage_records');
+
+      const settings = { settings: { rawRetentionDays: RETENTION_DAYS } };
+      running = await startTestService(own.url, settings);
+      // the background maintenance has begun to detach the month and waits for the report
+      await waitUntil(15_000, async () => {
+        const { rowCount } = await setup.query(
+          `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE usage_records DETACH PARTITION%'`,
+        );
+        return (rowCount ?? 0) > 0;
+      });
+      const began = performance.now();
+      const stopped = await Promise.race([
+        running.stop().then(() => 'stopped'),
+        new Promise<string>((done) => setTimeout(() => done('still stopping after 10 s'), 10_000)),
+      ]);
+      expect(stopped).toBe('stopped');
+      running = undefined;
+      expect(performance.now() - began).toBeLessThan(5_000);
+      expect(await partitionExists(setup, expired)).toBe(true);
+
+      await report.query('COMMIT');
+      running = await startTestService(own.url, settings);
+      await waitUntil(15_000, async () => !(await partitionExists(setup, expired)));
+    } finally {
+      await running?.stop();
+      await report.end();
+      await setup.end();
+      await own.drop();
+    }
+  }, 60_000);
 });

@@ -32,38 +32,50 @@ export interface StorageChanges {
  * Reservations are forgotten a day after they can last no longer, webhook events (with their
  * deliveries and attempts) after 30 days unless a delivery is still pending. The pending
  * queue's index is rebuilt where a backlog left it large.
- * The service runs this in the background, right after it starts and every hour.
+ * The service runs this in the background, right after it starts and every hour. `signal` ends
+ * a run between two steps (a statement each, at most a second's wait for a detach): every step
+ * is safe to leave half done, and the next run does the rest.
  */
 export async function maintainStorage(
   db: DataSource,
   now: Date,
   rawRetentionDays: number,
   pendingIndex?: PendingIndexLimits,
+  signal?: AbortSignal,
 ): Promise<StorageChanges> {
-  const created = await prepareStorage(db, now, rawRetentionDays);
+  const changes: StorageChanges = {
+    created: await prepareStorage(db, now, rawRetentionDays),
+    dropped: [],
+    forgotten: { reservations: 0, webhookEvents: 0 },
+    pendingIndexRebuilt: false,
+  };
   const cutoff = retentionCutoff(now, rawRetentionDays);
+  if (signal?.aborted) return changes;
   // the 15-minute slots go with the raw months they were made from, first: an erasure
   // takes a user's share out of them by the user's raw records
   await forgetSlotsBefore(db, new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1)));
-  const dropped = await dropPartitionsBefore(db, cutoff);
-  const forgotten = {
-    reservations: await deleteInBatches(
-      db,
-      `DELETE FROM quota_reservations WHERE ctid = ANY (ARRAY(
+  if (signal?.aborted) return changes;
+  changes.dropped = await dropPartitionsBefore(db, cutoff, signal);
+  changes.forgotten.reservations = await deleteInBatches(
+    db,
+    `DELETE FROM quota_reservations WHERE ctid = ANY (ARRAY(
          SELECT ctid FROM quota_reservations WHERE created_at < $1 LIMIT ${PURGE_BATCH}))`,
-      [new Date(now.getTime() - RESERVATIONS_KEPT_MS)],
-    ),
-    webhookEvents: await deleteInBatches(
-      db,
-      `DELETE FROM webhook_events WHERE ctid = ANY (ARRAY(
+    [new Date(now.getTime() - RESERVATIONS_KEPT_MS)],
+    signal,
+  );
+  changes.forgotten.webhookEvents = await deleteInBatches(
+    db,
+    `DELETE FROM webhook_events WHERE ctid = ANY (ARRAY(
          SELECT e.ctid FROM webhook_events e WHERE e.created_at < $1
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
                            WHERE d.workspace_id = e.workspace_id AND d.event_id = e.id AND d.status = 'pending')
          LIMIT ${PURGE_BATCH}))`,
-      [new Date(now.getTime() - WEBHOOK_EVENTS_KEPT_MS)],
-    ),
-  };
-  return { created, dropped, forgotten, pendingIndexRebuilt: await compactPendingIndex(db, pendingIndex) };
+    [new Date(now.getTime() - WEBHOOK_EVENTS_KEPT_MS)],
+    signal,
+  );
+  if (signal?.aborted) return changes;
+  changes.pendingIndexRebuilt = await compactPendingIndex(db, pendingIndex);
+  return changes;
 }
 
 const retentionCutoff = (now: Date, rawRetentionDays: number): Date =>
@@ -91,10 +103,11 @@ export function startStorageMaintenance(
   onError: (error: unknown) => void,
 ): { stop(): Promise<void> } {
   let stopped = false;
+  const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const round = (): void => {
-    running = maintainStorage(db, new Date(), rawRetentionDays)
+    running = maintainStorage(db, new Date(), rawRetentionDays, undefined, stopping.signal)
       .then(
         () => undefined,
         (error: unknown) => {
@@ -113,16 +126,19 @@ export function startStorageMaintenance(
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      // a run in progress ends after its current step, not after a long purge or detach
+      stopping.abort();
       await running;
     },
   };
 }
 
-async function deleteInBatches(db: DataSource, sql: string, params: unknown[]): Promise<number> {
+async function deleteInBatches(db: DataSource, sql: string, params: unknown[], signal?: AbortSignal): Promise<number> {
   let deleted = 0;
-  for (;;) {
+  while (!signal?.aborted) {
     const [, affected] = (await db.query(sql, params)) as [unknown, number];
     deleted += affected;
-    if (affected < PURGE_BATCH) return deleted;
+    if (affected < PURGE_BATCH) break;
   }
+  return deleted;
 }

@@ -68,35 +68,79 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const CONCURRENT_DETACH_REFUSED = new Set(['0A000', '55000']);
 /** The plain way briefly locks all of usage_records: rather skip a round than queue behind a long query. */
 const PLAIN_DROP_LOCK_TIMEOUT = '5s';
+/** How long one try of a detach waits for the queries that may still read the month (see detachAndDrop). */
+export const DETACH_WAIT_MS = 1_000;
+/** PostgreSQL's lock_not_available: a wait ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 function sqlState(error: unknown): unknown {
   const failure = error as { code?: unknown; driverError?: { code?: unknown } };
   return failure.code ?? failure.driverError?.code;
 }
 
-async function detachAndDrop(session: QueryRunner, name: string, detachPending: boolean): Promise<void> {
+/**
+ * Detaches and drops one month; false when `signal` ended it first. Each try of the detach
+ * waits at most DETACH_WAIT_MS for the queries that may still read the month, then tries again:
+ * a stop never waits for a long report. A try cut short may leave the month "detach pending",
+ * which the next one finalizes.
+ */
+async function detachAndDrop(
+  session: QueryRunner,
+  name: string,
+  detachPending: boolean,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const table = quoteIdent(name);
-  if (detachPending) {
-    await session.query(`ALTER TABLE usage_records DETACH PARTITION ${table} FINALIZE`);
-  } else {
+  let state: AttachState = detachPending ? 'pending' : 'attached';
+  while (state !== 'detached') {
+    if (signal?.aborted) return false;
     try {
-      await session.query(`ALTER TABLE usage_records DETACH PARTITION ${table} CONCURRENTLY`);
-    } catch (error) {
-      if (!CONCURRENT_DETACH_REFUSED.has(sqlState(error) as string)) throw error;
-      // DROP TABLE of a partition detaches it under an ACCESS EXCLUSIVE lock on usage_records
-      await session.startTransaction();
+      await session.query(`SET lock_timeout = ${DETACH_WAIT_MS}`);
       try {
-        await session.query(`SET LOCAL lock_timeout = '${PLAIN_DROP_LOCK_TIMEOUT}'`);
-        await session.query(`DROP TABLE ${table}`);
-        await session.commitTransaction();
-      } catch (dropError) {
-        await session.rollbackTransaction();
-        throw dropError;
+        await session.query(
+          `ALTER TABLE usage_records DETACH PARTITION ${table} ${state === 'pending' ? 'FINALIZE' : 'CONCURRENTLY'}`,
+        );
+      } finally {
+        await session.query('RESET lock_timeout');
       }
-      return;
+      state = 'detached';
+    } catch (error) {
+      if (sqlState(error) === LOCK_NOT_AVAILABLE) {
+        state = await attachState(session, name);
+        continue;
+      }
+      if (state === 'pending' || !CONCURRENT_DETACH_REFUSED.has(sqlState(error) as string)) throw error;
+      await dropAttached(session, table);
+      return true;
     }
   }
   await session.query(`DROP TABLE ${table}`);
+  return true;
+}
+
+type AttachState = 'attached' | 'pending' | 'detached';
+
+/** Where a month stands after a detach cut short: either part may have been done. */
+async function attachState(session: QueryRunner, name: string): Promise<AttachState> {
+  const [row] = (await session.query(
+    `SELECT i.inhdetachpending AS pending FROM pg_inherits i
+     WHERE i.inhrelid = to_regclass($1) AND i.inhparent = 'usage_records'::regclass`,
+    [quoteIdent(name)],
+  )) as Array<{ pending: boolean }>;
+  return row === undefined ? 'detached' : row.pending ? 'pending' : 'attached';
+}
+
+/** DROP TABLE of a partition detaches it under an ACCESS EXCLUSIVE lock on usage_records. */
+async function dropAttached(session: QueryRunner, table: string): Promise<void> {
+  await session.startTransaction();
+  try {
+    await session.query(`SET LOCAL lock_timeout = '${PLAIN_DROP_LOCK_TIMEOUT}'`);
+    await session.query(`DROP TABLE ${table}`);
+    await session.commitTransaction();
+  } catch (dropError) {
+    await session.rollbackTransaction();
+    throw dropError;
+  }
 }
 
 /**
@@ -106,8 +150,9 @@ async function detachAndDrop(session: QueryRunner, name: string, detachPending: 
  * and the dedup ledger are separate tables and stay. A detach interrupted half-way (a
  * crash, a cancelled statement) leaves the partition "detach pending"; the next run
  * finalizes it. One instance at a time; another one finding the lock taken skips the round.
+ * `signal` ends it between two tries of a detach; the next run does the rest.
  */
-export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promise<string[]> {
+export async function dropPartitionsBefore(db: DataSource, cutoff: Date, signal?: AbortSignal): Promise<string[]> {
   const dropped: string[] = [];
   // CONCURRENTLY cannot run inside a transaction block: one session, autocommit statements.
   const session = db.createQueryRunner();
@@ -123,7 +168,7 @@ export async function dropPartitionsBefore(db: DataSource, cutoff: Date): Promis
         detach_pending: boolean;
       }>;
       for (const { name, detach_pending } of expired) {
-        await detachAndDrop(session, name, detach_pending);
+        if (!(await detachAndDrop(session, name, detach_pending, signal))) break;
         dropped.push(name);
       }
     } finally {
