@@ -339,6 +339,28 @@ describe('GET /v1/admin/usage/users', () => {
     ]);
   });
 
+  it('lists at most modelsPerUser models of each user, those with the most tokens, and none at 0', async () => {
+    const all = [CAROL, ALICE, BOB, DAVE, EVE];
+    expect(await list({ modelsPerUser: 0 })).toMatchObject({
+      total: 5,
+      items: all.map((u) => ({ ...u, models: [] })),
+    });
+    expect(await list({ modelsPerUser: 1 })).toMatchObject({
+      total: 5,
+      items: all.map((u) => ({ ...u, models: u.models.slice(0, 1) })),
+    });
+    expect((await list({ modelsPerUser: 1000 })).items).toEqual((await list()).items);
+    // sorted otherwise, and past the last page (which counts the users without reading models)
+    expect(await ids({ modelsPerUser: 0, sort: 'userId', order: 'asc' })).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dave',
+      'eve',
+    ]);
+    expect(await list({ modelsPerUser: 0, page: 9 })).toMatchObject({ items: [], total: 5 });
+  });
+
   it('narrows totals and models with provider, model and userId filters', async () => {
     const openai = await list({ provider: 'openai' });
     expect(openai.total).toBe(3);
@@ -369,6 +391,9 @@ describe('GET /v1/admin/usage/users', () => {
       [{ pageSize: 0 }, '/querystring/pageSize'],
       [{ page: 0 }, '/querystring/page'],
       [{ status: 'dormant' }, '/querystring/status'],
+      [{ modelsPerUser: -1 }, '/querystring/modelsPerUser'],
+      [{ modelsPerUser: 1.5 }, '/querystring/modelsPerUser'],
+      [{ modelsPerUser: 'all' }, '/querystring/modelsPerUser'],
     ];
     for (const [query, path] of cases) {
       const res = await get<{ code: string; details: Array<{ path: string }> }>(

@@ -82,6 +82,8 @@ export interface UserListQuery {
   quotaAt: Date;
   limit: number;
   offset: number;
+  /** each user's models with the most tokens, at most this many; every model when absent */
+  modelsPerUser?: number;
 }
 
 /** One row of the users list: what it shows and sorts by. */

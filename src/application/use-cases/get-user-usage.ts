@@ -23,6 +23,7 @@ export interface UserListRequest extends UsageRequest {
   status?: UserListQuery['status'];
   page: number;
   pageSize: number;
+  modelsPerUser?: number;
 }
 
 @injectable()
@@ -36,7 +37,7 @@ export class GetUserUsage {
 
   async execute(workspaceId: string, request: UserListRequest): Promise<UserUsagePage> {
     const now = this.clock.now();
-    const { search, sort, order, status, page, pageSize, ...usage } = request;
+    const { search, sort, order, status, page, pageSize, modelsPerUser, ...usage } = request;
     const scope = await this.scopes.of(workspaceId, usage, now);
     const activeSince = new Date(now.getTime() - ACTIVE_WITHIN_MS);
     await this.plans.ensureWorkspace(workspaceId);
@@ -49,6 +50,7 @@ export class GetUserUsage {
       quotaAt: now,
       limit: pageSize,
       offset: (page - 1) * pageSize,
+      modelsPerUser,
     });
     return {
       scope,

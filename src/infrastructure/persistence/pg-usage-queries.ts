@@ -369,13 +369,23 @@ export class PgUsageQueries implements UsageQueries {
     // user × model rollups' keys, which carry what the page shows of them; their usage still
     // pending is read once for all of them (under ingest each user's read walked every
     // pending row of the workspace)
-    const pageFacts = this.facts(scope, p, {
-      user: true,
-      model: true,
-      where: 'user_id = pu.user_id',
-      metrics: USERS_PAGE_MODEL_METRICS,
-      pendingFrom: 'page_pending',
-    });
+    const pageModels =
+      query.modelsPerUser === 0
+        ? ''
+        : `UNION ALL
+       -- each model a row of its own, in no order: as JSON, ordered, the page's 2,400 models
+       -- took ~5 ms more of the statement and more of the service's time to read
+       SELECT pu.user_id, m.requests, m.total_tokens, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.provider, m.model
+       FROM page pu CROSS JOIN LATERAL (
+         SELECT provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
+         FROM (${this.facts(scope, p, {
+           user: true,
+           model: true,
+           where: 'user_id = pu.user_id',
+           metrics: USERS_PAGE_MODEL_METRICS,
+           pendingFrom: 'page_pending',
+         })}) f GROUP BY provider, model HAVING sum(requests) <> 0
+       ) m`;
     const rows = await this.rows<
       Record<(typeof USERS_PAGE_SUMS)[number], string> & {
         user_id: string;
@@ -415,14 +425,7 @@ export class PgUsageQueries implements UsageQueries {
          FROM page
            ${lastForAll ? '' : `LEFT JOIN (SELECT user_id, max(last_occurred_at) AS last_occurred_at FROM page_pending GROUP BY user_id) last_pending ON last_pending.user_id = page.user_id`}
            ${quotaForAll ? '' : quotaOf(ws, 'page.user_id', period)}) r
-       UNION ALL
-       -- each model a row of its own, in no order: as JSON, ordered, the page's 2,400 models
-       -- took ~5 ms more of the statement and more of the service's time to read
-       SELECT pu.user_id, m.requests, m.total_tokens, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.provider, m.model
-       FROM page pu CROSS JOIN LATERAL (
-         SELECT provider, model, sum(requests)::bigint AS requests, sum(total_tokens)::bigint AS total_tokens
-         FROM (${pageFacts}) f GROUP BY provider, model HAVING sum(requests) <> 0
-       ) m`,
+       ${pageModels}`,
       p,
     );
     // a user's row has no provider; a model's row has only its user, sums and names
@@ -442,7 +445,8 @@ export class PgUsageQueries implements UsageQueries {
     let total = users[0]?.total;
     if (total === undefined) {
       // an empty page past the end still reports how many users match
-      total = query.offset > 0 ? (await this.users(scope, { ...query, offset: 0, limit: 1 })).total : 0;
+      total =
+        query.offset > 0 ? (await this.users(scope, { ...query, offset: 0, limit: 1, modelsPerUser: 0 })).total : 0;
     }
     return {
       total,
@@ -455,7 +459,7 @@ export class PgUsageQueries implements UsageQueries {
         unpricedRequests: Number(row.unpriced_requests),
         plan: row.plan_id === null ? null : { id: row.plan_id, name: row.plan_name! },
         usagePercentage: row.usage_percentage === null ? null : Number(row.usage_percentage),
-        models: (modelsOf.get(row.user_id) ?? []).sort(byUsageThenName),
+        models: (modelsOf.get(row.user_id) ?? []).sort(byUsageThenName).slice(0, query.modelsPerUser),
       })),
     };
   }

@@ -211,6 +211,13 @@ export const UserListQuery = Type.Composite([
     status: Type.Optional(UserStatus({ description: 'active: used within the last 7 days' })),
     page: WithDefault(Type.Integer({ minimum: 1, default: 1 })),
     pageSize: WithDefault(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    modelsPerUser: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'each user’s models with the most tokens, at most this many (0: none, a faster answer); every model when absent',
+      }),
+    ),
   }),
 ]);
 
