@@ -201,6 +201,19 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
       },
     },
     {
+      // as the Usage page's table asks for it: no models
+      name: 'users (table)',
+      range: range.label,
+      path: `/v1/admin/usage/users?${q}&page=1&pageSize=20&sort=totalTokens&order=desc&modelsPerUser=0`,
+      speedupApplies: true,
+      raw: (c) =>
+        c.query(
+          `SELECT user_id, ${SUMS}, max(occurred_at) AS last_active_at, count(*) OVER () AS total
+           FROM usage_records WHERE ${RANGE} GROUP BY user_id ORDER BY total_tokens DESC, user_id LIMIT 20 OFFSET 0`,
+          p,
+        ),
+    },
+    {
       name: `users/${HEAVY_USER}`,
       range: range.label,
       path: `/v1/admin/usage/users/${HEAVY_USER}?${q}`,
