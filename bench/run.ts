@@ -182,7 +182,7 @@ async function queryPart(
   const dataset = await loadQueryDataset(db.url, options.queryRecords, options.seed, shape, firstRetention!);
   recordPhase(results, `load query rows (SQL, ${shape})`, dataset.loadSeconds, dataset.loadAverages[0]);
   recordPhase(results, `build rollups (${shape})`, dataset.rollupSeconds, dataset.loadAverages[1]);
-  recordPhase(results, `VACUUM ANALYZE (${shape})`, dataset.vacuumSeconds, dataset.loadAverages[2]);
+  recordPhase(results, `VACUUM ANALYZE, CHECKPOINT (${shape})`, dataset.vacuumSeconds, dataset.loadAverages[2]);
 
   const client = await connect(db.url);
   const disconnect = onceOnly(() => client.end());
