@@ -69,7 +69,7 @@ const CONCURRENT_DETACH_REFUSED = new Set(['0A000', '55000']);
 /** The plain way briefly locks all of usage_records: rather skip a round than queue behind a long query. */
 const PLAIN_DROP_LOCK_TIMEOUT = '5s';
 /** How long one try of a detach waits for the queries that may still read the month (see detachAndDrop). */
-export const DETACH_WAIT_MS = 1_000;
+const DETACH_WAIT_MS = 1_000;
 /** PostgreSQL's lock_not_available: a wait ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
