@@ -85,6 +85,13 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
   const q = `from=${range.from.toISOString()}&to=${range.to.toISOString()}&tz=${encodeURIComponent(TZ)}&granularity=day`;
   const p = [WORKSPACE, range.from, range.to];
   const up = [...p, HEAVY_USER];
+  // the users page's first 20 users by tokens, with or without their models
+  const usersPage = (client: pg.Client) =>
+    client.query(
+      `SELECT user_id, ${SUMS}, max(occurred_at) AS last_active_at, count(*) OVER () AS total
+       FROM usage_records WHERE ${RANGE} GROUP BY user_id ORDER BY total_tokens DESC, user_id LIMIT 20 OFFSET 0`,
+      p,
+    );
   const run = (client: pg.Client, statements: Array<[string, unknown[]]>) =>
     statements.reduce<Promise<unknown>>(
       (prev, [sql, params]) => prev.then(() => client.query(sql, params)),
@@ -187,11 +194,7 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
       path: `/v1/admin/usage/users?${q}&page=1&pageSize=20&sort=totalTokens&order=desc`,
       speedupApplies: true,
       raw: async (c) => {
-        const page = await c.query(
-          `SELECT user_id, ${SUMS}, max(occurred_at) AS last_active_at, count(*) OVER () AS total
-           FROM usage_records WHERE ${RANGE} GROUP BY user_id ORDER BY total_tokens DESC, user_id LIMIT 20 OFFSET 0`,
-          p,
-        );
+        const page = await usersPage(c);
         const ids = (page.rows as Array<{ user_id: string }>).map((r) => r.user_id);
         await c.query(
           `SELECT user_id, provider, model, count(*), sum(total_tokens) FROM usage_records
@@ -206,12 +209,7 @@ function scenarios(range: Range, windows: Windows): Scenario[] {
       range: range.label,
       path: `/v1/admin/usage/users?${q}&page=1&pageSize=20&sort=totalTokens&order=desc&modelsPerUser=0`,
       speedupApplies: true,
-      raw: (c) =>
-        c.query(
-          `SELECT user_id, ${SUMS}, max(occurred_at) AS last_active_at, count(*) OVER () AS total
-           FROM usage_records WHERE ${RANGE} GROUP BY user_id ORDER BY total_tokens DESC, user_id LIMIT 20 OFFSET 0`,
-          p,
-        ),
+      raw: usersPage,
     },
     {
       name: `users/${HEAVY_USER}`,

@@ -93,8 +93,9 @@ export function prepareStorage(db: DataSource, now: Date, rawRetentionDays: numb
 
 /**
  * Runs maintenance in the background: once right away, then every `intervalMs` after a run
- * ends. A failed run is reported and tried again at the next interval. `stop()` waits for a
- * run in progress, so the connections it uses can be closed after.
+ * ends. A failed run is reported and tried again at the next interval. `stop()` ends a run in
+ * progress after its current step and waits for that, so the connections it uses can be closed
+ * after.
  */
 export function startStorageMaintenance(
   db: DataSource,
@@ -102,7 +103,6 @@ export function startStorageMaintenance(
   intervalMs: number,
   onError: (error: unknown) => void,
 ): { stop(): Promise<void> } {
-  let stopped = false;
   const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -111,11 +111,11 @@ export function startStorageMaintenance(
       .then(
         () => undefined,
         (error: unknown) => {
-          if (!stopped) onError(error);
+          if (!stopping.signal.aborted) onError(error);
         },
       )
       .then(() => {
-        if (stopped) return;
+        if (stopping.signal.aborted) return;
         timer = setTimeout(round, intervalMs);
         // the hourly round alone keeps no process alive
         timer.unref();
@@ -124,7 +124,6 @@ export function startStorageMaintenance(
   round();
   return {
     async stop() {
-      stopped = true;
       clearTimeout(timer);
       // a run in progress ends after its current step, not after a long purge or detach
       stopping.abort();

@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { ADVISORY_LOCKS } from './advisory-locks';
+import { LOCK_NOT_AVAILABLE } from './pending-index';
 
 function monthStart(date: Date): Date {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1));
@@ -70,8 +71,6 @@ const CONCURRENT_DETACH_REFUSED = new Set(['0A000', '55000']);
 const PLAIN_DROP_LOCK_TIMEOUT = '5s';
 /** How long one try of a detach waits for the queries that may still read the month (see detachAndDrop). */
 const DETACH_WAIT_MS = 1_000;
-/** PostgreSQL's lock_not_available: a wait ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
 
 function sqlState(error: unknown): unknown {
   const failure = error as { code?: unknown; driverError?: { code?: unknown } };

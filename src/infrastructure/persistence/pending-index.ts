@@ -13,7 +13,7 @@ export const BLOATED_INDEX_BYTES = 16 * 1024 * 1024;
 const WAIT_FOR_OLDER_TRANSACTIONS_MS = 10_000;
 
 /** PostgreSQL's lock_not_available: the wait above ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
+export const LOCK_NOT_AVAILABLE = '55P03';
 
 /** When the index counts as left over from a backlog, and how long its rebuild may wait (tests lower both). */
 export interface PendingIndexLimits {
@@ -25,10 +25,11 @@ export interface PendingIndexLimits {
  * Rebuilds usage_pending's index where a backlog left it large and the queue is small again.
  * A btree gives no space back when its rows go: on a copy of the bench's data that had seen
  * backlogs it kept 34 MB for an empty queue, and each of the fold's vacuums (up to one a second
- * under ingest) read all of it, 30–90 ms each with 35 MB against a few once rebuilt. Rebuilt concurrently: ingest, reads
- * and the fold go on meanwhile (only a vacuum waits, and the fold's skips). One instance at a
- * time; a rebuild that could not finish (a long transaction kept it waiting) leaves an invalid
- * copy, dropped before the next try. Returns whether it rebuilt the index.
+ * under ingest) read all of it, 30–90 ms each with 35 MB against a few once rebuilt. Rebuilt
+ * concurrently: ingest, reads and the fold go on meanwhile (only a vacuum waits, and the
+ * fold's skips). One instance at a time; a rebuild that could not finish (a long transaction
+ * kept it waiting) leaves an invalid copy, dropped before the next try. Returns whether it
+ * rebuilt the index.
  */
 export async function compactPendingIndex(
   db: DataSource,
